@@ -1,0 +1,381 @@
+"""The small interfaces a registered component implements.
+
+Every component class has a ``name`` (what a recipe writes), a one-line
+``description`` and an optional ``Params`` pydantic model that validates the
+keyword arguments a recipe gives it (unknown keys are rejected by name). The
+host instantiates ``Cls(**params)`` and the validated parameters are recorded
+in every run record.
+
+This module imports no ML library: heavy imports belong inside methods.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Sequence
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+#: Data formats a data source may declare, with the keys each example carries.
+#: They are TRL's dataset formats; ``prompt``/``completion``/``chosen``/``rejected``
+#: may be plain strings or lists of chat messages ``{"role", "content"}``.
+DATA_FORMATS: dict[str, tuple[str, ...]] = {
+    "text": ("text",),
+    "chat": ("messages",),
+    "prompt_completion": ("prompt", "completion"),
+    "preference": ("prompt", "chosen", "rejected"),
+}
+
+
+class Params(BaseModel):
+    """Base for a component's parameters: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class ParamError(ValueError):
+    """Parameters a recipe gave a component are wrong.
+
+    ``errors`` is a list of ``(key_path, message)``; the key path is relative to
+    the component's own table in the recipe.
+    """
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {m}" if k else m for k, m in errors))
+
+
+class Component:
+    """Base class of every registered component."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(self, **params: Any):
+        self.params = self.validate_params(params)
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> Any:
+        """Validate recipe parameters; return what ``self.params`` holds.
+
+        The default uses ``Params`` (a pydantic model). Override for schemas
+        that live elsewhere (a trainer checks keys against TRL's config).
+        Raise :class:`ParamError` with key paths on bad input.
+        """
+        if cls.Params is None:
+            if params:
+                raise ParamError([(k, f"unknown key: '{cls.name}' takes no parameters") for k in params])
+            return Params()
+        try:
+            return cls.Params.model_validate(params)
+        except ValidationError as exc:
+            raise ParamError(pydantic_errors(exc)) from None
+
+    def params_dict(self) -> dict[str, Any]:
+        """The validated parameters as JSON-able data, for the run record."""
+        if isinstance(self.params, BaseModel):
+            return self.params.model_dump(mode="json")
+        return dict(self.params)
+
+
+def pydantic_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """Turn a pydantic error into ``(key.path, message)`` pairs."""
+    out = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = f"{err['msg']} (got {err.get('input')!r})"
+        out.append((path, msg))
+    return out
+
+
+# --------------------------------------------------------------------- models
+
+
+class ModelHandle:
+    """A loaded causal LM with its tokenizer, passed between stages.
+
+    ``model`` is a ``transformers`` ``PreTrainedModel`` (or anything with the
+    same ``generate``/``forward``); ``tokenizer`` its tokenizer. The loader picks
+    ``device`` and ``dtype`` (see :func:`harness.runtime.pick_device`).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, name: str, loader: str = "",
+                 device: str = "cpu", dtype: str = "float32", meta: dict | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.loader = loader
+        self.device = device
+        self.dtype = dtype
+        self.meta = dict(meta or {})
+        self._fingerprint: str | None = None
+
+    def fingerprint(self) -> str:
+        """Hash of the weights (not the name): the key of every cached result."""
+        if self._fingerprint is None:
+            from .fingerprint import weights_fingerprint
+
+            self._fingerprint = weights_fingerprint(self.model)
+        return self._fingerprint
+
+    def weights_changed(self) -> None:
+        """Forget the cached fingerprint; trainers call this after updating weights."""
+        self._fingerprint = None
+
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def format_prompt(self, prompt: str | list[dict], *, chat: bool = True) -> str:
+        """The text the model sees for a prompt: chat-templated when possible."""
+        from .generation import format_prompt
+
+        return format_prompt(self.tokenizer, prompt, chat=chat)
+
+    def generate(self, prompts: Sequence[str | list[dict]], *, max_new_tokens: int = 64,
+                 batch_size: int = 8, chat: bool = True, progress: str | None = None) -> list[str]:
+        """Greedy, batched, left-padded generation; returns only the new text."""
+        from .generation import generate
+
+        return generate(self, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                        chat=chat, progress=progress)
+
+    def save(self, path: str | Path) -> Path:
+        """Write model and tokenizer with ``save_pretrained`` (loadable by ``hf``)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path, safe_serialization=True)
+        self.tokenizer.save_pretrained(path)
+        return path
+
+    def describe(self) -> dict[str, Any]:
+        n_params = sum(p.numel() for p in self.model.parameters()) if hasattr(self.model, "parameters") else None
+        return {"name": self.name, "loader": self.loader, "device": self.device, "dtype": self.dtype,
+                "parameters": n_params, "fingerprint": self.fingerprint(), **self.meta}
+
+
+class ModelLoader(Component):
+    """Loads a model. ``load()`` returns a :class:`ModelHandle`."""
+
+    def load(self) -> ModelHandle:
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------- data
+
+
+class DataSource(Component):
+    """Yields training (or evaluation) examples in a declared format.
+
+    ``data_format()`` names one of :data:`DATA_FORMATS`; ``load(seed=...)``
+    returns a list of dicts that carry that format's keys (extra keys are kept
+    as metadata, e.g. ``id`` or ``category``).
+    """
+
+    format: ClassVar[str | None] = None
+
+    def data_format(self) -> str:
+        if not self.format:
+            raise NotImplementedError(f"{type(self).__name__} must set `format` or override data_format()")
+        return self.format
+
+    def load(self, *, seed: int = 0) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+@dataclass
+class TrainData:
+    """A prepared data set handed to a trainer (after safety filters ran)."""
+
+    name: str
+    format: str
+    examples: list[dict[str, Any]]
+    fingerprint: str = ""
+
+    def to_dataset(self):
+        """As a ``datasets.Dataset`` with only the format's columns."""
+        import datasets
+
+        keys = DATA_FORMATS[self.format]
+        return datasets.Dataset.from_list([{k: ex[k] for k in keys} for ex in self.examples])
+
+
+# ------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainContext:
+    stage: str
+    seed: int
+    output_dir: Path
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class TrainResult:
+    """What a trainer returns: the trained model and its training log.
+
+    ``log`` is a list of dicts, one per logging step (``step``, ``loss``,
+    ``learning_rate``, and e.g. ``rewards/margins`` for DPO). ``metrics`` holds
+    totals such as ``train_runtime``, ``train_samples_per_second``, ``tokens``.
+    """
+
+    model: ModelHandle
+    log: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class Trainer(Component):
+    """Post-trains a model on one prepared data set."""
+
+    formats: ClassVar[tuple[str, ...]] = ()
+
+    def train(self, model: ModelHandle, data: TrainData, context: TrainContext) -> TrainResult:
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------- evaluation
+
+
+@dataclass
+class Metric:
+    """One aggregate score. ``higher_is_better`` tells gates and dashboards the good direction."""
+
+    value: float
+    stderr: float | None = None
+    n: int | None = None
+    higher_is_better: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("value", "stderr"):
+            if isinstance(d[k], float) and not math.isfinite(d[k]):
+                d[k] = None
+        return d
+
+
+@dataclass
+class TaskInfo:
+    """What was evaluated: content hash of the items used, version, count, settings."""
+
+    content_hash: str
+    version: str = "1"
+    n: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalResult:
+    """What an evaluator returns.
+
+    ``metrics`` keys are ``"suite/metric"`` (``"openbookqa/acc"``).
+    ``samples`` has one row per scored item::
+
+        {"suite": "openbookqa", "item_id": "7", "prompt": "...", "output": "...",
+         "target": "...", "category": None,
+         "scores": {"acc": 1.0, "acc_norm": 0.0},
+         "filters": {"refusal": {"label": "refusal", "score": 0.9, ...}}}
+
+    ``scores`` use the metric's short name; two runs are compared item by item
+    on ``(suite, item_id)``.
+    """
+
+    metrics: dict[str, Metric]
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    tasks: dict[str, TaskInfo] = field(default_factory=dict)
+
+
+@dataclass
+class EvalContext:
+    phase: str  # "before" or "after"
+    seed: int
+    work_dir: Path
+    filters: dict[str, "SafetyFilter"] = field(default_factory=dict)
+    log: Callable[[str], None] = print
+
+
+class Evaluator(Component):
+    """Scores a model: metrics with standard errors plus per-sample rows."""
+
+    def evaluate(self, model: ModelHandle, context: EvalContext) -> EvalResult:
+        raise NotImplementedError
+
+    def fingerprint(self) -> str | None:
+        """Hash of everything but the model that decides the result (items, settings).
+
+        Return ``None`` (the default) to opt out of the evaluation cache.
+        """
+        return None
+
+
+# ---------------------------------------------------------------- safety
+
+
+@dataclass
+class Verdict:
+    """A safety filter's judgement of one text.
+
+    ``flagged`` is what data-filter actions (drop / flag / redact) act on:
+    a refusal for ``refusal``, harmful content for ``harm``, PII for ``pii``.
+    ``score`` in [0, 1] is the filter's confidence that the text is flagged.
+    ``spans`` are ``(start, end, kind)`` character spans where that applies.
+    """
+
+    label: str
+    score: float
+    flagged: bool
+    category: str | None = None
+    reason: str = ""
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SafetyFilter(Component):
+    """Scores a batch of texts (optionally with the prompt each answers)."""
+
+    #: Labels this filter can return.
+    detects: ClassVar[tuple[str, ...]] = ()
+
+    def score(self, texts: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
+        raise NotImplementedError
+
+    def redact(self, text: str, verdict: Verdict) -> str:
+        """Return ``text`` with flagged spans masked. Filters without spans cannot redact."""
+        if not verdict.spans:
+            raise NotImplementedError(f"filter '{self.name}' cannot redact")
+        out, last = [], 0
+        for start, end, kind in sorted(verdict.spans):
+            out.append(text[last:start])
+            out.append(f"[{kind.upper()}]")
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+
+
+# ------------------------------------------------------------------ reporting
+
+
+class Reporter(Component):
+    """Does something with a stored run record (a summary file, an export)."""
+
+    def report(self, record: dict[str, Any], run_dir: Path) -> None:
+        raise NotImplementedError
+
+
+COMPONENT_KINDS: dict[str, type[Component]] = {
+    "model": ModelLoader,
+    "data_source": DataSource,
+    "trainer": Trainer,
+    "safety_filter": SafetyFilter,
+    "evaluator": Evaluator,
+    "reporter": Reporter,
+}

@@ -1,0 +1,69 @@
+"""Greedy, batched, left-padded generation for any ``transformers`` causal LM.
+
+Batched output equals one-prompt-at-a-time output: padding is on the left with
+an attention mask, so every prompt's last real token sits at the same position
+and greedy decoding is unaffected by its neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+def format_prompt(tokenizer: Any, prompt: str | list[dict], *, chat: bool = True) -> str:
+    """The text the model sees: the chat template with a generation prompt when the
+    tokenizer has one and ``chat`` is set, otherwise the raw text."""
+    messages = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
+    if chat and getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if isinstance(prompt, list):
+        return "\n".join(m["content"] for m in prompt)
+    return prompt
+
+
+def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens: int = 64,
+             batch_size: int = 8, chat: bool = True, progress: str | None = None) -> list[str]:
+    import torch
+
+    model, tok = handle.model, handle.tokenizer
+    texts = [format_prompt(tok, p, chat=chat) for p in prompts]
+    pad_side, tok.padding_side = tok.padding_side, "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    # Sort by length so each batch pads little; restore order at the end.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    outputs: list[str] = [""] * len(texts)
+    bar = _progress(len(texts), progress)
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
+                      add_special_tokens=False).to(model.device)
+            with torch.inference_mode():
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                     pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
+                                     top_k=None)
+            new = out[:, enc["input_ids"].shape[1]:]
+            for i, row in zip(idx, new):
+                outputs[i] = tok.decode(row, skip_special_tokens=True).strip()
+            if bar is not None:
+                bar.update(len(idx))
+    finally:
+        tok.padding_side = pad_side
+        if was_training:
+            model.train()
+        if bar is not None:
+            bar.close()
+    return outputs
+
+
+def _progress(total: int, desc: str | None):
+    if not desc:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit="prompt", leave=False)
