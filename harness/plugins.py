@@ -275,3 +275,14 @@ def load_plugins(*, strict: bool | None = None, allow: list[str] | None = None,
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "PluginInfo", "ComponentInfo", "PluginUnavailable",
            "PluginLoadError", "UnknownComponent", "ParamError", "load_plugins"]
+
+
+_HOST: PluginHost | None = None
+
+
+def get_host(*, reload: bool = False) -> PluginHost:
+    """The process-wide plugin host (loaded once; ``reload=True`` after installs)."""
+    global _HOST
+    if _HOST is None or reload:
+        _HOST = load_plugins()
+    return _HOST

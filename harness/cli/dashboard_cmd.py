@@ -1,0 +1,3 @@
+"""Placeholder: commands of this module are being written."""
+
+COMMANDS: list = []
