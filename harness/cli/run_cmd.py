@@ -1,3 +1,176 @@
-"""Placeholder: commands of this module are being written."""
+"""``harness run``, ``harness eval`` and ``harness validate``."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from ._common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, fail, store_option
+
+
+def _host(strict: bool):
+    from ..plugins import PluginLoadError, get_host, load_plugins
+
+    try:
+        return load_plugins(strict=True) if strict else get_host()
+    except PluginLoadError as exc:
+        fail(str(exc))
+
+
+def _checked(loaded, host):
+    from ..recipe import RecipeError, check_recipe
+
+    try:
+        check_recipe(loaded, host)
+    except RecipeError as exc:
+        fail(str(exc))
+    return loaded
+
+
+def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_json: bool) -> int:
+    from ..gates import GateResult
+
+    gates = [GateResult(**g) for g in record.get("gates", [])]
+    if junit:
+        from ..reports.junit import write_junit
+
+        write_junit(record, gates, junit)
+    if summary:
+        from ..reports.summary import write_summary
+
+        write_summary(record, gates, summary)
+    if as_json:
+        click.echo(json.dumps({"id": record["id"], "status": record["status"],
+                               "gates_passed": record["gates_passed"], "metrics": record["metrics"],
+                               "gates": record["gates"], "error": record["error"],
+                               "run_dir": str(store.root / record["id"])}, indent=2))
+    else:
+        from .runs_cmd import format_record
+
+        click.echo(format_record(record))
+    if record["status"] != "completed":
+        return EXIT_ERROR
+    if record["gates_passed"] is False:
+        return EXIT_GATE_FAILED
+    return EXIT_OK
+
+
+_report_options = [
+    click.option("--junit", type=click.Path(dir_okay=False), help="Write gate verdicts as JUnit XML."),
+    click.option("--summary", type=click.Path(dir_okay=False),
+                 help="Write a markdown summary (e.g. $GITHUB_STEP_SUMMARY)."),
+    click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    click.option("--no-cache", is_flag=True, help="Do not read or write the evaluation cache."),
+    click.option("--strict", is_flag=True, envvar="HARNESS_STRICT_PLUGINS",
+                 help="Fail if any plugin fails to load."),
+]
+
+
+def report_options(fn):
+    for opt in reversed(_report_options):
+        fn = opt(fn)
+    return fn
+
+
+@click.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@store_option
+@click.option("--baseline", help="Gate changes against this stored run instead of this run's own 'before'.")
+@report_options
+def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict):
+    """Run a recipe: evaluate, train, evaluate again, gate, store the record."""
+    from ..pipeline import run_recipe
+    from ..recipe import RecipeError, load_recipe
+
+    host = _host(strict)
+    try:
+        loaded = load_recipe(recipe)
+    except RecipeError as exc:
+        fail(str(exc))
+    _checked(loaded, host)
+    record = run_recipe(loaded, host, store, use_cache=not no_cache, baseline=baseline)
+    sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
+
+
+@click.command(name="validate")
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--strict", is_flag=True, envvar="HARNESS_STRICT_PLUGINS")
+def validate(recipe, strict):
+    """Check a recipe without running it (schema, plugins, parameters, files)."""
+    from ..recipe import RecipeError, load_recipe
+
+    host = _host(strict)
+    try:
+        loaded = load_recipe(recipe)
+    except RecipeError as exc:
+        fail(str(exc))
+    _checked(loaded, host)
+    r = loaded.recipe
+    click.echo(f"{recipe}: ok — model '{r.model.loader}', {len(r.data)} data set(s), "
+               f"{len(r.train)} train stage(s), {len(r.evaluate)} evaluator(s), {len(r.gates)} gate(s)")
+
+
+def parse_model_spec(spec: str) -> dict:
+    """``hf:PATH``, ``gguf:PATH``, ``smollm2``, ``tiny`` → a [model] table."""
+    loader, _, path = spec.partition(":")
+    return {"loader": loader, **({"path": path} if path else {})}
+
+
+@click.command(name="eval")
+@click.argument("recipe", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "model_spec", help="Model to evaluate: smollm2, tiny, hf:PATH_OR_ID, gguf:FILE.")
+@click.option("--tasks", multiple=True, help="lm-eval tasks (bundled suites, lm-eval names, or from --include-path). "
+                                             "Repeat or comma-separate.")
+@click.option("--suites", multiple=True, help="Safety suites (advbench, xstest, ...). Repeat or comma-separate.")
+@click.option("--include-path", type=click.Path(file_okay=False), help="Directory of extra lm-eval task YAMLs.")
+@click.option("--limit", type=int, help="Evaluate at most N items per task.")
+@click.option("--name", help="Run name (default: eval-<model>).")
+@store_option
+@report_options
+def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, junit, summary, as_json,
+          no_cache, strict):
+    """Evaluate a model without training; the result is stored as a run."""
+    from ..pipeline import run_recipe
+    from ..recipe import LoadedRecipe, RecipeError, Recipe, load_recipe
+
+    host = _host(strict)
+    split = lambda values: [x for v in values for x in v.split(",") if x]  # noqa: E731
+    tasks, suites = split(tasks), split(suites)
+    try:
+        base = load_recipe(recipe).recipe.model_dump() if recipe else None
+    except RecipeError as exc:
+        fail(str(exc))
+    if not base and not model_spec:
+        fail("give a recipe or --model (e.g. --model smollm2, --model hf:./my-checkpoint)")
+    data = dict(base or {})
+    if model_spec:
+        data["model"] = parse_model_spec(model_spec)
+    data.pop("train", None)
+    data.pop("data", None)
+    if tasks or suites:
+        data["evaluate"] = []
+        if tasks:
+            data["evaluate"].append({"evaluator": "lm-eval", "tasks": tasks,
+                                     **({"include_path": str(Path(include_path).resolve())} if include_path else {}),
+                                     **({"limit": limit} if limit else {})})
+        if suites:
+            data["evaluate"].append({"evaluator": "safety", "suites": suites, "filters": ["refusal"],
+                                     **({"limit": limit} if limit else {})})
+    if not data.get("evaluate"):
+        fail("nothing to evaluate: give --tasks and/or --suites, or a recipe with [[evaluate]]")
+    data["run"] = {**(data.get("run") or {}), "name": name or f"eval-{data['model']['loader']}"}
+    text = "# " + shlex.join(["harness", "eval", *sys.argv[2:]]) + "\n"
+    try:
+        loaded = LoadedRecipe(Recipe.model_validate(data), Path(recipe).resolve() if recipe else None, text)
+    except Exception as exc:  # noqa: BLE001
+        fail(f"invalid evaluation: {exc}")
+    _checked(loaded, host)
+    record = run_recipe(loaded, host, store, use_cache=not no_cache, kind="eval")
+    sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
+
+
+COMMANDS = [run, eval_, validate]

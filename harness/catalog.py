@@ -1,0 +1,50 @@
+"""``registry.toml``: the catalogue of known plugins (first-party and vetted third-party).
+
+Each ``[plugins.NAME]`` table gives the pip ``requirement``, the ``entry_point``
+name, the ``hooks`` it provides and a one-line ``description``.
+``HARNESS_REGISTRY`` points at another catalogue file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class CatalogEntry:
+    name: str
+    requirement: str
+    entry_point: str
+    description: str = ""
+    hooks: list[str] = field(default_factory=list)
+    first_party: bool = False
+
+
+def registry_path() -> Path:
+    if os.environ.get("HARNESS_REGISTRY"):
+        return Path(os.environ["HARNESS_REGISTRY"])
+    return Path(__file__).resolve().parents[1] / "registry.toml"
+
+
+def load_catalog(path: Path | None = None) -> dict[str, CatalogEntry]:
+    path = path or registry_path()
+    if not path.exists():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {name: CatalogEntry(name=name, **entry) for name, entry in data.get("plugins", {}).items()}
+
+
+def requirement_for(name: str, catalog: dict[str, CatalogEntry] | None = None) -> str:
+    """A catalogue name becomes its requirement; anything else is a plain pip requirement."""
+    catalog = load_catalog() if catalog is None else catalog
+    return catalog[name].requirement if name in catalog else name
+
+
+def pip(*args: str) -> int:
+    """Run pip in the running interpreter's environment (where the plugins load from)."""
+    return subprocess.call([sys.executable, "-m", "pip", *args])

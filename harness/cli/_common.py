@@ -1,0 +1,26 @@
+"""Shared CLI bits: exit codes, the --store option, error exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_ERROR = 2
+
+
+def fail(message: str, code: int = EXIT_ERROR):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _store(ctx, param, value):
+    from ..store import Store
+
+    return Store(value)
+
+
+store_option = click.option("--store", envvar="HARNESS_STORE", default=None, callback=_store,
+                            help="Run store directory (default: $HARNESS_STORE or ./runs).")

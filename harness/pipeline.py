@@ -1,0 +1,278 @@
+"""The loop: load model → prepare data → evaluate before → train stages → evaluate after
+→ gates → store the record → reporters.
+
+Every stage is timed and recorded as it ends (``record.partial.json``); a stage
+that raises marks the run failed with the stage, the error and the results of
+the stages before it kept. ``run.json`` is written last, atomically.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import data_prep
+from .cache import EvalCache
+from .components import EvalContext, EvalResult, ModelHandle, TrainContext
+from .environment import environment, library_versions
+from .events import RunEnded, RunStarted, StageEnded
+from .recipe import EvaluateSection, LoadedRecipe
+from .store import PARTIAL_FILE, RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _echo(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class StageFailed(RuntimeError):
+    def __init__(self, stage: str, exc: BaseException):
+        super().__init__(f"stage '{stage}' failed: {type(exc).__name__}: {exc}")
+        self.stage = stage
+        self.original = exc
+
+
+class Run:
+    """One execution of a recipe against a store."""
+
+    def __init__(self, loaded: LoadedRecipe, host, store: Store, *, use_cache: bool = True,
+                 kind: str = "run", baseline: str | None = None, log: Callable[[str], None] = _echo):
+        self.loaded = loaded
+        self.recipe = loaded.recipe
+        self.host = host
+        self.store = store
+        self.cache = EvalCache() if use_cache else None
+        self.log = log
+        self.kind = kind
+        self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
+        self.run_id, self.dir = store.new_run_dir(self.recipe.run.name)
+        self.started = time.time()
+        self.components: list[dict[str, Any]] = []
+        self.record: dict[str, Any] = self._skeleton()
+
+    # ------------------------------------------------------------ record
+
+    def _skeleton(self) -> dict[str, Any]:
+        r = self.recipe
+        return {
+            "schema_version": SCHEMA_VERSION, "id": self.run_id, "name": r.run.name, "kind": self.kind,
+            "description": r.run.description, "tags": r.run.tags, "status": "running", "gates_passed": None,
+            "created_at": _now(), "finished_at": None, "duration_s": None, "seed": r.run.seed,
+            "recipe": {"path": str(self.loaded.path) if self.loaded.path else None, "text": self.loaded.text,
+                       "resolved": r.model_dump(mode="json")},
+            "baseline": self.baseline,
+            "components": self.components, "environment": environment(cwd=self.loaded.base_dir),
+            "model": {}, "data": [], "stages": [], "metrics": {}, "tasks": {}, "samples": {},
+            "training": [], "gates": [], "error": None,
+        }
+
+    def _save_partial(self) -> None:
+        write_json(self.dir / PARTIAL_FILE, self.record)
+
+    def _use(self, role: str, kind: str, name: str, params: dict) -> Any:
+        comp = self.host.create(kind, name, params)
+        info = comp.registered_as
+        self.components.append({"role": role, **info.describe(self.host), "params": comp.params_dict()})
+        return comp
+
+    # ------------------------------------------------------------ stages
+
+    def _stage(self, name: str, kind: str, fn: Callable[[], dict[str, Any] | None]) -> None:
+        self.log(f"==> {name}")
+        entry: dict[str, Any] = {"name": name, "kind": kind, "status": "running", "started_at": _now()}
+        self.record["stages"].append(entry)
+        t0 = time.perf_counter()
+        try:
+            summary = fn() or {}
+        except BaseException as exc:
+            entry.update(status="failed", duration_s=round(time.perf_counter() - t0, 3),
+                         error=f"{type(exc).__name__}: {exc}")
+            self.record["error"] = {"stage": name, "type": type(exc).__name__, "message": str(exc),
+                                    "traceback": traceback.format_exc()}
+            self._save_partial()
+            self.host.hook.on_stage_end(event=StageEnded(self.run_id, name, kind, "failed",
+                                                         entry["duration_s"], {}, str(exc)))
+            raise StageFailed(name, exc) from exc
+        entry.update(status="ok", duration_s=round(time.perf_counter() - t0, 3), **summary)
+        self._save_partial()
+        self.host.hook.on_stage_end(event=StageEnded(self.run_id, name, kind, "ok", entry["duration_s"],
+                                                     summary))
+        self.log(f"    {name}: {entry['duration_s']:.1f}s")
+
+    def _load_model(self) -> dict[str, Any]:
+        m = self.recipe.model
+        self.model: ModelHandle = self._use("model", "model", m.loader, m.params()).load()
+        self.record["model"] = self.model.describe()
+        return {"device": self.model.device, "dtype": self.model.dtype}
+
+    def _prepare_data(self) -> dict[str, Any]:
+        self.datasets = {}
+        for d in self.recipe.data:
+            source = self._use(f"data:{d.name}", "data_source", d.source, d.params())
+            examples = source.load(seed=self.recipe.run.seed)
+            filters = [(self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
+                       for f in d.filters]
+            data, report = data_prep.prepare(d.name, d.source, source.data_format(), examples, filters,
+                                             d.pair_checks, self._optional_filter)
+            self.datasets[d.name] = data
+            self.record["data"].append(report)
+            self.log(f"    {d.name}: {report['rows_in']} rows in, {report['rows_out']} kept")
+        return {"rows": {name: len(ds.examples) for name, ds in self.datasets.items()}}
+
+    def _optional_filter(self, name: str):
+        try:
+            return self.host.create("safety_filter", name, {})
+        except LookupError:
+            return None
+
+    def _evaluate(self, phase: str) -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        samples: list[dict[str, Any]] = []
+        n_items, cached = 0, []
+        for i, section in enumerate(self.recipe.evaluate):
+            result, hit = self._evaluate_one(i, section, phase)
+            label = section.name or section.evaluator
+            cached.append(hit)
+            for key, metric in result.metrics.items():
+                metrics[key] = metric.to_dict()
+            for suite, task in result.tasks.items():
+                self.record["tasks"][suite] = {**vars(task), "evaluator": label}
+            for row in result.samples:
+                samples.append({"evaluator": label, **row})
+            n_items += len(result.samples)
+        self.record["metrics"][phase] = metrics
+        rel = f"samples/{phase}.jsonl"
+        write_jsonl(self.dir / rel, samples)
+        self.record["samples"][phase] = rel
+        for key, m in sorted(metrics.items()):
+            err = f" ± {m['stderr']:.3f}" if m.get("stderr") is not None else ""
+            self.log(f"    {key:<40} {m['value']:.3f}{err}")
+        return {"items": n_items, "cached": all(cached) if cached else False}
+
+    def _evaluate_one(self, i: int, section: EvaluateSection, phase: str) -> tuple[EvalResult, bool]:
+        role = f"evaluate:{section.name or section.evaluator}"
+        evaluator = self._use(role, "evaluator", section.evaluator, section.params())
+        filters = {f.filter.split("/")[-1]: self._use(f"{role}:filter", "safety_filter", f.filter, f.params())
+                   for f in section.filters}
+        key = None
+        if self.cache is not None and section.cache:
+            item_fp = evaluator.fingerprint()
+            if item_fp is not None:
+                info = evaluator.registered_as
+                version = self.host.plugins[info.plugin].version if info.plugin in self.host.plugins else None
+                filter_fp = {n: [f.registered_as.fullname, f.params_dict()] for n, f in filters.items()}
+                key = self.cache.key(model_fingerprint=self.model.fingerprint(), evaluator=info.fullname,
+                                     evaluator_version=version,
+                                     evaluator_fingerprint=f"{item_fp}:{filter_fp}",
+                                     libraries=library_versions())
+                hit = self.cache.get(key)
+                if hit is not None:
+                    self.log(f"    {info.fullname}: cache hit ({key})")
+                    return hit, True
+        ctx = EvalContext(phase=phase, seed=self.recipe.run.seed, work_dir=self.dir / "work" / f"{phase}-{i}",
+                          filters=filters, log=self.log)
+        result = evaluator.evaluate(self.model, ctx)
+        if key is not None:
+            self.cache.put(key, result, {"run": self.run_id, "model": self.model.name})
+        return result, False
+
+    def _train(self, i: int) -> dict[str, Any]:
+        section = self.recipe.train[i]
+        trainer = self._use(f"train:{i}", "trainer", section.trainer, section.params())
+        data = self.datasets[section.data]
+        stage = section.name or f"train-{i}-{section.trainer}"
+        ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
+                           log=self.log)
+        result = trainer.train(self.model, data, ctx)
+        self.model = result.model
+        self.model.weights_changed()
+        rel = f"train/{i}-{section.trainer}.jsonl"
+        write_jsonl(self.dir / rel, result.log)
+        self.record["training"].append({"stage": stage, "trainer": section.trainer, "data": section.data,
+                                        "examples": len(data.examples), "log": rel,
+                                        "metrics": result.metrics})
+        throughput = {k: v for k, v in result.metrics.items()
+                      if k in ("train_samples_per_second", "train_steps_per_second", "tokens_per_second")}
+        return {"throughput": throughput}
+
+    # ------------------------------------------------------------ gates
+
+    def _gates(self) -> None:
+        if not self.recipe.gates:
+            return
+        from .gates import evaluate_gates
+
+        reference = None
+        if self.baseline:
+            ref_store = Store(self.recipe.baseline.store) if self.recipe.baseline and self.recipe.baseline.store \
+                else self.store
+            ref = ref_store.load(self.baseline)
+            ref_phase = "after" if ref.get("metrics", {}).get("after") else "before"
+            reference = (ref, ref_store.samples(ref["id"], ref_phase))
+        results = evaluate_gates(self.recipe.gates, self.record,
+                                 before_samples=read_jsonl(self.dir / "samples" / "before.jsonl"),
+                                 after_samples=read_jsonl(self.dir / "samples" / "after.jsonl"),
+                                 reference=reference)
+        self.record["gates"] = [g.to_dict() for g in results]
+        self.record["gates_passed"] = all(g.passed for g in results)
+        for g in results:
+            self.log(f"    gate {'PASS' if g.passed else 'FAIL'}  {g.message}")
+
+    # ------------------------------------------------------------ run
+
+    def execute(self) -> dict[str, Any]:
+        self.log(f"run {self.run_id} → {self.dir}")
+        self._save_partial()
+        try:
+            self.host.hook.on_run_start(event=RunStarted(self.run_id, self.dir,
+                                                         self.recipe.model_dump(mode="json"), self.components))
+            self._stage("load", "load", self._load_model)
+            if self.recipe.data:
+                self._stage("data", "data", self._prepare_data)
+            if self.recipe.evaluate:
+                self._stage("evaluate-before", "evaluate", lambda: self._evaluate("before"))
+            for i, t in enumerate(self.recipe.train):
+                self._stage(t.name or f"train-{i}-{t.trainer}", "train", lambda i=i: self._train(i))
+            if self.recipe.train and self.recipe.evaluate:
+                self._stage("evaluate-after", "evaluate", lambda: self._evaluate("after"))
+                self.record["model"]["fingerprint_after"] = self.model.fingerprint()
+            if self.recipe.gates:
+                self._stage("gates", "gates", lambda: self._gates() or {})
+            self.record["status"] = "completed"
+        except StageFailed as exc:
+            self.record["status"] = "failed"
+            self.log(f"run failed in stage '{exc.stage}': {exc.original}")
+        except KeyboardInterrupt:
+            self.record["status"] = "failed"
+            self.record["error"] = {"stage": None, "type": "KeyboardInterrupt", "message": "interrupted"}
+            raise
+        finally:
+            self.record["finished_at"] = _now()
+            self.record["duration_s"] = round(time.time() - self.started, 3)
+            write_json(self.dir / RECORD_FILE, self.record)
+            (self.dir / PARTIAL_FILE).unlink(missing_ok=True)
+        self._report()
+        self.host.hook.on_run_end(event=RunEnded(self.run_id, self.dir, self.record["status"], self.record))
+        return self.record
+
+    def _report(self) -> None:
+        for section in self.recipe.report:
+            try:
+                self._use("report", "reporter", section.reporter, section.params()).report(self.record, self.dir)
+            except Exception as exc:  # noqa: BLE001 - a reporter never loses the stored run
+                self.log(f"reporter '{section.reporter}' failed: {type(exc).__name__}: {exc}")
+
+
+def run_recipe(loaded: LoadedRecipe, host, store: Store, **kwargs: Any) -> dict[str, Any]:
+    return Run(loaded, host, store, **kwargs).execute()
+
+
+def run_dir_of(store: Store, record: dict[str, Any]) -> Path:
+    return store.root / record["id"]
