@@ -253,7 +253,7 @@ def compare_records(rec_a: dict[str, Any], samples_a: Iterable[dict], rec_b: dic
         raise ComparisonMismatch(problems)
     warnings.extend(f"mismatch: {p}" for p in problems)
 
-    keys = sorted(k for k in rows_a.keys() & rows_b.keys() if k[0] in common)
+    keys = [k for k in rows_a if k in rows_b and k[0] in common]  # in A's order
     for suite in sorted(common):
         na = sum(1 for k in rows_a if k[0] == suite)
         nb = sum(1 for k in rows_b if k[0] == suite)
@@ -376,7 +376,7 @@ def flipped_items(comparison_or_inputs: Comparison | tuple, metric: str) -> list
     else:
         samples_a, samples_b = comparison_or_inputs
         ra, rb = _index(samples_a, "A", []), _index(samples_b, "B", [])
-        keys = sorted(k for k in ra.keys() & rb.keys() if k[0] == suite)
+        keys = [k for k in ra if k in rb and k[0] == suite]
         pa, pb = [ra[k] for k in keys], [rb[k] for k in keys]
         hib = True
     rows = []
