@@ -82,19 +82,32 @@ def parse_gates_table(table: Mapping[str, Any], where: str = "gates") -> dict[st
     """``{"suite/metric": {rule: value}}`` (a recipe's ``[gates]``) → GateSpecs, errors with key paths."""
     if not isinstance(table, Mapping):
         raise GateSpecError(f"{where}: expected a table of metric = {{rule = value}}, got {type(table).__name__}")
-    gates: dict[str, GateSpec] = {}
-    for metric, spec in table.items():
-        if "/" not in metric:
-            raise GateSpecError(f"{where}.{metric!r}: metric names are 'suite/metric', e.g. 'openbookqa/acc'")
-        if isinstance(spec, GateSpec):
-            gates[metric] = spec
-            continue
-        try:
-            gates[metric] = GateSpec.model_validate(spec)
-        except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'gate'}: {e['msg']}" for e in exc.errors())
-            raise GateSpecError(f"{where}.{metric!r}: {msgs} (rules: {', '.join(RULES)}, confidence)") from None
-    return gates
+    return {metric: _spec(metric, spec, f"{where}.{metric!r}") for metric, spec in table.items()}
+
+
+def _spec(metric: str, spec: Any, label: str) -> GateSpec:
+    if "/" not in metric:
+        raise GateSpecError(f"{label}: metric names are 'suite/metric', e.g. 'openbookqa/acc'")
+    if isinstance(spec, GateSpec):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise GateSpecError(f"{label}: expected a table of rules like {{ min = 0.5 }}, got {spec!r}")
+    try:
+        return GateSpec.model_validate(spec)
+    except ValidationError as exc:
+        raise GateSpecError(f"{label}: {_describe(exc)} (rules: {', '.join(RULES)}; option: confidence)") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    msgs = []
+    for e in exc.errors():
+        key = ".".join(map(str, e["loc"]))
+        if e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(key, RULES + ("confidence",), n=1)
+            msgs.append(f"unknown rule '{key}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+        else:
+            msgs.append(f"{key}: {e['msg']}" if key else e["msg"].removeprefix("Value error, "))
+    return "; ".join(msgs)
 
 
 def parse_gate_option(text: str) -> tuple[str, GateSpec]:
@@ -113,7 +126,8 @@ def parse_gate_option(text: str) -> tuple[str, GateSpec]:
             spec[key] = float(value)
         except ValueError:
             raise GateSpecError(f"--gate {text!r}: {key} needs a number, got {value!r}") from None
-    return metric.strip(), parse_gates_table({metric.strip(): spec}, where="--gate")[metric.strip()]
+    metric = metric.strip()
+    return metric, _spec(metric, spec, f"--gate {text!r}")
 
 
 # ------------------------------------------------------------------ evaluation
