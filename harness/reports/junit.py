@@ -1,0 +1,71 @@
+"""JUnit XML for CI: each gate rule a test case, a crashed run an error.
+
+CI systems (GitHub Actions test reporters, GitLab, Jenkins) render this format
+natively, so a failed gate shows up as a failed test with its message.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def build_junit(record: dict[str, Any], gate_results: Iterable[Any]) -> ET.Element:
+    """The ``<testsuites>`` element for one run."""
+    run = str(record.get("name") or record.get("id") or "run")
+    results = [_as_dict(r) for r in gate_results]
+    status = record.get("status", "completed")
+    time_s = f"{float(record.get('duration_s') or 0.0):.3f}"
+
+    suite = ET.Element("testsuite", name=run, timestamp=str(record.get("created_at") or ""), time=time_s)
+    props = ET.SubElement(suite, "properties")
+    for key in ("id", "status", "kind"):
+        if record.get(key) is not None:
+            ET.SubElement(props, "property", name=key, value=str(record[key]))
+
+    errors = failures = 0
+    if status != "completed":
+        err = record.get("error") or {}
+        stage = err.get("stage")
+        message = (f"run {status}" + (f" at stage {stage}" if stage else "")
+                   + (f": {err.get('message')}" if err.get("message") else ""))
+        case = ET.SubElement(suite, "testcase", classname=run, name="run", time=time_s)
+        el = ET.SubElement(case, "error", message=message, type=str(err.get("type") or status))
+        el.text = err.get("traceback") or message
+        errors = 1
+    elif not results:
+        ET.SubElement(suite, "testcase", classname=run, name="run completed (no gates)", time=time_s)
+    else:
+        for r in results:
+            case = ET.SubElement(suite, "testcase", classname=run, name=f"{r['metric']} {r['rule']}", time="0")
+            if not r.get("passed"):
+                failures += 1
+                el = ET.SubElement(case, "failure", message=str(r.get("message") or "gate failed"),
+                                   type="GateFailed")
+                el.text = (f"metric: {r['metric']}\nrule: {r['rule']} {r.get('threshold')}\n"
+                           f"observed: {r.get('observed')}\nbound: {r.get('bound')}\n{r.get('message', '')}")
+    tests = len(suite.findall("testcase"))
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("skipped", "0")
+
+    root = ET.Element("testsuites", name="harness", tests=str(tests), failures=str(failures),
+                      errors=str(errors), time=time_s)
+    root.append(suite)
+    return root
+
+
+def write_junit(record: dict[str, Any], gate_results: Iterable[Any], path: str | Path) -> Path:
+    """Write the JUnit XML report of ``record``'s gates to ``path``; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = ET.ElementTree(build_junit(record, gate_results))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+    return path

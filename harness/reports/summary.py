@@ -1,0 +1,101 @@
+"""A markdown summary of a run for ``$GITHUB_STEP_SUMMARY`` (or any markdown file).
+
+Status line, gate table, and the before/after metric table with the paired
+difference and interval when a comparison is given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def _num(x: Any) -> str:
+    return "—" if x is None else f"{x:.4g}" if isinstance(x, (int, float)) else str(x)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_summary(record: dict[str, Any], gate_results: Iterable[Any], comparison: Any = None) -> str:
+    results = [_as_dict(r) for r in gate_results]
+    name = record.get("name") or "run"
+    run_id = record.get("id") or "?"
+    status = record.get("status", "completed")
+    failed = [r for r in results if not r.get("passed")]
+    if status != "completed":
+        err = record.get("error") or {}
+        where = f" at stage `{err['stage']}`" if err.get("stage") else ""
+        head = f"❌ **{name}** ({run_id}) {status}{where}: {err.get('message') or 'no error message recorded'}"
+    elif failed:
+        head = f"❌ **{name}** ({run_id}): {len(failed)} of {len(results)} gate checks failed"
+    elif results:
+        head = f"✅ **{name}** ({run_id}): all {len(results)} gate checks passed"
+    else:
+        head = f"✅ **{name}** ({run_id}) completed (no gates)"
+    lines = [f"## harness: {name}", "", head, ""]
+
+    if results:
+        lines += ["### Gates", "", "| | Metric | Rule | Threshold | Observed | Bound | Detail |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in results:
+            lines.append(f"| {'✅' if r.get('passed') else '❌'} | `{r['metric']}` | {r['rule']} | "
+                         f"{_num(r.get('threshold'))} | {_num(r.get('observed'))} | {_num(r.get('bound'))} | "
+                         f"{_cell(r.get('message', ''))} |")
+        lines.append("")
+
+    lines += _metrics_section(record, comparison)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _metrics_section(record: dict[str, Any], comparison: Any) -> list[str]:
+    if comparison is not None:
+        pct = round(comparison.confidence * 100)
+        out = ["### Metrics", "", f"{comparison.a.get('phase')} → {comparison.b.get('phase')}, paired on items; "
+               f"interval: {pct}% paired bootstrap; ↑/↓ good direction; \\* interval excludes 0", "",
+               f"| Metric | | {comparison.a.get('phase')} | {comparison.b.get('phase')} | Δ | {pct}% CI | "
+               "McNemar p | improved / regressed |", "|---|---|---|---|---|---|---|---|"]
+        for m in comparison.metrics:
+            a = m.value_a if m.value_a is not None else m.aggregate_a
+            b = m.value_b if m.value_b is not None else m.aggregate_b
+            ci = "—" if m.ci_low is None else f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]"
+            diff = "—" if m.diff is None else f"{m.diff:+.3f}" + (" \\*" if m.significant else "")
+            p = "—" if m.p_value is None else f"{m.p_value:.3g}"
+            flips = f"{m.improved} / {m.regressed}" if m.n_paired else "—"
+            out.append(f"| `{m.metric}` | {'↑' if m.higher_is_better else '↓'} | {_num(a)} | {_num(b)} | "
+                       f"{diff} | {ci} | {p} | {flips} |")
+        out += [f"> ⚠️ {w}" for w in comparison.warnings]
+        return out + [""]
+    metrics = record.get("metrics") or {}
+    before, after = metrics.get("before") or {}, metrics.get("after") or {}
+    names = sorted(set(before) | set(after))
+    if not names:
+        return []
+    out = ["### Metrics", "", "| Metric | | before | after | Δ |", "|---|---|---|---|---|"]
+    for n in names:
+        b, a = before.get(n) or {}, after.get(n) or {}
+        hib = (a or b).get("higher_is_better", True)
+        vb, va = b.get("value"), a.get("value")
+        diff = f"{va - vb:+.3f}" if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else "—"
+        out.append(f"| `{n}` | {'↑' if hib else '↓'} | {_num(vb)} | {_num(va)} | {diff} |")
+    return out + [""]
+
+
+def write_summary(record: dict[str, Any], gate_results: Iterable[Any], path: str | Path,
+                  comparison: Any = None, *, append: bool | None = None) -> Path:
+    """Write the summary to ``path``. ``append`` defaults to True when ``path`` is
+    ``$GITHUB_STEP_SUMMARY`` (other steps write there too), else the file is replaced."""
+    path = Path(path)
+    if append is None:
+        step = os.environ.get("GITHUB_STEP_SUMMARY")
+        append = bool(step) and Path(step).resolve() == path.resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a" if append else "w", encoding="utf-8") as fh:
+        fh.write(render_summary(record, gate_results, comparison))
+    return path
