@@ -1,0 +1,80 @@
+"""The ``hf`` model loader and data source: anything ``transformers`` / ``datasets`` can load.
+
+Hub ids work for users who are online; offline, give a local directory (or a
+local file with ``path = "json"`` and ``data_files``). Heavy imports live in
+:mod:`.loader` and :mod:`.data`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import Field
+
+import harness
+
+
+class HFLoader(harness.ModelLoader):
+    """``AutoModelForCausalLM`` + ``AutoTokenizer`` from a hub id or a local directory."""
+
+    name = "hf"
+    description = "Any transformers causal LM: a hub id (online) or a local directory"
+
+    class Params(harness.Params):
+        path: str = Field(description="hub id ('org/name') or a local directory with config.json")
+        revision: Optional[str] = None
+        dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+        device: str = "auto"
+        trust_remote_code: bool = False
+
+    def load(self) -> harness.ModelHandle:
+        from .loader import load_hf
+
+        return load_hf(self.params)
+
+
+class HFDataSource(harness.DataSource):
+    """Rows of any ``datasets.load_dataset`` data set, columns renamed to a format's keys."""
+
+    name = "hf"
+    description = "A datasets.load_dataset data set (hub id online, or path='json' + data_files)"
+
+    class Params(harness.Params):
+        path: str = Field(description="hub id, or a builder such as 'json'/'csv'/'parquet' with data_files")
+        name: Optional[str] = None
+        split: str = "train"
+        data_files: Optional[Union[str, list[str], dict[str, Union[str, list[str]]]]] = None
+        revision: Optional[str] = None
+        format: Literal["text", "chat", "prompt_completion", "preference"]
+        columns: dict[str, str] = Field(default_factory=dict,
+                                        description="{format key: dataset column}, e.g. {prompt = 'question'}")
+        limit: Optional[int] = Field(None, ge=1)
+        shuffle: bool = Field(False, description="shuffle with the run seed before applying limit")
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]):
+        p = super().validate_params(params)
+        keys = harness.DATA_FORMATS[p.format]
+        bad = [(f"columns.{k}", f"'{k}' is not a key of format '{p.format}' (keys: {', '.join(keys)})")
+               for k in p.columns if k not in keys]
+        if bad:
+            raise harness.ParamError(bad)
+        return p
+
+    def data_format(self) -> str:
+        return self.params.format
+
+    def load(self, *, seed: int = 0) -> list[dict[str, Any]]:
+        from .data import load_rows
+
+        return load_rows(self.params, seed=seed)
+
+
+@harness.hookimpl
+def register_models(register):
+    register(HFLoader)
+
+
+@harness.hookimpl
+def register_data_sources(register):
+    register(HFDataSource)

@@ -1,0 +1,62 @@
+"""Load a causal LM and its tokenizer with the Auto classes; clear errors offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import harness
+from harness.runtime import pick_device, torch_dtype
+
+NO_NETWORK = ("no network: give a local directory (one with config.json and the tokenizer files, "
+              "e.g. written by ModelHandle.save() or `huggingface-cli download` on a machine online)")
+
+
+def looks_local(path: str) -> bool:
+    """A path, not a hub id: absolute, relative with ./ or ../, ~, or more than one '/'."""
+    return (path.startswith(("/", ".", "~")) or "\\" in path or path.count("/") > 1
+            or Path(path).expanduser().exists())
+
+
+def resolve_source(path: str) -> str:
+    """The local folder (checked) or the hub id to hand to ``from_pretrained``."""
+    if not looks_local(path):
+        return path
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise harness.ParamError([("path", f"local directory '{path}' does not exist "
+                                           f"(looked in {folder.resolve()})")])
+    if not (folder / "config.json").is_file():
+        raise harness.ParamError([("path", f"{folder} has no config.json: not a transformers model "
+                                           "directory (for a .gguf file use loader = 'gguf')")])
+    return str(folder.resolve())
+
+
+def load_hf(params) -> harness.ModelHandle:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve_source(params.path)
+    device, dtype = pick_device(None if params.device == "auto" else params.device, params.dtype)
+    kwargs = {"revision": params.revision, "trust_remote_code": params.trust_remote_code}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype(dtype), **kwargs)
+    except OSError as exc:
+        if source != params.path:  # a local folder that transformers cannot read
+            raise
+        raise harness.ParamError([("path", f"'{params.path}' is not a local directory and could not be "
+                                           f"fetched from the hub ({_first_line(exc)}). Offline? "
+                                           f"{NO_NETWORK}")]) from exc
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(device)
+    model.eval()
+    meta = {"source": source, "revision": params.revision,
+            "commit": getattr(model.config, "_commit_hash", None)}
+    name = Path(source).name if source != params.path else params.path
+    return harness.ModelHandle(model, tokenizer, name=name, loader="hf", device=device, dtype=dtype,
+                               meta={k: v for k, v in meta.items() if v is not None})
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
