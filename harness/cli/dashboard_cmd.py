@@ -1,3 +1,69 @@
-"""Placeholder: commands of this module are being written."""
+"""``harness dashboard``: start the Streamlit dashboard on a store.
 
-COMMANDS: list = []
+The app is a repo-level folder (``<repo>/dashboards/app.py``), not part of the
+installed package: this command finds it next to the ``harness`` package (an
+editable install or a checkout). Streamlit is imported only by the child process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+
+def app_path() -> Path:
+    import harness
+
+    return Path(harness.__file__).resolve().parents[1] / "dashboards" / "app.py"
+
+
+def streamlit_command(app: Path, host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+@click.command("dashboard")
+@click.option("--store", "store", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run store to show (default: $HARNESS_STORE or ./runs).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; 0.0.0.0 exposes the dashboard to the network.")
+def dashboard(store: Path | None, port: int, host: str) -> None:
+    """Open the Streamlit dashboard: runs, paired comparisons, flipped items, records."""
+    app = app_path()
+    if not app.is_file():
+        raise click.ClickException(
+            f"dashboard app not found at {app}: the dashboard ships with the repository "
+            "(dashboards/app.py); run from a checkout or an editable install (pip install -e '.[dashboard]')")
+    if importlib.util.find_spec("streamlit") is None:
+        raise click.ClickException("streamlit is not installed: pip install 'posttrain-harness[dashboard]'")
+    env = dict(os.environ)
+    root = (store if store is not None else Path(env.get("HARNESS_STORE") or "runs")).expanduser().resolve()
+    env["HARNESS_STORE"] = str(root)
+    if not root.is_dir():
+        click.echo(f"note: store {root} does not exist yet; the dashboard will show it empty", err=True)
+    click.echo(f"dashboard for store {root} at http://{host}:{port}", err=True)
+    sys.exit(_run_forwarding_signals(streamlit_command(app, host, port), env))
+
+
+def _run_forwarding_signals(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd``; a SIGTERM to this process is passed on, so no server is left orphaned."""
+    proc = subprocess.Popen(cmd, env=env)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
+    try:
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:  # Ctrl-C reached the child too; wait for it to stop
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+COMMANDS = [dashboard]

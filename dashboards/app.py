@@ -1,0 +1,28 @@
+"""posttrain-harness dashboard: runs, paired comparisons, per-item drill-down, run records.
+
+Start it with ``harness dashboard [--store PATH]`` or ``streamlit run dashboards/app.py``
+(the store is ``$HARNESS_STORE``, default ``./runs``). It reads the store and nothing else.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the helper package beside this file
+    sys.path.insert(0, str(HERE))
+
+st.set_page_config(page_title="posttrain-harness", page_icon=":material/monitoring:", layout="wide")
+
+PAGES = [
+    st.Page(HERE / "views" / "runs.py", title="Runs", icon=":material/table_rows:", url_path="runs", default=True),
+    st.Page(HERE / "views" / "compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    st.Page(HERE / "views" / "items.py", title="Items", icon=":material/search:", url_path="items"),
+    st.Page(HERE / "views" / "run.py", title="Run", icon=":material/description:", url_path="run"),
+]
+
+page = st.navigation(PAGES)
+page.run()

@@ -1,0 +1,110 @@
+"""Reading the store, cached.
+
+Every cached reader is keyed by the store path plus a cheap *version* of what
+it reads (the name and mtime of a run's ``run.json`` / ``record.partial.json``),
+so a new or finished run shows up on the next rerun and only that run is re-read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from harness.store import PARTIAL_FILE, RECORD_FILE, Store, default_store_path, read_jsonl
+
+from .runs_table import run_row, rows_to_frame
+
+
+class _Store(Store):
+    """``Store`` whose ``resolve`` accepts an exact run id without listing the store
+    (the base class lists every folder per call: quadratic when loading them all)."""
+
+    def resolve(self, ref: str) -> str:
+        if ref and ref != "latest" and "/" not in ref and not ref.startswith(".") and (self.root / ref).is_dir():
+            return ref
+        return super().resolve(ref)
+
+
+def store_root() -> str:
+    """The store this app shows: ``$HARNESS_STORE`` or ``./runs``, absolute."""
+    return str(Path(default_store_path()).expanduser().resolve())
+
+
+def run_version(root: str, run_id: str) -> str:
+    """Which record file a run has and when it last changed ("" when neither exists)."""
+    for name in (RECORD_FILE, PARTIAL_FILE):
+        try:
+            return f"{name}:{os.stat(os.path.join(root, run_id, name)).st_mtime_ns}"
+        except OSError:
+            continue
+    return ""
+
+
+def signature(root: str) -> tuple[tuple[str, str], ...]:
+    """Every run id with its version, newest first: the cache key of the run list."""
+    return tuple((run_id, run_version(root, run_id)) for run_id in Store(root).run_ids())
+
+
+@st.cache_resource(show_spinner=False)
+def _row_memo() -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def runs_frame(root: str, sig: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """One row per run (see ``runs_table.run_row``); re-reads only runs whose version changed."""
+    memo = _row_memo()
+    store = _Store(root)
+    rows, live = [], set()
+    for run_id, version in sig:
+        key = (root, run_id, version)
+        live.add(key)
+        if key not in memo:
+            memo[key] = run_row(store.load(run_id))
+        rows.append(memo[key])
+    for key in [k for k in memo if k[0] == root and k not in live]:
+        memo.pop(key, None)
+    return rows_to_frame(rows)
+
+
+def load_runs() -> tuple[str, pd.DataFrame]:
+    root = store_root()
+    return root, runs_frame(root, signature(root))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _record(root: str, run_id: str, version: str) -> dict[str, Any]:
+    return _Store(root).load(run_id)
+
+
+def record(root: str, run_id: str) -> dict[str, Any]:
+    """A run's record as ``Store.load`` returns it (status incomplete/corrupt included)."""
+    return _record(root, run_id, run_version(root, run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _samples(root: str, run_id: str, phase: str, version: str) -> list[dict[str, Any]]:
+    return _Store(root).samples(run_id, phase)
+
+
+def samples(root: str, run_id: str, phase: str) -> list[dict[str, Any]]:
+    """Per-sample rows of a run's ``before`` / ``after`` evaluation ([] when absent)."""
+    return _samples(root, run_id, phase, run_version(root, run_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _train_log(root: str, run_id: str, log: str, version: str) -> list[dict[str, Any]]:
+    folder = (Path(root) / run_id).resolve()
+    path = (folder / log).resolve()
+    if not path.is_relative_to(folder):  # a record must not make the app read outside its run
+        raise ValueError(f"training log {log!r} points outside run folder {folder}")
+    return read_jsonl(path)
+
+
+def train_log(root: str, run_id: str, log: str) -> list[dict[str, Any]]:
+    """Rows of a training log named in ``record["training"][i]["log"]``."""
+    return _train_log(root, run_id, log, run_version(root, run_id))
