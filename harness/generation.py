@@ -27,11 +27,14 @@ def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens
 
     model, tok = handle.model, handle.tokenizer
     texts = [format_prompt(tok, p, chat=chat) for p in prompts]
+    # A chat template writes its own BOS; raw text needs the tokenizer's special tokens.
+    templated = chat and bool(getattr(tok, "chat_template", None))
     pad_side, tok.padding_side = tok.padding_side, "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    # Sort by length so each batch pads little; restore order at the end.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    # Sort by token count so each batch pads little; restore order at the end.
+    lengths = [len(ids) for ids in tok(texts, add_special_tokens=not templated)["input_ids"]] if texts else []
+    order = sorted(range(len(texts)), key=lambda i: lengths[i])
     outputs: list[str] = [""] * len(texts)
     bar = _progress(len(texts), progress)
     was_training = model.training
@@ -40,7 +43,7 @@ def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
-                      add_special_tokens=False).to(model.device)
+                      add_special_tokens=not templated).to(model.device)
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
