@@ -1,0 +1,183 @@
+"""Recipe parameters of the TRL trainers, checked against TRL's and PEFT's own dataclasses.
+
+The schema is not copied here: the keys are the fields of ``trl.SFTConfig`` /
+``trl.DPOConfig`` (and ``peft.LoraConfig`` for the ``lora`` table) in the
+installed versions, their types come from the dataclass annotations, and the
+cross-field rules run by building the real config once.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import functools
+import tempfile
+import typing
+from typing import Any
+
+import harness
+
+#: Config keys the harness sets; a recipe may not.
+HARNESS_OWNED = {
+    "output_dir": "set by the harness to the stage's folder in the run record; remove it",
+}
+
+#: LoraConfig fields PEFT or the harness fills in.
+LORA_OWNED = {
+    "peft_type": "always LORA for the `lora` table",
+    "auto_mapping": "filled in by PEFT",
+    "peft_version": "filled in by PEFT",
+    "base_model_name_or_path": "filled in by PEFT from the model",
+    "revision": "the model is already loaded; no hub revision applies",
+    "inference_mode": "the adapter is trained, then merged; it is never in inference mode",
+}
+
+CHECKPOINTING_ALIASES = ("gradient_checkpointing", "activation_checkpointing")
+
+
+def trl_config_class(trainer_cls):
+    import trl
+
+    return getattr(trl, trainer_cls.config_class)
+
+
+@functools.lru_cache(maxsize=None)
+def field_types(dataclass_type) -> dict[str, Any]:
+    """``{field name: type annotation}`` of a dataclass's init fields."""
+    hints = typing.get_type_hints(dataclass_type)
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(dataclass_type) if f.init}
+
+
+@functools.lru_cache(maxsize=None)
+def field_choices(dataclass_type) -> dict[str, tuple]:
+    """Allowed values a field declares in its metadata (TRL's ``loss_type``, ``packing_strategy``...)."""
+    return {f.name: tuple(f.metadata["choices"]) for f in dataclasses.fields(dataclass_type)
+            if f.init and f.metadata.get("choices")}
+
+
+def _suggest(key: str, known) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _type_error(annotation: Any, value: Any) -> str | None:
+    """Check ``value`` against a dataclass annotation (pydantic, lax). ``None`` when it fits.
+
+    A single value where a list is expected is accepted (TRL itself wraps
+    ``loss_type = "ipo"`` into ``["ipo"]``).
+    """
+    from pydantic import ValidationError
+
+    try:
+        adapter = _adapter(annotation)
+    except Exception:  # noqa: BLE001 - an annotation pydantic cannot model: let TRL check it
+        return None
+    for candidate in (value, [value]):
+        try:
+            adapter.validate_python(candidate)
+            return None
+        except ValidationError:
+            continue
+    name = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    return f"expected {name}, got {value!r}"
+
+
+@functools.lru_cache(maxsize=None)
+def _adapter(annotation):
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(annotation)
+
+
+def check_keys(params: dict[str, Any], types: dict[str, Any], *, owned: dict[str, str],
+               unknown_msg: str, prefix: str = "", extra_known=(),
+               choices: dict[str, tuple] | None = None) -> list[tuple[str, str]]:
+    """Errors for unknown, harness-owned, ill-typed and out-of-choice keys."""
+    choices = choices or {}
+    errors = []
+    for key, value in params.items():
+        path = f"{prefix}{key}"
+        if key in owned:
+            errors.append((path, f"not a recipe key: {owned[key]}"))
+        elif key not in types:
+            errors.append((path, unknown_msg + _suggest(key, set(types) | set(extra_known))))
+        else:
+            problem = _type_error(types[key], value)
+            if not problem and key in choices and value not in choices[key]:
+                problem = f"expected one of {', '.join(map(repr, choices[key]))}, got {value!r}"
+            if problem:
+                errors.append((path, problem))
+    return errors
+
+
+def validate_lora(lora: Any) -> list[tuple[str, str]]:
+    from peft import LoraConfig
+
+    if lora is True:
+        return []
+    if not isinstance(lora, dict):
+        return [("lora", f"expected a table of peft.LoraConfig fields (e.g. {{r = 8, lora_alpha = 16, "
+                         f"target_modules = \"all-linear\"}}), got {lora!r}")]
+    errors = check_keys(lora, field_types(LoraConfig), owned=LORA_OWNED, prefix="lora.",
+                        unknown_msg="unknown key (not a field of peft.LoraConfig)")
+    task = lora.get("task_type", "CAUSAL_LM")
+    if str(getattr(task, "value", task)) != "CAUSAL_LM":
+        errors.append(("lora.task_type", f"only CAUSAL_LM adapters train a causal LM; got {task!r}"))
+    if not errors:
+        try:
+            lora_config(lora)
+        except Exception as exc:  # noqa: BLE001 - PEFT raises ValueError/TypeError with a useful text
+            errors.append(("lora", f"peft.LoraConfig rejected it: {exc}"))
+    return errors
+
+
+def lora_config(lora: dict | bool):
+    """A ``peft.LoraConfig`` for a causal LM from the recipe's ``lora`` table."""
+    from peft import LoraConfig
+
+    kwargs = {} if lora is True else dict(lora)
+    kwargs.setdefault("task_type", "CAUSAL_LM")
+    return LoraConfig(**copy.deepcopy(kwargs))
+
+
+def validate_params(trainer_cls, params: dict[str, Any]) -> dict[str, Any]:
+    """Check recipe keys against the TRL config; return them unchanged (JSON-able) for the record."""
+    config_cls = trl_config_class(trainer_cls)
+    types = field_types(config_cls)
+    params = copy.deepcopy(dict(params))
+    lora = params.pop("lora", None)
+    errors = check_keys(
+        params, types, owned=HARNESS_OWNED, extra_known=("lora",), choices=field_choices(config_cls),
+        unknown_msg=f"unknown key for trainer '{trainer_cls.name}' (not a field of trl.{config_cls.__name__})")
+    both = [k for k in CHECKPOINTING_ALIASES if k in params]
+    if len(both) == 2 and params[both[0]] != params[both[1]]:
+        errors.append(("gradient_checkpointing", "contradicts activation_checkpointing (its new name in "
+                                                 "transformers 5); set only one of them"))
+    if lora is not None:
+        errors += validate_lora(lora)
+    if not errors:
+        errors += _build_check(trainer_cls, params)
+    if errors:
+        raise harness.ParamError(errors)
+    if lora is not None:
+        params["lora"] = lora
+    return params
+
+
+def _build_check(trainer_cls, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """Build the real config once (with this machine's defaults) so TRL's own cross-field rules run."""
+    from harness.runtime import pick_device
+
+    from .config import build_config
+
+    device, dtype = pick_device()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            build_config(trainer_cls, params, device=device, dtype=dtype, output_dir=tmp, seed=0)
+        except Exception as exc:  # noqa: BLE001 - TrainingArguments raises ValueError/TypeError/...
+            text = str(exc)
+            keys = [k for k, v in params.items()
+                    if k in text or (isinstance(v, str) and len(v) > 2 and v in text)] or [""]
+            return [(keys[0], f"trl.{trainer_cls.config_class} rejected the parameters: {text}")]
+    return []

@@ -1,0 +1,214 @@
+"""The `trl` plugin's sft and dpo trainers: real TRL training of the tiny model on CPU."""
+
+from __future__ import annotations
+
+import copy
+import math
+import subprocess
+import sys
+
+import pytest
+
+import harness
+
+PROMPT_COMPLETION = [{"prompt": f"What is {i} plus {i}?", "completion": f" {2 * i}."} for i in range(16)]
+CHAT = [{"messages": [{"role": "user", "content": f"Say the word number {i}."},
+                      {"role": "assistant", "content": f"Word {i}: hello."}]} for i in range(8)]
+PREFERENCE = [{"prompt": f"Question {i}: is it safe?", "chosen": " I can't help with that.",
+               "rejected": " Sure, here is how."} for i in range(8)]
+
+FAST = {"learning_rate": 1e-2, "per_device_train_batch_size": 4, "max_length": 128}
+LORA = {"r": 4, "lora_alpha": 8, "target_modules": "all-linear"}
+
+
+def train(host, model, trainer, params, fmt, examples, tmp_path, *, seed=0, stage="train"):
+    comp = host.create("trainer", trainer, params)
+    data = harness.TrainData(name=f"{fmt}-set", format=fmt, examples=examples)
+    context = harness.TrainContext(stage=stage, seed=seed, output_dir=tmp_path / stage, log=lambda _m: None)
+    return comp.train(model, data, context)
+
+
+@pytest.fixture
+def model(tiny_model):
+    """A private copy of the session's tiny model: trainers update weights in place."""
+    return copy.deepcopy(tiny_model)
+
+
+def losses(result):
+    return [row["loss"] for row in result.log if "loss" in row]
+
+
+# ------------------------------------------------------------------ sft
+
+
+def test_sft_prompt_completion_lowers_loss_and_changes_weights(host, model, tmp_path):
+    before = model.fingerprint()
+    result = train(host, model, "sft", {**FAST, "max_steps": 6}, "prompt_completion",
+                   PROMPT_COMPLETION, tmp_path)
+
+    curve = losses(result)
+    assert len(curve) == 6  # logging_steps=1 by default
+    assert curve[-1] < 0.8 * curve[0]
+    assert result.model.fingerprint() != before
+    assert model.fingerprint() == result.model.fingerprint()  # input handle forgot its stale hash
+    assert type(result.model.model).__name__ == "LlamaForCausalLM"
+    assert result.model.tokenizer is model.tokenizer
+    for key in ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss"):
+        assert result.metrics[key] > 0
+    assert result.metrics["examples"] == 16 and result.metrics["steps"] == 6
+    assert result.metrics["tokens"] > 16
+    assert {"step", "learning_rate", "grad_norm", "epoch"} <= set(result.log[0])
+
+    config = result.metrics["config"]
+    assert config["device"] == "cpu" and config["precision"] == "fp32"
+    changed = config["differs_from_trl_defaults"]
+    assert changed["bf16"] is False and changed["gradient_checkpointing"] is False
+    assert changed["use_cpu"] is True and changed["save_strategy"] == "no"
+    assert changed["learning_rate"] == 1e-2 and changed["max_steps"] == 6
+    assert "learning_rate" in config["set_by_recipe"] and "bf16" in config["set_by_harness"]
+    assert not any((tmp_path / "train").glob("checkpoint-*"))  # save_strategy="no"
+    # still an ordinary model for the next stage: evaluation can generate from it
+    assert len(result.model.generate(["What is 3 plus 3?"], max_new_tokens=4)) == 1
+
+
+def test_same_seed_same_weights(host, tiny_model, tmp_path):
+    prints = []
+    for i in range(2):
+        result = train(host, copy.deepcopy(tiny_model), "sft", {**FAST, "max_steps": 2}, "prompt_completion",
+                       PROMPT_COMPLETION, tmp_path, seed=7, stage=f"run{i}")
+        prints.append((result.model.fingerprint(), losses(result)))
+    assert prints[0] == prints[1]
+
+
+def test_sft_on_chat_messages_with_a_tokenizer_without_pad_token(host, model, tmp_path):
+    model.tokenizer.pad_token = None  # the private copy's tokenizer
+    before = model.fingerprint()
+    result = train(host, model, "sft", {**FAST, "max_steps": 3}, "chat", CHAT, tmp_path)
+
+    assert len(losses(result)) == 3 and all(math.isfinite(x) for x in losses(result))
+    assert result.model.fingerprint() != before
+    assert result.metrics["config"]["pad_token"] == "set to eos_token"
+    assert model.tokenizer.pad_token == model.tokenizer.eos_token
+    out = result.model.generate([[{"role": "user", "content": "hi"}], "a longer prompt here"], max_new_tokens=3)
+    assert len(out) == 2
+
+
+# ------------------------------------------------------------------ dpo
+
+
+def test_dpo_logs_rewards_and_learns_the_preference(host, model, tmp_path):
+    before = model.fingerprint()
+    result = train(host, model, "dpo", {**FAST, "max_steps": 3, "beta": 0.1}, "preference",
+                   PREFERENCE, tmp_path)
+
+    for key in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "loss"):
+        assert all(key in row for row in result.log), key
+    margins = [row["rewards/margins"] for row in result.log]
+    assert margins[0] == pytest.approx(0.0, abs=1e-6)  # policy == reference at step 1
+    assert max(margins[1:]) > 0  # chosen answers gained on rejected ones
+    assert result.model.fingerprint() != before
+    config = result.metrics["config"]
+    assert config["reference_model"] == "frozen copy of the starting model"
+    assert "beta" in config["set_by_recipe"] and config["differs_from_trl_defaults"]["max_steps"] == 3
+
+
+def test_lora_dpo_returns_a_merged_plain_model(host, model, tmp_path):
+    total = sum(p.numel() for p in model.model.parameters())
+    before = model.fingerprint()
+    result = train(host, model, "dpo", {**FAST, "max_steps": 2, "lora": LORA}, "preference", PREFERENCE, tmp_path)
+
+    trained = result.model.model
+    assert type(trained).__name__ == "LlamaForCausalLM"
+    assert not any("lora_" in name for name in trained.state_dict())
+    assert result.model.fingerprint() != before
+    config = result.metrics["config"]
+    assert config["merged_adapter"] is True
+    assert config["lora"]["r"] == 4 and "q_proj" in config["lora"]["resolved_target_modules"]
+    assert "adapter disabled" in config["reference_model"]
+    assert 0 < result.metrics["trainable_parameters"] < total / 2
+    assert all(p.requires_grad for p in trained.parameters())  # PEFT's freeze undone for the next stage
+    assert "rewards/margins" in result.log[-1]
+    assert result.model.meta["post_trained"][-1] == {"stage": "train", "trainer": "dpo", "data": "preference-set",
+                                                     "lora": True, "merged": True}
+
+
+def test_lora_sft_then_full_sft_stage(host, model, tmp_path):
+    """A merged LoRA model is an ordinary model: a second, full fine-tuning stage trains every weight."""
+    first = train(host, model, "sft", {**FAST, "max_steps": 2, "lora": LORA}, "prompt_completion",
+                  PROMPT_COMPLETION, tmp_path, stage="lora")
+    total = sum(p.numel() for p in first.model.model.parameters())
+    merged = first.model.fingerprint()
+    second = train(host, first.model, "sft", {**FAST, "max_steps": 2}, "prompt_completion",
+                   PROMPT_COMPLETION, tmp_path, stage="full")
+    assert second.metrics["trainable_parameters"] == total
+    assert second.model.fingerprint() != merged
+    assert first.model.fingerprint() == second.model.fingerprint()  # trained in place; stale hash forgotten
+    assert [s["stage"] for s in second.model.meta["post_trained"]] == ["lora", "full"]
+
+
+def test_trained_model_copies_independently(host, model, tmp_path):
+    """TRL patches `forward` with a closure over the model; a copy (the next DPO reference) must not
+    call back into the original."""
+    import torch
+
+    result = train(host, model, "dpo", {**FAST, "max_steps": 1}, "preference", PREFERENCE, tmp_path)
+    original = result.model.model
+    clone = copy.deepcopy(original)
+    with torch.no_grad():
+        clone.lm_head.weight.zero_()
+        ids = torch.tensor([[5, 6, 7]])
+        assert torch.count_nonzero(clone(ids).logits) == 0
+        assert torch.count_nonzero(original(ids).logits) > 0
+
+
+# ------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize("trainer, params, key, needle", [
+    ("sft", {"learning_rat": 1e-5}, "learning_rat",
+     "unknown key for trainer 'sft' (not a field of trl.SFTConfig); did you mean 'learning_rate'?"),
+    ("dpo", {"betta": 0.2}, "betta", "not a field of trl.DPOConfig); did you mean 'beta'?"),
+    ("sft", {"output_dir": "/tmp/x"}, "output_dir", "set by the harness"),
+    ("sft", {"max_steps": "ten"}, "max_steps", "expected int, got 'ten'"),
+    ("sft", {"loss_type": "mse"}, "loss_type", "expected one of 'nll', 'dft'"),
+    ("dpo", {"lr_scheduler_type": "wiggly"}, "lr_scheduler_type", "not a valid SchedulerType"),
+    ("dpo", {"lora": {"rank": 8}}, "lora.rank", "not a field of peft.LoraConfig"),
+    ("dpo", {"lora": 8}, "lora", "expected a table of peft.LoraConfig fields"),
+    ("sft", {"gradient_checkpointing": True, "activation_checkpointing": False}, "gradient_checkpointing",
+     "set only one"),
+])
+def test_bad_params_are_named(host, trainer, params, key, needle):
+    with pytest.raises(harness.ParamError) as err:
+        host.create("trainer", trainer, params)
+    keys = [k for k, _ in err.value.errors]
+    assert keys == [key]
+    assert needle in err.value.errors[0][1]
+
+
+def test_every_trl_config_field_is_a_recipe_key(host):
+    import dataclasses
+
+    import trl
+
+    fields = {f.name for f in dataclasses.fields(trl.DPOConfig) if f.init} - {"output_dir"}
+    assert len(fields) > 100
+    comp = host.create("trainer", "dpo", {"beta": 0.3, "loss_type": "ipo", "warmup_steps": 2,
+                                          "weight_decay": 0.01, "seed": 5, "lora": {"r": 2}})
+    assert comp.params_dict() == {"beta": 0.3, "loss_type": "ipo", "warmup_steps": 2, "weight_decay": 0.01,
+                                  "seed": 5, "lora": {"r": 2}}
+
+
+def test_preference_data_into_sft_is_refused(host, model, tmp_path):
+    with pytest.raises(harness.ParamError, match="trainer 'sft' cannot train on data set 'preference-set'.*"
+                                                 "preference data.*Use trainer 'dpo'"):
+        train(host, model, "sft", {"max_steps": 1}, "preference", PREFERENCE, tmp_path)
+    with pytest.raises(harness.ParamError, match="'dpo' takes preference"):
+        train(host, model, "dpo", {"max_steps": 1}, "prompt_completion", PROMPT_COMPLETION, tmp_path)
+
+
+def test_plugin_module_is_light():
+    code = ("import sys, harness_plugins.trl_trainers as p; "
+            "heavy = [m for m in ('torch', 'transformers', 'trl', 'peft', 'datasets') if m in sys.modules]; "
+            "assert not heavy, heavy; print(p.SFT.formats, p.DPO.formats)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
