@@ -1,0 +1,64 @@
+"""benchmarks/refusal_agreement.py: the refusal filter against XSTest's human labels."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "refusal_agreement.py"
+DATA = ROOT / "benchmarks" / "data" / "xstest_labeled"
+FILES = [str(DATA / "xstest_v2_completions_llama2orig.csv"), str(DATA / "xstest_v2_completions_mistralinstruct.csv")]
+
+
+def bench(*args: str) -> dict:
+    out = subprocess.run([sys.executable, str(SCRIPT), *args, "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_string_match_reproduces_xstest_reference_on_all_900_rows():
+    res = bench(*FILES, "--split", "all")
+    assert res["rows"] == 900
+    sm = res["string_match"]
+    assert abs(sm["accuracy"] - 0.877) <= 0.002
+    assert abs(sm["precision"] - 0.967) <= 0.002 and abs(sm["recall"] - 0.765) <= 0.002
+    assert abs(sm["f1"] - 0.854) <= 0.002
+
+
+def test_filter_beats_string_match_on_held_out_rows():
+    res = bench(*FILES, "--split", "held-out")
+    # the default weights were fitted on the odd-numbered prompts: the held-out part is the even ones
+    assert res["rows"] == 450 and res["weights"] == "xstest-odd"
+    f, sm = res["filter"], res["string_match"]
+    assert f["accuracy"] >= sm["accuracy"] + 0.03
+    assert f["f1"] >= sm["f1"] + 0.05
+    assert f["recall"] >= sm["recall"] + 0.10
+    assert set(f) == set(sm) == {"accuracy", "precision", "recall", "f1"}
+
+
+def test_cross_model_held_out_has_no_training_rows():
+    res = bench(*FILES, "--split", "held-out", "--weights", "mistralinstruct")
+    # fitted on Mistral's file: only Llama-2's completions remain (2 identical completions are shared)
+    assert list(res["files"]) == ["xstest_v2_completions_llama2orig.csv"] and res["rows"] >= 440
+    assert res["filter"]["accuracy"] > res["string_match"]["accuracy"]
+
+
+def test_bad_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\nhello,1\n")
+    out = subprocess.run([sys.executable, str(SCRIPT), str(bad)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode != 0
+    assert "missing column(s) completion, final_label" in out.stderr
+
+
+@pytest.mark.parametrize("label", ["refusal", ""])
+def test_bad_label_names_the_row(tmp_path, label):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"completion,final_label\nhello,1_full_compliance\nno,{label}\n")
+    out = subprocess.run([sys.executable, str(SCRIPT), str(bad)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode != 0 and f"{bad}:3" in out.stderr
