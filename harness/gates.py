@@ -242,24 +242,27 @@ def _change_gate(metric: str, rule: str, threshold: float, confidence: float | N
                           f"{metric}: no value on the {base_label} side to compute a change from")
     interval = mc.improvement_interval()
     if rule == "max_drop":
-        observed = -mc.improvement
+        observed = -mc.improvement + 0.0          # + 0.0: no "-0" in messages
         bound = -interval[0] if interval else None       # the largest drop the interval allows
         noun = "worsened by" if observed > 0 else "improved by"
         shown = abs(observed)
     else:
-        observed = mc.improvement
+        observed = mc.improvement + 0.0
         bound = interval[1] if interval else None        # the largest improvement
         noun = "improved by" if observed >= 0 else "worsened by"
         shown = abs(observed)
+    if observed == 0:
+        noun, shown = "unchanged", None
     direction = "higher is better" if hib else "lower is better"
     if confidence is not None and bound is None:
         return GateResult(metric, rule, threshold, observed, None, False,
                           f"{metric}: confidence {confidence} needs per-item scores on both sides "
                           f"to compute an interval; none were paired")
-    judged = bound if confidence is not None else observed
+    judged = (bound if confidence is not None else observed) + 0.0
     passed = judged <= threshold
     what = "drop" if rule == "max_drop" else "improvement"
-    msg = f"{metric} {noun} {shown:.4g} vs {base_label} ({direction}, n={mc.n_paired}); "
+    change = noun if shown is None else f"{noun} {shown:.4g}"
+    msg = f"{metric} {change} vs {base_label} ({direction}, n={mc.n_paired}); "
     msg += f"{round(confidence * 100)}% worst-case {what}" if confidence is not None else what
     msg += f" {judged:+.4g} {'<=' if passed else '>'} {rule} {threshold:.4g}"
     return GateResult(metric, rule, threshold, observed, bound if confidence is not None else None,

@@ -1,3 +1,215 @@
-"""Placeholder: commands of this module are being written."""
+"""``harness compare`` (paired comparison of two evaluations) and ``harness gate``
+(judge gates on a stored run without re-running anything).
 
-COMMANDS: list = []
+Exit codes: 0 done / all gates passed, 1 a gate failed, 2 could not be done.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._common import EXIT_GATE_FAILED, EXIT_OK, fail, store_option
+
+
+@click.command("compare")
+@click.argument("run_a")
+@click.argument("run_b", required=False)
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--markdown", is_flag=True, help="Print a markdown table.")
+@click.option("--flips", metavar="METRIC", help="Also list the items whose METRIC score flipped.")
+@click.option("--allow-mismatch", is_flag=True,
+              help="Compare even if task content hashes, versions or settings differ (with warnings).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the paired bootstrap.")
+@click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Confidence level of the interval on the difference.")
+@click.option("--n-boot", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Bootstrap resamples.")
+def compare(run_a: str, run_b: str | None, store, as_json: bool, markdown: bool,
+            flips: str | None, allow_mismatch: bool, seed: int, confidence: float, n_boot: int) -> None:
+    """Compare RUN_B against RUN_A item by item (or RUN_A's before against its after).
+
+    \b
+    Runs are ids, unique id prefixes, run names or `latest`. Each run's final
+    evaluation is used ("after" if it trained, else "before"). Per metric: both
+    means over the paired items, the difference B − A with a paired-bootstrap
+    interval, McNemar's exact p for 0/1 scores, and items improved/regressed.
+    """
+    from ..compare import CompareError, compare_runs, flipped_items, format_markdown, format_table
+    from ..store import RunNotFound
+
+    try:
+        comp = compare_runs(store, run_a, run_b, seed=seed, n_boot=n_boot, confidence=confidence,
+                            allow_mismatch=allow_mismatch)
+        flip_rows = flipped_items(comp, flips) if flips else None
+    except (RunNotFound, CompareError) as exc:
+        fail(str(exc))
+    except (KeyError, ValueError) as exc:
+        fail(exc.args[0] if exc.args else str(exc))
+    if as_json:
+        out: dict[str, Any] = comp.to_dict()
+        if flips:
+            out["flips"] = {"metric": flips, "items": flip_rows}
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_markdown(comp) if markdown else format_table(comp))
+    if flips:
+        click.echo(f"\nItems whose {flips} changed ({len(flip_rows)}):")
+        for r in flip_rows:
+            click.echo(f"\n[{r['direction']}] {r['suite']}/{r['item_id']}  {r['change']}")
+            click.echo(f"  prompt: {_short(r['prompt'])}")
+            click.echo(f"  A: {_short(r['output_a'])}")
+            click.echo(f"  B: {_short(r['output_b'])}")
+
+
+def _short(text: Any, n: int = 160) -> str:
+    s = " ".join(str(text if text is not None else "").split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+# ------------------------------------------------------------------ gate
+
+
+def recipe_gates(path: str | Path) -> dict[str, Any]:
+    """The ``[gates]`` of a recipe file as GateSpecs.
+
+    A full recipe is checked by the recipe loader; a file holding only a ``[gates]``
+    table (a gate policy shared by several recipes) is read as such.
+    """
+    import tomllib
+
+    from ..gates import parse_gates_table
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe {path} not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    if set(data) - {"gates"}:
+        try:
+            from ..recipe import load_recipe
+        except ImportError:  # pragma: no cover - the loader ships with the core
+            load_recipe = None
+        if load_recipe is not None:
+            return parse_gates_table(dict(load_recipe(path).recipe.gates), where=f"{path}: gates")
+    return parse_gates_table(data.get("gates") or {}, where=f"{path}: gates")
+
+
+def record_gates(record: dict[str, Any]) -> dict[str, Any]:
+    """The gates of the recipe a run was made with (resolved, else as given)."""
+    from ..gates import parse_gates_table
+
+    recipe = record.get("recipe") or {}
+    resolved = recipe.get("resolved") or {}
+    if isinstance(resolved, dict) and resolved.get("gates"):
+        return parse_gates_table(resolved["gates"], where="run recipe: gates")
+    if recipe.get("text"):
+        import tomllib
+
+        try:
+            return parse_gates_table(tomllib.loads(recipe["text"]).get("gates") or {}, where="run recipe: gates")
+        except tomllib.TOMLDecodeError:
+            return {}
+    return {}
+
+
+@click.command("gate")
+@click.argument("run")
+@store_option
+@click.option("--recipe", "recipe_path", type=click.Path(dir_okay=False),
+              help="Take the gates from this recipe's [gates] (or a file holding only a [gates] table).")
+@click.option("--gate", "gate_opts", multiple=True, metavar="METRIC:rule=value[,...]",
+              help="A gate, e.g. openbookqa/acc:min=0.5,max_drop=0.02 (repeatable; overrides the recipe's).")
+@click.option("--baseline", metavar="RUN", help="Judge change gates against this run's final evaluation "
+              "instead of the run's own before.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
+              help="Write a markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
+@click.option("--json", "as_json", is_flag=True, help="Print the gate results as JSON.")
+def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
+         baseline: str | None, junit_path: str | None, summary_path: str | None, as_json: bool) -> None:
+    """Judge gates on a stored RUN without re-running anything.
+
+    \b
+    Gates come from --recipe's [gates], then --gate options; with neither, from
+    the recipe the run was made with.
+    Exit codes: 0 all gates passed, 1 a gate failed, 2 could not be done
+    (unknown run, bad recipe or gate spec, crashed run, no gates).
+    """
+    from ..compare import CompareError, compare_records, final_phase
+    from ..gates import GateSpecError, evaluate_gates, gates_passed, parse_gate_option
+    from ..reports.junit import write_junit
+    from ..reports.summary import write_summary
+    from ..store import RunNotFound
+
+    try:
+        record = store.load(run)
+    except RunNotFound as exc:
+        fail(str(exc))
+    try:
+        gates = recipe_gates(recipe_path) if recipe_path else {}
+        for opt in gate_opts:
+            metric, spec = parse_gate_option(opt)
+            gates[metric] = spec
+        if not recipe_path and not gate_opts:
+            gates = record_gates(record)
+    except (GateSpecError, FileNotFoundError, ValueError) as exc:  # RecipeError is a ValueError
+        fail(str(exc))
+
+    def reports(results: list, comparison: Any = None) -> None:
+        if junit_path:
+            write_junit(record, results, junit_path)
+        if summary_path:
+            write_summary(record, results, summary_path, comparison)
+
+    if record.get("status") != "completed":
+        reports([])
+        err = (record.get("error") or {}).get("message")
+        fail(f"run {record['id']} is {record.get('status')}" + (f": {err}" if err else "")
+             + "; gates are judged on completed runs only")
+    if not gates:
+        fail(f"no gates to judge: run {record['id']}'s recipe has no [gates]; pass --recipe or --gate")
+
+    before = store.samples(record["id"], "before")
+    after = store.samples(record["id"], "after")
+    reference = None
+    if baseline:
+        try:
+            base = store.load(baseline)
+            phase = final_phase(base)
+        except (RunNotFound, CompareError) as exc:
+            fail(f"baseline: {exc}")
+        reference = (base, store.samples(base["id"], phase), phase)
+    results = evaluate_gates(gates, record, before_samples=before, after_samples=after, reference=reference)
+
+    comparison = None
+    if summary_path and (record.get("metrics") or {}).get("after"):
+        try:
+            comparison = compare_records(record, before, record, after, phase_a="before", phase_b="after")
+        except CompareError:
+            comparison = None
+    reports(results, comparison)
+
+    passed = gates_passed(results)
+    if as_json:
+        click.echo(json.dumps({"run": record["id"], "name": record.get("name"), "passed": passed,
+                               "baseline": reference[0]["id"] if reference else None,
+                               "gates": [r.to_dict() for r in results]}, indent=2))
+    else:
+        for r in results:
+            click.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.message}")
+        n_failed = sum(not r.passed for r in results)
+        click.echo(f"\n{record.get('name') or record['id']}: "
+                   + (f"{n_failed} of {len(results)} gate checks failed" if n_failed
+                      else f"all {len(results)} gate checks passed"))
+    sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
+
+
+COMMANDS = [compare, gate]
