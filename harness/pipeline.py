@@ -122,6 +122,8 @@ class Run:
             data, report = data_prep.prepare(d.name, d.source, source.data_format(), examples, filters,
                                              d.pair_checks, self._optional_filter)
             self.datasets[d.name] = data
+            if getattr(source, "stats", None):  # e.g. rows a bundled source skipped, and why
+                report["source_stats"] = source.stats
             self.record["data"].append(report)
             self.log(f"    {d.name}: {report['rows_in']} rows in, {report['rows_out']} kept")
         return {"rows": {name: len(ds.examples) for name, ds in self.datasets.items()}}

@@ -31,6 +31,17 @@ def _checked(loaded, host):
     return loaded
 
 
+def _execute(loaded, host, store, **kwargs) -> dict:
+    """Run with library chatter (TRL's loss dicts, lm-eval's prints) on stderr, so that
+    stdout carries only the command's result (``--json`` stays parseable)."""
+    import contextlib
+
+    from ..pipeline import run_recipe
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return run_recipe(loaded, host, store, **kwargs)
+
+
 def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_json: bool) -> int:
     from ..gates import GateResult
 
@@ -83,7 +94,6 @@ def report_options(fn):
 @report_options
 def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict):
     """Run a recipe: evaluate, train, evaluate again, gate, store the record."""
-    from ..pipeline import run_recipe
     from ..recipe import RecipeError, load_recipe
 
     host = _host(strict)
@@ -92,7 +102,7 @@ def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict):
     except RecipeError as exc:
         fail(str(exc))
     _checked(loaded, host)
-    record = run_recipe(loaded, host, store, use_cache=not no_cache, baseline=baseline)
+    record = _execute(loaded, host, store, use_cache=not no_cache, baseline=baseline)
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
 
 
@@ -134,7 +144,6 @@ def parse_model_spec(spec: str) -> dict:
 def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, junit, summary, as_json,
           no_cache, strict):
     """Evaluate a model without training; the result is stored as a run."""
-    from ..pipeline import run_recipe
     from ..recipe import LoadedRecipe, RecipeError, Recipe, load_recipe
 
     host = _host(strict)
@@ -169,7 +178,7 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, j
     except Exception as exc:  # noqa: BLE001
         fail(f"invalid evaluation: {exc}")
     _checked(loaded, host)
-    record = run_recipe(loaded, host, store, use_cache=not no_cache, kind="eval")
+    record = _execute(loaded, host, store, use_cache=not no_cache, kind="eval")
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
 
 
