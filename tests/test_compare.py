@@ -171,3 +171,14 @@ def test_compare_runs_from_store_and_formatting():
     md = format_markdown(own)
     assert md.count("\n|") >= 3 and "`qa/acc`" in md
     assert isinstance(own, Comparison)
+
+
+def test_compare_gates_and_reports_import_no_ml_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.compare, harness.gates, harness.reports.junit, harness.reports.summary, "
+            "harness.cli.compare_cmd; print(sorted(m for m in ('torch', 'transformers', 'numpy', 'scipy', "
+            "'lm_eval', 'trl', 'datasets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
