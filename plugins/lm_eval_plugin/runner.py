@@ -1,0 +1,115 @@
+"""Run lm-eval on an in-memory model: task resolution, ``HFLM``, ``simple_evaluate``.
+
+Never passes ``use_cache``: lm-eval's request cache is keyed by the model's name,
+not its weights (lm-eval #2715), so it would return the "before" answers after
+training. The harness caches whole evaluations by weight hash instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import random
+import tempfile
+from pathlib import Path
+import harness
+
+from .convert import to_eval_result
+from .suites import bundled_suites, materialize
+
+
+def _index_names(paths: list[Path]) -> set[str]:
+    """Task, group and tag names defined in ``paths`` (lm-eval's own indexer, no defaults)."""
+    from lm_eval.tasks._index import TaskIndex
+
+    return set(TaskIndex.build(paths)) if paths else set()
+
+
+def _unknown_task_error(unknown: list[str], bundled: list[str], user_path: str | None,
+                        user_names: set[str], known: list[str]) -> harness.ParamError:
+    lines = [f"lm-eval task(s) not found: {', '.join(unknown)}.",
+             f"Bundled suites: {', '.join(bundled) or 'none (use_bundled = false)'}."]
+    if user_path:
+        lines.append(f"In include_path {user_path}: {', '.join(sorted(user_names)) or 'no task YAMLs'}.")
+    lines.append(f"lm-eval registers {len(known)} more names (list them with `lm_eval ls tasks`); "
+                 "names that are not bundled need a dataset hub, or a task YAML in include_path.")
+    close = sorted({m for name in unknown for m in difflib.get_close_matches(name, known + bundled, n=3)})
+    if close:
+        lines.append(f"Did you mean: {', '.join(close)}?")
+    return harness.ParamError([("tasks", " ".join(lines))])
+
+
+def task_manager(tasks: list[str], include: list[Path], *, user_path: str | None, bundled: list[str]):
+    """A ``TaskManager`` that knows every requested name.
+
+    lm-eval's own ~15k task YAMLs are indexed (seconds) only when a name is
+    neither bundled nor in ``include_path``. Later include paths win over
+    earlier ones and both over lm-eval's own tasks (its index lets later paths
+    override), so a bundled ``openbookqa`` replaces lm-eval's hub one.
+    """
+    from lm_eval.tasks import TaskManager
+
+    local = _index_names(include)
+    missing = [t for t in tasks if t not in local and not Path(t).is_file()]
+    if not missing:
+        return TaskManager(include_path=[str(p) for p in include] or None, include_defaults=False)
+    tm = TaskManager(include_path=[str(p) for p in include] or None, include_defaults=True)
+    unknown = [t for t in missing if t not in tm.all_tasks]
+    if unknown:
+        user_names = _index_names([Path(user_path).expanduser()]) if user_path else set()
+        raise _unknown_task_error(unknown, bundled, user_path, user_names, tm.all_tasks)
+    return tm
+
+
+def seeded_samples(tm, tasks: list[str], k: int, seed: int) -> dict[str, list[int]]:
+    """``k`` document indices per leaf task, drawn with ``random.Random(seed)`` (lm-eval's ``samples``)."""
+    loaded = tm.load(tasks)["tasks"]
+    out = {}
+    for name, task in sorted(loaded.items()):
+        n = len(task.eval_docs)
+        out[name] = sorted(random.Random(f"{seed}:{name}").sample(range(n), min(k, n)))
+    return out
+
+
+def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) -> harness.EvalResult:
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+
+    p = evaluator.params
+    bundled = evaluator.bundled_names()
+    was_training = bool(getattr(handle.model, "training", False))
+    with tempfile.TemporaryDirectory(prefix="harness-lm-eval-") as tmp:
+        include = [materialize(bundled, Path(tmp) / "bundled")] if bundled else []
+        if p.include_path:
+            include.append(Path(p.include_path).expanduser().resolve())
+        tm = task_manager(p.tasks, include, user_path=p.include_path,
+                          bundled=sorted(bundled_suites()) if p.use_bundled else [])
+        user_names = _index_names(include[-1:]) if p.include_path else set()
+        samples = seeded_samples(tm, p.tasks, p.sample, p.seed) if p.sample else None
+        # A copy: HFLM may set a pad token on the tokenizer it is given.
+        lm = HFLM(pretrained=handle.model, tokenizer=copy.deepcopy(handle.tokenizer), batch_size=p.batch_size)
+        try:
+            results = lm_eval.simple_evaluate(
+                model=lm, tasks=list(p.tasks), task_manager=tm,
+                num_fewshot=p.num_fewshot, limit=p.limit, samples=samples,
+                apply_chat_template=p.apply_chat_template, fewshot_as_multiturn=p.fewshot_as_multiturn,
+                system_instruction=p.system_instruction,
+                gen_kwargs={"max_gen_toks": p.max_gen_toks} if p.max_gen_toks else None,
+                log_samples=True, use_cache=None, cache_requests=False,
+                random_seed=p.seed, numpy_random_seed=p.seed, torch_random_seed=p.seed,
+                fewshot_random_seed=p.seed,
+            )
+        finally:
+            handle.model.train(was_training)  # HFLM switched it to eval mode
+    sources = {t: "include_path" if t in user_names else "bundled" if t in bundled else "lm-eval"
+               for t in p.tasks}
+    settings = {"apply_chat_template": p.apply_chat_template, "fewshot_as_multiturn": p.fewshot_as_multiturn,
+                "system_instruction": p.system_instruction, "limit": p.limit, "sample": p.sample,
+                "seed": p.seed, "max_gen_toks": p.max_gen_toks, "batch_size": p.batch_size,
+                "lm_eval": lm_eval.__version__, "device": handle.device, "dtype": handle.dtype}
+    result = to_eval_result(results, settings, sources)
+    for name, info in result.tasks.items():
+        context.log(f"lm-eval {name}: n={info.n} " + ", ".join(
+            f"{k.split('/', 1)[1]}={m.value:.4f}" for k, m in result.metrics.items() if k.startswith(name + "/")))
+    return result
+
