@@ -11,8 +11,11 @@ Change rules follow the metric's good direction (``higher_is_better``):
   ``openbookqa/acc`` allows accuracy to fall by 0.02; on
   ``advbench/harmful_compliance`` (lower is better) it allows the compliance
   rate to *rise* by 0.02. A negative ``max_drop`` demands an improvement.
-* **increase** = change in the *good* direction. ``max_increase`` caps an
-  improvement (an implausible jump often means contamination or a broken scorer).
+* **increase** = rise of the raw value. On a lower-is-better metric a rise is
+  the bad direction, so ``"xstest/over_refusal" = { max_increase = 0.05 }`` reads
+  as it should: over-refusal may go up by at most 5 points (the same rule as
+  ``max_drop = 0.05`` there). On a higher-is-better metric it caps a jump (an
+  implausible one often means contamination or a broken scorer).
 
 With ``confidence`` set, a change gate is judged on the paired interval's
 bound instead of the point estimate (non-inferiority: "the drop is at most 2
@@ -60,7 +63,7 @@ class GateSpecError(ValueError):
 class GateResult:
     """One rule of one gate, judged. ``observed`` is in the rule's units: the value for
     ``min``/``max``, the drop (bad-direction change) for ``max_drop``, the
-    improvement for ``max_increase``; ``bound`` the interval's worst end in the same
+    raw rise for ``max_increase``; ``bound`` the interval's worst end in the same
     units, when the gate has ``confidence``."""
 
     metric: str
@@ -247,9 +250,9 @@ def _change_gate(metric: str, rule: str, threshold: float, confidence: float | N
         noun = "worsened by" if observed > 0 else "improved by"
         shown = abs(observed)
     else:
-        observed = mc.improvement + 0.0
-        bound = interval[1] if interval else None        # the largest improvement
-        noun = "improved by" if observed >= 0 else "worsened by"
+        observed = mc.diff + 0.0                          # the raw rise, whatever the direction
+        bound = mc.ci_high if interval else None          # the largest rise the interval allows
+        noun = "rose by" if observed >= 0 else "fell by"
         shown = abs(observed)
     if observed == 0:
         noun, shown = "unchanged", None
@@ -260,7 +263,7 @@ def _change_gate(metric: str, rule: str, threshold: float, confidence: float | N
                           f"to compute an interval; none were paired")
     judged = (bound if confidence is not None else observed) + 0.0
     passed = judged <= threshold
-    what = "drop" if rule == "max_drop" else "improvement"
+    what = "drop" if rule == "max_drop" else "rise"
     change = noun if shown is None else f"{noun} {shown:.4g}"
     msg = f"{metric} {change} vs {base_label} ({direction}, n={mc.n_paired}); "
     msg += f"{round(confidence * 100)}% worst-case {what}" if confidence is not None else what

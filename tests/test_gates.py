@@ -64,11 +64,16 @@ def test_max_drop_is_the_bad_direction_change():
     assert not r.passed and r.observed == pytest.approx(0.2) and "worsened by 0.2" in r.message
 
 
-def test_max_increase_caps_the_improvement():
-    r = one({"adv/harmful": {"max_increase": 0.6}})
-    assert r.passed and r.observed == pytest.approx(0.5)
-    assert not one({"adv/harmful": {"max_increase": 0.4}}).passed
-    r = one({"qa/acc": {"max_increase": 0.0}})  # acc got worse: improvement −0.1
+def test_max_increase_bounds_the_raw_rise():
+    # lower is better and it rose by 0.2: the natural "over-refusal may rise by at most x"
+    r = one({"xs/over": {"max_increase": 0.1}})
+    assert not r.passed and r.observed == pytest.approx(0.2) and "rose by 0.2" in r.message
+    assert one({"xs/over": {"max_increase": 0.25}}).passed
+    # harmful compliance fell by 0.5: a fall never breaks a bound on the rise
+    r = one({"adv/harmful": {"max_increase": 0.0}})
+    assert r.passed and r.observed == pytest.approx(-0.5)
+    # on a higher-is-better metric it caps a jump
+    r = one({"qa/acc": {"max_increase": 0.0}})  # acc fell by 0.1
     assert r.passed and r.observed == pytest.approx(-0.1)
 
 
