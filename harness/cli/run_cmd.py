@@ -42,6 +42,19 @@ def _execute(loaded, host, store, **kwargs) -> dict:
         return run_recipe(loaded, host, store, **kwargs)
 
 
+def _own_comparison(record: dict, store):
+    """Before vs after of one run, paired, for the summary's intervals (None if not possible)."""
+    from ..compare import CompareError, compare_records
+
+    if not (record.get("metrics") or {}).get("after"):
+        return None
+    try:
+        return compare_records(record, store.samples(record["id"], "before"), record,
+                               store.samples(record["id"], "after"), phase_a="before", phase_b="after")
+    except CompareError:
+        return None
+
+
 def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_json: bool) -> int:
     from ..gates import GateResult
 
@@ -53,7 +66,7 @@ def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_j
     if summary:
         from ..reports.summary import write_summary
 
-        write_summary(record, gates, summary)
+        write_summary(record, gates, summary, comparison=_own_comparison(record, store))
     if as_json:
         click.echo(json.dumps({"id": record["id"], "status": record["status"],
                                "gates_passed": record["gates_passed"], "metrics": record["metrics"],
