@@ -33,8 +33,8 @@ label = lambda i: f"{i}  ({names.get(i) or '?'})"  # noqa: E731
 if "a" in st.query_params and "mode" not in st.query_params:
     st.query_params["mode"] = "two" if "b" in st.query_params else "one"
 mode_key = urlstate.seed(P, "mode", kind="one", options=list(MODES))
-mode = st.segmented_control("what to compare", list(MODES), format_func=MODES.get, key=mode_key,
-                            default="one") or "one"
+st.session_state.setdefault(mode_key, "one")
+mode = st.segmented_control("what to compare", list(MODES), format_func=MODES.get, key=mode_key) or "one"
 
 
 def show_gates(record: dict) -> None:
