@@ -134,8 +134,9 @@ def test_lora_dpo_returns_a_merged_plain_model(host, model, tmp_path):
 
 def test_lora_sft_then_full_sft_stage(host, model, tmp_path):
     """A merged LoRA model is an ordinary model: a second, full fine-tuning stage trains every weight."""
-    first = train(host, model, "sft", {**FAST, "max_steps": 2, "lora": LORA}, "prompt_completion",
-                  PROMPT_COMPLETION, tmp_path, stage="lora")
+    first = train(host, model, "sft", {**FAST, "max_steps": 2, "lora": {"target_modules": "all-linear"}},
+                  "prompt_completion", PROMPT_COMPLETION, tmp_path, stage="lora")
+    assert first.metrics["config"]["lora"]["r"] == 8  # PEFT's default rank, recorded
     total = sum(p.numel() for p in first.model.model.parameters())
     merged = first.model.fingerprint()
     second = train(host, first.model, "sft", {**FAST, "max_steps": 2}, "prompt_completion",

@@ -113,7 +113,9 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
                               "processing_class": tokenizer}
     if lora is not None:
         kwargs["peft_config"] = lora_config(lora)
-        record["lora"] = differs_from_defaults(kwargs["peft_config"])
+        peft_config = kwargs["peft_config"]
+        record["lora"] = {"r": peft_config.r, "lora_alpha": peft_config.lora_alpha,
+                          "lora_dropout": peft_config.lora_dropout, **differs_from_defaults(peft_config)}
     if trainer.name == "dpo":
         if lora is not None:
             record["reference_model"] = "starting model = policy with the LoRA adapter disabled (no copy)"
@@ -144,6 +146,8 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
     metrics.update(examples=len(dataset), steps=trl_trainer.state.global_step,
                    tokens=max((r["num_tokens"] for r in log if "num_tokens" in r), default=None),
                    trainable_parameters=trainable, config=record)
+    if metrics["tokens"] and metrics.get("train_runtime"):
+        metrics["tokens_per_second"] = round(metrics["tokens"] / metrics["train_runtime"], 3)
     del trl_trainer, kwargs
     gc.collect()
     if device.startswith("cuda"):
