@@ -14,6 +14,10 @@ import harness
 PROMPT_COMPLETION = [{"prompt": f"What is {i} plus {i}?", "completion": f" {2 * i}."} for i in range(16)]
 CHAT = [{"messages": [{"role": "user", "content": f"Say the word number {i}."},
                       {"role": "assistant", "content": f"Word {i}: hello."}]} for i in range(8)]
+TEXT = [{"text": f"Fact {i}: the sky is blue."} for i in range(8)]
+PREFERENCE_CHAT = [{"prompt": [{"role": "user", "content": f"Question {i}: is it safe?"}],
+                    "chosen": [{"role": "assistant", "content": "I can't help with that."}],
+                    "rejected": [{"role": "assistant", "content": "Sure, here is how."}]} for i in range(8)]
 PREFERENCE = [{"prompt": f"Question {i}: is it safe?", "chosen": " I can't help with that.",
                "rejected": " Sure, here is how."} for i in range(8)]
 
@@ -72,10 +76,11 @@ def test_sft_prompt_completion_lowers_loss_and_changes_weights(host, model, tmp_
 
 
 def test_same_seed_same_weights(host, tiny_model, tmp_path):
+    """Plain-text SFT, twice with one seed: the same weights and the same loss curve."""
     prints = []
     for i in range(2):
-        result = train(host, copy.deepcopy(tiny_model), "sft", {**FAST, "max_steps": 2}, "prompt_completion",
-                       PROMPT_COMPLETION, tmp_path, seed=7, stage=f"run{i}")
+        result = train(host, copy.deepcopy(tiny_model), "sft", {**FAST, "max_steps": 2}, "text",
+                       TEXT, tmp_path, seed=7, stage=f"run{i}")
         prints.append((result.model.fingerprint(), losses(result)))
     assert prints[0] == prints[1]
 
@@ -113,9 +118,11 @@ def test_dpo_logs_rewards_and_learns_the_preference(host, model, tmp_path):
 
 
 def test_lora_dpo_returns_a_merged_plain_model(host, model, tmp_path):
+    """On conversational preference pairs (prompt/chosen/rejected as message lists)."""
     total = sum(p.numel() for p in model.model.parameters())
     before = model.fingerprint()
-    result = train(host, model, "dpo", {**FAST, "max_steps": 2, "lora": LORA}, "preference", PREFERENCE, tmp_path)
+    result = train(host, model, "dpo", {**FAST, "max_steps": 2, "lora": LORA}, "preference", PREFERENCE_CHAT,
+                   tmp_path)
 
     trained = result.model.model
     assert type(trained).__name__ == "LlamaForCausalLM"

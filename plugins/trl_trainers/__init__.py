@@ -8,9 +8,16 @@ when they are called.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, ClassVar
 
 import harness
+
+# find_spec locates a package without importing it: the plugin stays light.
+_missing = [m for m in ("trl", "peft", "datasets") if importlib.util.find_spec(m) is None]
+if _missing:
+    raise harness.PluginUnavailable(f"the trl trainers need {', '.join(_missing)}, which is not installed",
+                                    install="pip install 'posttrain-harness[ml]'")
 
 
 class TRLTrainer(harness.Trainer):
