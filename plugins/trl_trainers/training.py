@@ -112,8 +112,7 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
     kwargs: dict[str, Any] = {"model": model, "args": config, "train_dataset": dataset,
                               "processing_class": tokenizer}
     if lora is not None:
-        kwargs["peft_config"] = lora_config(lora)
-        peft_config = kwargs["peft_config"]
+        kwargs["peft_config"] = peft_config = lora_config(lora)
         record["lora"] = {"r": peft_config.r, "lora_alpha": peft_config.lora_alpha,
                           "lora_dropout": peft_config.lora_dropout, **differs_from_defaults(peft_config)}
     if trainer.name == "dpo":
