@@ -195,3 +195,34 @@ def test_store_lists_incomplete_and_corrupt_runs(tmp_path, host_with_extras):
     assert statuses[broken.name] == "corrupt"
     assert store.load("latest")["id"] == max(statuses)
     assert store.load("unit")["id"] == done["id"]  # by name
+
+
+def test_pack_and_unpack_move_a_run_between_stores_without_overwriting(tmp_path, host_with_extras):
+    from harness.packing import PackError, pack_run, unpack_run
+
+    src, dst = Store(tmp_path / "a"), Store(tmp_path / "b")
+    record = run_recipe(make(tmp_path), host_with_extras, src, use_cache=False)
+    archive = pack_run(src, record["id"], tmp_path / "run.tar.gz")
+    assert unpack_run(dst, archive) == record["id"]
+    assert dst.load(record["id"])["metrics"] == record["metrics"]
+    assert dst.samples(record["id"], "after") == src.samples(record["id"], "after")
+    with pytest.raises(PackError, match="already in"):
+        unpack_run(dst, archive)
+    assert dst.load(record["id"])["status"] == "completed"  # untouched
+    bogus = tmp_path / "bogus.tar.gz"
+    bogus.write_bytes(b"not a tarball")
+    with pytest.raises(PackError, match="not a packed run"):
+        unpack_run(dst, bogus)
+
+
+def test_example_gpu_records_unpack_and_show_cuda(tmp_path):
+    from pathlib import Path
+
+    from harness.packing import unpack_run
+
+    store = Store(tmp_path / "runs")
+    for archive in sorted((Path(__file__).parents[1] / "examples" / "runs").glob("*.tar.gz")):
+        record = store.load(unpack_run(store, archive))
+        assert record["status"] == "completed"
+        assert record["model"]["device"] == "cuda" and record["model"]["dtype"] == "bfloat16"
+        assert record["environment"]["accelerator"]["kind"] == "cuda"

@@ -130,4 +130,37 @@ def cache_clear():
     click.echo(f"removed {c.clear()} cached evaluation(s) from {c.root}")
 
 
-COMMANDS = [runs, show, cache]
+@click.command()
+@click.argument("run_ref", metavar="RUN")
+@store_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Archive path (default RUN_ID.tar.gz).")
+def pack(run_ref, store, output):
+    """Pack one finished run into a single .tar.gz (to move it to another store)."""
+    from ..packing import PackError, pack_run
+    from ..store import RunNotFound
+
+    try:
+        click.echo(pack_run(store, run_ref, output))
+    except (PackError, RunNotFound) as exc:
+        fail(str(exc))
+
+
+@click.command()
+@click.argument("archives", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@store_option
+def unpack(archives, store):
+    """Add packed runs (from `harness pack`) to the store; never overwrites a run."""
+    from ..packing import PackError, unpack_run
+
+    failed = False
+    for archive in archives:
+        try:
+            click.echo(f"{archive} -> {store.root / unpack_run(store, archive)}")
+        except PackError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed = True
+    if failed:
+        raise SystemExit(2)
+
+
+COMMANDS = [runs, show, cache, pack, unpack]
