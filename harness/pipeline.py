@@ -8,6 +8,7 @@ the stages before it kept. ``run.json`` is written last, atomically.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 import traceback
@@ -260,6 +261,7 @@ class Run:
             self.record["duration_s"] = round(time.time() - self.started, 3)
             write_json(self.dir / RECORD_FILE, self.record)
             (self.dir / PARTIAL_FILE).unlink(missing_ok=True)
+            _remove_if_empty(self.dir / "work")
         self._report()
         self.host.hook.on_run_end(event=RunEnded(self.run_id, self.dir, self.record["status"], self.record))
         return self.record
@@ -272,9 +274,12 @@ class Run:
                 self.log(f"reporter '{section.reporter}' failed: {type(exc).__name__}: {exc}")
 
 
+def _remove_if_empty(folder: Path) -> None:
+    """Drop the scratch folder when stages left nothing in it (no checkpoints asked for)."""
+    if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+        shutil.rmtree(folder)
+
+
 def run_recipe(loaded: LoadedRecipe, host, store: Store, **kwargs: Any) -> dict[str, Any]:
     return Run(loaded, host, store, **kwargs).execute()
 
-
-def run_dir_of(store: Store, record: dict[str, Any]) -> Path:
-    return store.root / record["id"]
