@@ -83,8 +83,9 @@ def sample_rows(task: str, logged: list[dict[str, Any]], config: dict[str, Any])
                 "output": None, "target": None, "scores": {}}
             if output_type == "multiple_choice":
                 choices = [_choice_text(a[1], delimiter) for a in args]
-                lls = [r[0] for r in s["filtered_resps"]]
+                lls = [float(r[0]) for r in s["filtered_resps"]]
                 row["choices"] = choices
+                row["loglikelihoods"] = lls
                 row["output"] = choices[max(range(len(lls)), key=lls.__getitem__)] if lls else None
                 row["target"] = _target_text(s["target"], choices)
             else:

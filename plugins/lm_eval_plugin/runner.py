@@ -31,7 +31,7 @@ def _unknown_task_error(unknown: list[str], bundled: list[str], user_path: str |
              f"Bundled suites: {', '.join(bundled) or 'none (use_bundled = false)'}."]
     if user_path:
         lines.append(f"In include_path {user_path}: {', '.join(sorted(user_names)) or 'no task YAMLs'}.")
-    lines.append(f"lm-eval registers {len(known)} more names (list them with `lm_eval ls tasks`); "
+    lines.append(f"lm-eval knows {len(known)} task, group and tag names (list them with `lm_eval ls tasks`); "
                  "names that are not bundled need a dataset hub, or a task YAML in include_path.")
     close = sorted({m for name in unknown for m in difflib.get_close_matches(name, known + bundled, n=3)})
     if close:

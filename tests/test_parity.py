@@ -1,0 +1,87 @@
+"""Parity: the ``lm-eval`` evaluator on the in-memory model scores exactly what the
+real ``lm_eval`` command scores on the same model saved to disk, with the same
+task YAMLs (written by ``python -m harness_plugins.lm_eval_plugin.export``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TASKS = ["openbookqa", "truthfulqa_mc1"]  # every bundled multiple-choice suite with real data
+LIMIT = 20
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Two threads on a shared 2-core box spend most of their time waiting on each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def both_runs(tiny_model, tmp_path_factory, one_thread):
+    import harness
+    from harness.plugins import load_plugins
+
+    root = tmp_path_factory.mktemp("parity")
+    model_dir = tiny_model.save(root / "model")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-m", "harness_plugins.lm_eval_plugin.export", str(root / "tasks"), *TASKS],
+                   check=True, cwd=root, env=env, capture_output=True)
+    script = Path(sys.executable).with_name("lm_eval")  # the console script of this environment
+    lm_eval_cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "lm_eval"]
+    cli = subprocess.run(
+        [*lm_eval_cmd, "--model", "hf",
+         "--model_args", f"pretrained={model_dir},dtype=float32", "--device", tiny_model.device,
+         "--tasks", ",".join(TASKS), "--include_path", str(root / "tasks"), "--batch_size", "1",
+         "--limit", str(LIMIT), "--seed", "0", "--output_path", str(root / "out"), "--log_samples"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    (results_file,) = (root / "out").rglob("results_*.json")
+    cli_results = json.loads(results_file.read_text())
+    cli_samples = {t: [json.loads(line) for line in next((root / "out").rglob(f"samples_{t}_*.jsonl")).open()]
+                   for t in TASKS}
+
+    evaluator = load_plugins().create("evaluator", "lm-eval", {"tasks": TASKS, "limit": LIMIT, "batch_size": 1})
+    ours = evaluator.evaluate(tiny_model, harness.EvalContext(phase="before", seed=0, work_dir=root,
+                                                              log=lambda *_: None))
+    return cli_results, cli_samples, ours
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_aggregates_identical_to_lm_eval_cli(both_runs, task):
+    cli_results, _, ours = both_runs
+    cli = cli_results["results"][task]
+    metrics = [k.split(",")[0] for k in cli if "," in k and "_stderr" not in k]
+    assert metrics, cli
+    for metric in metrics:
+        mine = ours.metrics[f"{task}/{metric}"]
+        assert mine.value == cli[f"{metric},none"]
+        assert abs(mine.stderr - cli[f"{metric}_stderr,none"]) <= 1e-12
+        assert mine.n == cli_results["n-samples"][task]["effective"] == LIMIT
+        assert mine.higher_is_better is cli_results["higher_is_better"][task][metric]
+    assert ours.tasks[task].version == str(cli_results["versions"][task])
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_per_item_scores_and_loglikelihoods_identical(both_runs, task):
+    _, cli_samples, ours = both_runs
+    rows = {r["item_id"]: r for r in ours.samples if r["suite"] == task}
+    assert sorted(rows, key=int) == [str(s["doc_id"]) for s in cli_samples[task]]
+    for s in cli_samples[task]:
+        row = rows[str(s["doc_id"])]
+        for metric in s["metrics"]:
+            assert row["scores"][metric] == s[metric], (task, s["doc_id"], metric)
+        cli_lls = [float(resp[0]) for resp in s["filtered_resps"]]
+        assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-5) for a, b in zip(row["loglikelihoods"], cli_lls))
+        assert row["prompt"] == s["arguments"]["gen_args_0"]["arg_0"]
