@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import shutil
 import subprocess
 import sys
@@ -57,12 +58,17 @@ def test_module_is_light():
 
 
 def test_mc_metrics_rows_and_task_info_from_unrelated_cwd(host, tmp_path, monkeypatch):
+    import torch
+
     monkeypatch.chdir(tmp_path)  # lm-eval resolves relative data_files from the cwd
     handle = host.create("model", "tiny", {}).load()
     handle.model.train()
+    rng_before = random.getstate(), torch.random.get_rng_state()
     result = make(host, tasks=["quick_mc", "openbookqa"], limit=12).evaluate(handle, ctx(tmp_path))
 
     assert handle.model.training, "HFLM switched the model to eval mode and it was not restored"
+    # lm-eval seeds the global generators; a later training stage must not see that
+    assert random.getstate() == rng_before[0] and torch.equal(torch.random.get_rng_state(), rng_before[1])
     assert set(result.metrics) == {"quick_mc/acc", "quick_mc/acc_norm", "openbookqa/acc", "openbookqa/acc_norm"}
     for key, metric in result.metrics.items():
         suite, short = key.split("/")

@@ -7,6 +7,7 @@ training. The harness caches whole evaluations by weight hash instead.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import random
@@ -71,6 +72,23 @@ def seeded_samples(tm, tasks: list[str], k: int, seed: int) -> dict[str, list[in
     return out
 
 
+@contextlib.contextmanager
+def _global_rng_kept():
+    """lm-eval seeds python, numpy and torch globally; put their states back afterwards
+    so that evaluating does not change what a later training stage draws."""
+    import numpy as np
+    import torch
+
+    py, npy = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(npy)
+
+
 def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) -> harness.EvalResult:
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -86,19 +104,20 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
                           bundled=sorted(bundled_suites()) if p.use_bundled else [])
         user_names = _index_names(include[-1:]) if p.include_path else set()
         samples = seeded_samples(tm, p.tasks, p.sample, p.seed) if p.sample else None
-        # A copy: HFLM may set a pad token on the tokenizer it is given.
-        lm = HFLM(pretrained=handle.model, tokenizer=copy.deepcopy(handle.tokenizer), batch_size=p.batch_size)
         try:
-            results = lm_eval.simple_evaluate(
-                model=lm, tasks=list(p.tasks), task_manager=tm,
-                num_fewshot=p.num_fewshot, limit=p.limit, samples=samples,
-                apply_chat_template=p.apply_chat_template, fewshot_as_multiturn=p.fewshot_as_multiturn,
-                system_instruction=p.system_instruction,
-                gen_kwargs={"max_gen_toks": p.max_gen_toks} if p.max_gen_toks else None,
-                log_samples=True, use_cache=None, cache_requests=False,
-                random_seed=p.seed, numpy_random_seed=p.seed, torch_random_seed=p.seed,
-                fewshot_random_seed=p.seed,
-            )
+            # A copy: HFLM may set a pad token on the tokenizer it is given.
+            lm = HFLM(pretrained=handle.model, tokenizer=copy.deepcopy(handle.tokenizer), batch_size=p.batch_size)
+            with _global_rng_kept():
+                results = lm_eval.simple_evaluate(
+                    model=lm, tasks=list(p.tasks), task_manager=tm,
+                    num_fewshot=p.num_fewshot, limit=p.limit, samples=samples,
+                    apply_chat_template=p.apply_chat_template, fewshot_as_multiturn=p.fewshot_as_multiturn,
+                    system_instruction=p.system_instruction,
+                    gen_kwargs={"max_gen_toks": p.max_gen_toks} if p.max_gen_toks else None,
+                    log_samples=True, use_cache=None, cache_requests=False,
+                    random_seed=p.seed, numpy_random_seed=p.seed, torch_random_seed=p.seed,
+                    fewshot_random_seed=p.seed,
+                )
         finally:
             handle.model.train(was_training)  # HFLM switched it to eval mode
     sources = {t: "include_path" if t in user_names else "bundled" if t in bundled else "lm-eval"
