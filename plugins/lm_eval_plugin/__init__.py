@@ -16,7 +16,7 @@ from pydantic import Field
 
 import harness
 
-from .suites import bundled_suites, include_path_digest, suite_digest
+from .suites import bundled_suites, file_digest, include_path_digest, suite_digest
 
 
 def lm_eval_version() -> str:
@@ -24,6 +24,12 @@ def lm_eval_version() -> str:
         return version("lm_eval")
     except PackageNotFoundError:
         return "not installed"
+
+
+def code_digest() -> str:
+    """Hash of this plugin's Python sources, so a cached result never outlives the code that made it."""
+    here = Path(__file__).resolve().parent
+    return harness.content_hash({p.name: file_digest(p) for p in sorted(here.glob("*.py"))})
 
 
 class LmEvalEvaluator(harness.Evaluator):
@@ -77,6 +83,7 @@ class LmEvalEvaluator(harness.Evaluator):
         p = self.params
         parts = {
             "evaluator": self.name,
+            "code": code_digest(),  # how results are turned into metrics and rows
             "lm_eval": lm_eval_version(),
             "params": p.model_dump(mode="json", exclude={"include_path"}),
             "bundled": {name: suite_digest(name) for name in self.bundled_names()},
