@@ -60,17 +60,18 @@ def radar(table: pd.DataFrame, label_a: str, label_b: str) -> alt.LayerChart:
                           for r in (0.25, 0.5, 0.75, 1.0) for i in range(73)])
     spokes = pd.DataFrame([{"axis": a, "order": o, "x": o * math.sin(t), "y": o * math.cos(t)}
                            for a, t in zip(axes["axis"], angles) for o in (0, 1)])
-    labels = axes.assign(x=[1.18 * math.sin(t) for t in angles], y=[1.12 * math.cos(t) for t in angles])
-    scale = alt.Scale(domain=[-1.8, 1.8], nice=False)
+    labels = axes.assign(x=[1.06 * math.sin(t) for t in angles], y=[1.1 * math.cos(t) for t in angles])
+    scale = alt.Scale(domain=[-2.2, 2.2], nice=False)
     enc = {"x": alt.X("x:Q", scale=scale, axis=None), "y": alt.Y("y:Q", scale=scale, axis=None)}
     base_ring = alt.Chart(rings).mark_line(color="#ddd", strokeWidth=1).encode(
         **enc, detail="ring:N", order="order:Q")
     base_spoke = alt.Chart(spokes).mark_line(color="#ddd", strokeWidth=1).encode(
         **enc, detail="axis:N", order="order:Q")
-    text = alt.Chart(labels).mark_text(fontSize=10).encode(
-        **enc, text="axis:N",
-        color=alt.Color("group:N", scale=alt.Scale(domain=["benchmark", "safety"], range=["#444", "#b22222"]),
-                        legend=alt.Legend(title="axis")))
+    labels["align"] = ["left" if x > 0.05 else "right" if x < -0.05 else "center" for x in labels["x"]]
+    label_color = alt.Color("group:N", scale=alt.Scale(domain=["benchmark", "safety"], range=["#444", "#b22222"]),
+                            legend=alt.Legend(title="axis"))
+    text = alt.layer(*[alt.Chart(labels[labels["align"] == a]).mark_text(fontSize=10, align=a).encode(
+        **enc, text="axis:N", color=label_color) for a in ("left", "right", "center")])
     shape = alt.Chart(poly).mark_line(point=True, strokeWidth=2).encode(
         **enc, order="order:Q",
         color=alt.Color("side:N", sort=[label_a, label_b], scale=SIDE_COLORS, title=None),

@@ -25,9 +25,12 @@ def seed(prefix: str, key: str, *, kind: str = "text", options: Iterable[str] | 
     """
     skey = _state_key(prefix, key)
     if skey in st.session_state:
-        if kind == "multi" and options is not None:  # options may shrink (filters): keep valid ones
+        if options is not None:  # options may change (filters, another run): keep valid values only
             allowed = set(options)
-            st.session_state[skey] = [v for v in st.session_state[skey] if v in allowed]
+            if kind == "multi":
+                st.session_state[skey] = [v for v in st.session_state[skey] if v in allowed]
+            elif kind == "one" and st.session_state[skey] not in allowed:
+                del st.session_state[skey]
         return skey
     if kind == "multi":
         values = st.query_params.get_all(key)

@@ -128,8 +128,10 @@ st.caption(f"{len(items)} items shown")
 if items.empty:
     st.stop()
 st.subheader("Item")
-item_id = st.selectbox("item", list(items["item_id"]), key="items.item",
+ki = urlstate.seed(P, "item", kind="one", options=list(items["item_id"]))
+item_id = st.selectbox("item", list(items["item_id"]), key=ki,
                        format_func=lambda i: f"{i} · {flips[i]['direction']}" if i in flips else i)
+urlstate.publish(P, ["item"])
 row_a = next(r for r in rows_a if r.get("suite") == suite and str(r.get("item_id")) == item_id)
 row_b = by_key_b.get((suite, item_id))
 st.markdown("**Prompt**")

@@ -1,0 +1,141 @@
+"""The dashboard in a real browser: ``harness dashboard`` serves the store made by the
+real pipeline (see test_dashboard.build_store) and headless Chromium opens every page.
+Also saves the Compare page screenshot shown in the README (docs/img/compare.png)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_dashboard import REPO, XSS, build_store
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = REPO / "docs" / "img" / "compare.png"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    store = build_store(tmp_path_factory.mktemp("dashboard-browser"))
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "dashboard", "--store", str(store["dir"]),
+                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"dashboard server did not start:\n{log.read_text()}")
+        time.sleep(0.5)
+    yield url, store
+    proc.terminate()  # the command forwards SIGTERM to the streamlit child
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1200})
+    pg = ctx.new_page()
+    pg.dialogs = []
+    pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    yield pg
+    ctx.close()
+
+
+def _open(page, url: str, heading: str, ready: str) -> None:
+    """Load a page and wait until the script has finished running: the heading and the
+    ``ready`` element are shown, nothing is stale and the running indicator is gone."""
+    page.goto(url)
+    page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
+    page.locator(ready).first.wait_for(timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')"
+                           " && !document.querySelector('[data-stale=true]')", timeout=60_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.get_by_text("Page not found").count() == 0
+
+
+def test_runs_page(server, page):
+    url, store = server
+    _open(page, f"{url}/?name=eval-tiny", "Runs", "[data-testid=stDataFrame]")
+    assert page.locator("[data-testid=stDataFrame]").count() == 1
+    assert page.get_by_text("1 / 5", exact=True).is_visible()  # the filter came from the URL
+    assert page.get_by_text("Download these runs as CSV").is_visible()
+
+
+def test_compare_page_and_screenshot(server, page):
+    url, store = server
+    _open(page, f"{url}/compare?a={store['run']}", "Compare", "[data-testid=stVegaLiteChart]")
+    for heading in ("Benchmarks (capability)", "Safety", "Gates", "Charts"):
+        assert page.get_by_role("heading", name=heading).is_visible()
+    charts = page.locator("[data-testid=stVegaLiteChart]")
+    charts.nth(1).locator("canvas, svg").first.wait_for(timeout=30_000)
+    assert charts.count() == 2
+    page.wait_for_timeout(500)  # let the charts finish drawing
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 1200), 4000)})
+    page.wait_for_timeout(500)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 20_000
+
+
+def test_items_page_shows_html_output_as_text(server, page):
+    url, store = server
+    probe = store["probe"]
+    _open(page, f"{url}/items?a={store['xss']}&suite=quick-safety&item={probe['item_id']}", "Items",
+          "[data-testid=stCode]")
+    code = page.locator("[data-testid=stCode]").filter(has_text="<script>alert(1)</script>")
+    assert code.count() >= 1 and XSS in code.first.inner_text()
+    injected = page.evaluate("""() => ({
+        scripts: [...document.querySelectorAll('script')].filter(s => s.textContent.includes('alert(')).length,
+        images: document.querySelectorAll('img[src="x"]').length})""")
+    assert injected == {"scripts": 0, "images": 0}
+    page.wait_for_timeout(500)
+    assert page.dialogs == []
+
+
+def test_run_page(server, page):
+    url, store = server
+    _open(page, f"{url}/run?run={store['run']}", "Run", "[data-testid=stTabs]")
+    assert page.get_by_role("tab", name="Training").is_visible()
+    page.get_by_role("tab", name="Training").click()
+    page.locator("[data-testid=stVegaLiteChart]:visible").first.wait_for(timeout=30_000)
+    _open(page, f"{url}/run?run={store['corrupt']}", "Run", "[data-testid=stAlert]")
+    assert page.get_by_text("run.json of this run cannot be parsed").is_visible()
