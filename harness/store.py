@@ -115,6 +115,8 @@ class Store:
 
     def resolve(self, ref: str) -> str:
         """A run id from an id, a unique id prefix, ``latest``, or a run name (newest wins)."""
+        if ref and ref != "latest" and "/" not in ref and not ref.startswith(".") and (self.root / ref).is_dir():
+            return ref  # an exact id: no listing (keeps iterating a large store linear)
         ids = self.run_ids()
         if ref == "latest":
             if not ids:

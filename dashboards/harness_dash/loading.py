@@ -19,16 +19,6 @@ from harness.store import PARTIAL_FILE, RECORD_FILE, Store, default_store_path, 
 from .runs_table import run_row, rows_to_frame
 
 
-class _Store(Store):
-    """``Store`` whose ``resolve`` accepts an exact run id without listing the store
-    (the base class lists every folder per call: quadratic when loading them all)."""
-
-    def resolve(self, ref: str) -> str:
-        if ref and ref != "latest" and "/" not in ref and not ref.startswith(".") and (self.root / ref).is_dir():
-            return ref
-        return super().resolve(ref)
-
-
 def store_root() -> str:
     """The store this app shows: ``$HARNESS_STORE`` or ``./runs``, absolute."""
     return str(Path(default_store_path()).expanduser().resolve())
@@ -58,7 +48,7 @@ def _row_memo() -> dict[tuple[str, str, str], dict[str, Any]]:
 def runs_frame(root: str, sig: tuple[tuple[str, str], ...]) -> pd.DataFrame:
     """One row per run (see ``runs_table.run_row``); re-reads only runs whose version changed."""
     memo = _row_memo()
-    store = _Store(root)
+    store = Store(root)
     rows, live = [], set()
     for run_id, version in sig:
         key = (root, run_id, version)
@@ -78,7 +68,7 @@ def load_runs() -> tuple[str, pd.DataFrame]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _record(root: str, run_id: str, version: str) -> dict[str, Any]:
-    return _Store(root).load(run_id)
+    return Store(root).load(run_id)
 
 
 def record(root: str, run_id: str) -> dict[str, Any]:
@@ -88,7 +78,7 @@ def record(root: str, run_id: str) -> dict[str, Any]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _samples(root: str, run_id: str, phase: str, version: str) -> list[dict[str, Any]]:
-    return _Store(root).samples(run_id, phase)
+    return Store(root).samples(run_id, phase)
 
 
 def samples(root: str, run_id: str, phase: str) -> list[dict[str, Any]]:
