@@ -42,7 +42,7 @@ def both_runs(tiny_model, tmp_path_factory, one_thread):
     lm_eval_cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "lm_eval"]
     cli = subprocess.run(
         [*lm_eval_cmd, "--model", "hf",
-         "--model_args", f"pretrained={model_dir},dtype=float32", "--device", tiny_model.device,
+         "--model_args", f"pretrained={model_dir},dtype={tiny_model.dtype}", "--device", tiny_model.device,
          "--tasks", ",".join(TASKS), "--include_path", str(root / "tasks"), "--batch_size", "1",
          "--limit", str(LIMIT), "--seed", "0", "--output_path", str(root / "out"), "--log_samples"],
         cwd=root, env=env, capture_output=True, text=True, timeout=600)

@@ -13,6 +13,7 @@ import difflib
 import random
 import tempfile
 from pathlib import Path
+
 import harness
 
 from .convert import to_eval_result
@@ -20,10 +21,12 @@ from .suites import bundled_suites, materialize
 
 
 def _index_names(paths: list[Path]) -> set[str]:
-    """Task, group and tag names defined in ``paths`` (lm-eval's own indexer, no defaults)."""
-    from lm_eval.tasks._index import TaskIndex
+    """Task, group and tag names defined in ``paths`` (without lm-eval's own tasks: milliseconds)."""
+    from lm_eval.tasks import TaskManager
 
-    return set(TaskIndex.build(paths)) if paths else set()
+    if not paths:
+        return set()
+    return set(TaskManager(include_path=[str(p) for p in paths], include_defaults=False).all_tasks)
 
 
 def _unknown_task_error(unknown: list[str], bundled: list[str], user_path: str | None,
@@ -63,7 +66,8 @@ def task_manager(tasks: list[str], include: list[Path], *, user_path: str | None
 
 
 def seeded_samples(tm, tasks: list[str], k: int, seed: int) -> dict[str, list[int]]:
-    """``k`` document indices per leaf task, drawn with ``random.Random(seed)`` (lm-eval's ``samples``)."""
+    """``k`` document indices per leaf task, drawn with ``random.Random(f"{seed}:{task}")``,
+    for lm-eval's ``samples`` argument (its ``--samples``)."""
     loaded = tm.load(tasks)["tasks"]
     out = {}
     for name, task in sorted(loaded.items()):
