@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-TASKS = ["openbookqa", "truthfulqa_mc1"]  # every bundled multiple-choice suite with real data
+TASKS = ["openbookqa", "truthfulqa_mc1", "quick_mc"]  # every bundled multiple-choice suite
 LIMIT = 20
 
 
