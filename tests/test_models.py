@@ -22,7 +22,10 @@ def test_tiny_loads_fast_and_records_device(host, tiny_model):
     start = time.perf_counter()
     handle = host.create("model", "tiny", {}).load()
     assert time.perf_counter() - start < 1.0
-    assert (handle.loader, handle.device, handle.dtype) == ("tiny", "cpu", "float32")
+    from harness.runtime import pick_device
+
+    assert handle.loader == "tiny" and (handle.device, handle.dtype) == pick_device()
+    assert str(handle.model.device).startswith(handle.device) and str(handle.model.dtype) == f"torch.{handle.dtype}"
     assert handle.fingerprint() == tiny_model.fingerprint()
     assert handle.describe()["parameters"] == sum(p.numel() for p in handle.model.parameters())
 
@@ -30,8 +33,7 @@ def test_tiny_loads_fast_and_records_device(host, tiny_model):
 def test_tiny_weights_identical_across_processes(tiny_model):
     code = ("from harness.plugins import load_plugins;"
             "print(load_plugins(allow=['tiny']).create('model', 'tiny', {}).load().fingerprint())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "HARNESS_DEVICE": "cpu"})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == tiny_model.fingerprint()
 
 
