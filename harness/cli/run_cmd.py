@@ -21,6 +21,19 @@ def _host(strict: bool):
         fail(str(exc))
 
 
+def _load_checked(recipe: str, strict: bool):
+    """The plugin host and the recipe, checked in full; exit 2 with the errors otherwise."""
+    from ..recipe import RecipeError, check_recipe, load_recipe
+
+    host = _host(strict)
+    try:
+        loaded = load_recipe(recipe)
+        check_recipe(loaded, host)
+    except RecipeError as exc:
+        fail(str(exc))
+    return host, loaded
+
+
 def _checked(loaded, host):
     from ..recipe import RecipeError, check_recipe
 
@@ -107,14 +120,7 @@ def report_options(fn):
 @report_options
 def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict):
     """Run a recipe: evaluate, train, evaluate again, gate, store the record."""
-    from ..recipe import RecipeError, load_recipe
-
-    host = _host(strict)
-    try:
-        loaded = load_recipe(recipe)
-    except RecipeError as exc:
-        fail(str(exc))
-    _checked(loaded, host)
+    host, loaded = _load_checked(recipe, strict)
     record = _execute(loaded, host, store, use_cache=not no_cache, baseline=baseline)
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
 
@@ -124,14 +130,7 @@ def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict):
 @click.option("--strict", is_flag=True, envvar="HARNESS_STRICT_PLUGINS")
 def validate(recipe, strict):
     """Check a recipe without running it (schema, plugins, parameters, files)."""
-    from ..recipe import RecipeError, load_recipe
-
-    host = _host(strict)
-    try:
-        loaded = load_recipe(recipe)
-    except RecipeError as exc:
-        fail(str(exc))
-    _checked(loaded, host)
+    _, loaded = _load_checked(recipe, strict)
     r = loaded.recipe
     click.echo(f"{recipe}: ok — model '{r.model.loader}', {len(r.data)} data set(s), "
                f"{len(r.train)} train stage(s), {len(r.evaluate)} evaluator(s), {len(r.gates)} gate(s)")
