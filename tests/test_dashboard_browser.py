@@ -1,6 +1,7 @@
 """The dashboard in a real browser: ``harness dashboard`` serves the store made by the
 real pipeline (see test_dashboard.build_store) and headless Chromium opens every page.
-Also saves the Compare page screenshot shown in the README (docs/img/compare.png)."""
+Also saves a screenshot of the Compare page (the README's image comes from
+``scripts/dashboard_screenshot.py`` over real SmolLM2 runs)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from tests.test_dashboard import REPO, XSS, build_store
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOT = REPO / "docs" / "img" / "compare.png"
 
 pytestmark = [
     pytest.mark.browser,
@@ -99,7 +99,7 @@ def test_runs_page(server, page):
     assert page.get_by_text("Download these runs as CSV").is_visible()
 
 
-def test_compare_page_and_screenshot(server, page):
+def test_compare_page_and_screenshot(server, page, tmp_path):
     url, store = server
     _open(page, f"{url}/compare?a={store['run']}", "Compare", "[data-testid=stVegaLiteChart]")
     for heading in ("Benchmarks (capability)", "Safety", "Gates", "Charts"):
@@ -111,9 +111,9 @@ def test_compare_page_and_screenshot(server, page):
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": min(max(height, 1200), 4000)})
     page.wait_for_timeout(500)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 20_000
+    shot = tmp_path / "compare.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
 
 
 def test_items_page_shows_html_output_as_text(server, page):

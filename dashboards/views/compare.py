@@ -103,9 +103,11 @@ def show_comparison(id_a: str, phase_a: str, id_b: str, phase_b: str, la: str, l
     st.subheader("Gates")
     show_gates(rec_b)
     st.subheader("Charts")
-    g1, g2 = st.columns([3, 2])
-    g1.altair_chart(charts.grouped_bars(table, la, lb))
-    g2.altair_chart(charts.radar(table, la, lb))
+    # headline metrics only: per-category breakdowns (xstest/over_refusal/<type>) stay in the tables
+    headline = table[~table["metric"].str.contains("/")]
+    st.altair_chart(charts.grouped_bars(headline, la, lb))
+    g1, _ = st.columns([2, 1])
+    g1.altair_chart(charts.radar(headline, la, lb))
     st.page_link("views/items.py", label="Flipped items of this comparison", icon=":material/search:",
                  query_params={"a": id_a, **({"b": id_b} if id_b != id_a else {})})
 
