@@ -79,8 +79,9 @@ class Run:
 
     def _use(self, role: str, kind: str, name: str, params: dict) -> Any:
         comp = self.host.create(kind, name, params)
-        info = comp.registered_as
-        self.components.append({"role": role, **info.describe(self.host), "params": comp.params_dict()})
+        entry = {"role": role, **comp.registered_as.describe(self.host), "params": comp.params_dict()}
+        if entry not in self.components:  # evaluators are created again for the "after" phase
+            self.components.append(entry)
         return comp
 
     # ------------------------------------------------------------ stages
