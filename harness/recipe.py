@@ -15,10 +15,10 @@ import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .components import DATA_FORMATS, ParamError, pydantic_errors
 from .gates import GateSpec
@@ -54,6 +54,14 @@ class FilterRef(_Component):
     on: Literal["completion", "prompt", "all"] = "completion"
 
 
+def _as_filter_refs(value):
+    return [FilterRef(filter=x) if isinstance(x, str) else x for x in (value or [])]
+
+
+#: ``["pii"]`` or ``[{ filter = "pii", action = "redact" }]``
+FilterList = Annotated[list[FilterRef], BeforeValidator(_as_filter_refs)]
+
+
 class RunSection(_Strict):
     name: str
     description: str = ""
@@ -68,14 +76,9 @@ class ModelSection(_Component):
 class DataSection(_Component):
     name: str
     source: str
-    filters: list[str | FilterRef] = Field(default_factory=list)
+    filters: FilterList = Field(default_factory=list)
     #: preference-data sanity checks: "report" (default) or "drop" bad pairs
     pair_checks: Literal["report", "drop", "off"] = "report"
-
-    @field_validator("filters", mode="before")
-    @classmethod
-    def _filters_as_refs(cls, v):
-        return [FilterRef(filter=x) if isinstance(x, str) else x for x in (v or [])]
 
 
 class TrainSection(_Component):
@@ -87,13 +90,8 @@ class TrainSection(_Component):
 class EvaluateSection(_Component):
     evaluator: str
     name: str | None = None
-    filters: list[str | FilterRef] = Field(default_factory=list)
+    filters: FilterList = Field(default_factory=list)
     cache: bool = True
-
-    @field_validator("filters", mode="before")
-    @classmethod
-    def _filters_as_refs(cls, v):
-        return [FilterRef(filter=x) if isinstance(x, str) else x for x in (v or [])]
 
 
 class ReportSection(_Component):
