@@ -5,6 +5,7 @@ This module is the public API a plugin may use. Importing it imports no ML libra
 
 from .components import (
     COMPONENT_KINDS,
+    CONCERNS,
     DATA_FORMATS,
     Component,
     DataSource,
@@ -33,7 +34,7 @@ from .plugins import PluginUnavailable
 __version__ = "0.1.0"
 
 __all__ = [
-    "COMPONENT_KINDS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
+    "COMPONENT_KINDS", "CONCERNS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
     "Evaluator", "Metric", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
     "SafetyFilter", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
     "RunEnded", "RunStarted", "StageEnded", "content_hash", "items_hash", "hookimpl", "PluginUnavailable", "__version__",

@@ -244,14 +244,22 @@ class Trainer(Component):
 # ----------------------------------------------------------------- evaluation
 
 
+#: What a metric tells about a model, for verdict-first reports: did it get better at what we
+#: wanted (capability), does it comply with harmful requests (harm), does it refuse safe ones
+#: (over_refusal)? Metrics an evaluator does not place go under "other".
+CONCERNS: tuple[str, ...] = ("capability", "harm", "over_refusal", "other")
+
+
 @dataclass
 class Metric:
-    """One aggregate score. ``higher_is_better`` tells gates and dashboards the good direction."""
+    """One aggregate score. ``higher_is_better`` tells gates and dashboards the good direction;
+    ``concern`` (one of :data:`CONCERNS`, or None for "other") which question it answers."""
 
     value: float
     stderr: float | None = None
     n: int | None = None
     higher_is_better: bool = True
+    concern: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -311,6 +319,16 @@ class Evaluator(Component):
         """Hash of everything but the model that decides the result (items, settings).
 
         Return ``None`` (the default) to opt out of the evaluation cache.
+        """
+        return None
+
+    @classmethod
+    def declared_metrics(cls, params: dict[str, Any]) -> dict[str, str] | None:
+        """The metric keys (``"suite/metric"``) this evaluator will report for ``params``,
+        each mapped to its concern (see :data:`CONCERNS`), known without running it.
+
+        ``harness validate`` uses it to reject a gate on a metric nobody reports.
+        Return ``None`` (the default) when the names are only known after running.
         """
         return None
 
