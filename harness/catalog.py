@@ -2,6 +2,7 @@
 
 Each ``[plugins.NAME]`` table gives the pip ``requirement``, the ``entry_point``
 name, the ``hooks`` it provides and a one-line ``description``.
+The catalogue ships inside the package (:func:`harness.resources.registry_file`);
 ``HARNESS_REGISTRY`` points at another catalogue file.
 """
 
@@ -14,6 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
+
 
 @dataclass
 class CatalogEntry:
@@ -25,16 +28,26 @@ class CatalogEntry:
     first_party: bool = False
 
 
+class CatalogError(click.ClickException):
+    """The catalogue file is missing or unreadable (an exit code 2 error, not an empty list)."""
+
+    exit_code = 2
+
+
 def registry_path() -> Path:
     if os.environ.get("HARNESS_REGISTRY"):
         return Path(os.environ["HARNESS_REGISTRY"])
-    return Path(__file__).resolve().parents[1] / "registry.toml"
+    from .resources import registry_file
+
+    return registry_file()
 
 
 def load_catalog(path: Path | None = None) -> dict[str, CatalogEntry]:
     path = path or registry_path()
-    if not path.exists():
-        return {}
+    if not path.is_file():
+        where = "HARNESS_REGISTRY points at" if os.environ.get("HARNESS_REGISTRY") else "the installed package has"
+        raise CatalogError(f"plugin catalogue not found: {where} no file {path}; "
+                           "unset HARNESS_REGISTRY or reinstall posttrain-harness")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return {name: CatalogEntry(name=name, **entry) for name, entry in data.get("plugins", {}).items()}
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .components import DATA_FORMATS, ParamError, pydantic_errors
 from .gates import GateSpec
+from .resources import PACKAGE_PREFIX, resolve_package_path
 
 
 class RecipeError(ValueError):
@@ -65,6 +66,7 @@ FilterList = Annotated[list[FilterRef], BeforeValidator(_as_filter_refs)]
 class RunSection(_Strict):
     name: str
     description: str = ""
+    cost: str = ""  # what one run costs, e.g. "about 1 min on 2 CPU cores" (shown by `harness recipes`)
     tags: list[str] = Field(default_factory=list)
     seed: int = 0
 
@@ -137,7 +139,13 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
     """Read and schema-check a recipe file (components are checked by :func:`check_recipe`)."""
     path = Path(path)
     if not path.is_file():
-        raise RecipeError(str(path), [("", "recipe file not found")])
+        from .bundled_recipes import find_bundled
+
+        bundled = find_bundled(str(path))
+        if bundled is None:
+            raise RecipeError(str(path), [("", "recipe file not found, and not the name of a bundled recipe "
+                                               "(`harness recipes` lists them)")])
+        path = bundled
     text = path.read_text(encoding="utf-8")
     return parse_recipe(text, path=path)
 
@@ -172,13 +180,16 @@ def _schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
 
 
 def _resolve_paths(loaded: LoadedRecipe) -> None:
-    """Relative local paths in component tables are relative to the recipe's folder."""
+    """Relative local paths in component tables are relative to the recipe's folder;
+    ``pkg:PACKAGE/FILE`` names a file shipped inside an installed package."""
     tables: list[_Component] = [loaded.recipe.model, *loaded.recipe.data]
     for table in tables:
         extra = table.model_extra or {}
         for key in ("path", "data_files"):
             value = extra.get(key)
-            if isinstance(value, str) and not Path(value).is_absolute():
+            if isinstance(value, str) and value.startswith(PACKAGE_PREFIX):
+                extra[key] = resolve_package_path(value)
+            elif isinstance(value, str) and not Path(value).is_absolute():
                 candidate = loaded.base_dir / value
                 if value.startswith(".") or candidate.exists():
                     extra[key] = str(candidate.resolve())

@@ -11,11 +11,11 @@ import sys
 
 import click
 
-from .. import __version__
+from .version import version_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="harness")
+@version_option
 def cli() -> None:
     """Evaluate a model, post-train it, evaluate again, compare paired, gate, record.
 
@@ -26,11 +26,12 @@ def cli() -> None:
 
 
 def _add_builtin_commands() -> None:
-    from . import compare_cmd, dashboard_cmd, plugins_cmd, run_cmd, runs_cmd
+    from . import compare_cmd, dashboard_cmd, plugins_cmd, plugins_new_cmd, recipes_cmd, run_cmd, runs_cmd
 
-    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd):
+    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, recipes_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
+    plugins_cmd.plugins.add_command(plugins_new_cmd.new)
 
 
 def _add_plugin_commands() -> None:

@@ -1,8 +1,8 @@
 """``harness dashboard``: start the Streamlit dashboard on a store.
 
-The app is a repo-level folder (``<repo>/dashboards/app.py``), not part of the
-installed package: this command finds it next to the ``harness`` package (an
-editable install or a checkout). Streamlit is imported only by the child process.
+The app (``dashboards/app.py`` in the repository) ships as the package
+``harness_dashboard`` and is found with importlib.resources, so an installed wheel
+and a checkout run the same app. Streamlit is imported only by the child process.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import click
 
 
 def app_path() -> Path:
-    import harness
+    from ..resources import dashboard_app
 
-    return Path(harness.__file__).resolve().parents[1] / "dashboards" / "app.py"
+    return dashboard_app()
 
 
 def streamlit_command(app: Path, host: str, port: int) -> list[str]:
@@ -36,11 +36,14 @@ def streamlit_command(app: Path, host: str, port: int) -> list[str]:
               help="Address to bind; 0.0.0.0 exposes the dashboard to the network.")
 def dashboard(store: Path | None, port: int, host: str) -> None:
     """Open the Streamlit dashboard: runs, paired comparisons, flipped items, records."""
-    app = app_path()
-    if not app.is_file():
+    try:
+        app = app_path()
+    except ModuleNotFoundError:
+        app = None
+    if app is None or not app.is_file():
         raise click.ClickException(
-            f"dashboard app not found at {app}: the dashboard ships with the repository "
-            "(dashboards/app.py); run from a checkout or an editable install (pip install -e '.[dashboard]')")
+            f"dashboard app not found ({app or 'no package harness_dashboard'}): this installation of "
+            "posttrain-harness is incomplete; reinstall it: pip install --force-reinstall 'posttrain-harness[dashboard]'")
     if importlib.util.find_spec("streamlit") is None:
         raise click.ClickException("streamlit is not installed: pip install 'posttrain-harness[dashboard]'")
     env = dict(os.environ)
