@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make quickstart   set up from nothing and run the short SmolLM2 loop
 #   make test         set up from nothing and run the test suite
-.PHONY: setup quickstart quickstart-tiny test test-fast browser-deps clean
+.PHONY: setup quickstart quickstart-tiny test test-fast wheel browser-deps clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,11 +26,16 @@ browser-deps:
 	  else echo "note: /usr/bin/chromium missing: browser tests will be skipped (apt-get install chromium)"; fi; \
 	fi
 
+# Includes tests/test_wheel.py: the built wheel, installed non-editable in a fresh venv.
 test: setup browser-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
+# The wheel users install (dist/posttrain_harness-*.whl); tests/test_wheel.py checks one in a fresh venv.
+wheel: setup
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

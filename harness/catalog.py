@@ -45,9 +45,11 @@ def registry_path() -> Path:
 def load_catalog(path: Path | None = None) -> dict[str, CatalogEntry]:
     path = path or registry_path()
     if not path.is_file():
-        where = "HARNESS_REGISTRY points at" if os.environ.get("HARNESS_REGISTRY") else "the installed package has"
-        raise CatalogError(f"plugin catalogue not found: {where} no file {path}; "
-                           "unset HARNESS_REGISTRY or reinstall posttrain-harness")
+        if os.environ.get("HARNESS_REGISTRY"):
+            raise CatalogError(f"plugin catalogue not found: HARNESS_REGISTRY={path} is not a file; "
+                               "point it at a registry.toml or unset it to use the bundled catalogue")
+        raise CatalogError(f"plugin catalogue not found: no file {path} in the installed package; "
+                           "reinstall posttrain-harness (pip install --force-reinstall posttrain-harness)")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return {name: CatalogEntry(name=name, **entry) for name, entry in data.get("plugins", {}).items()}
 
