@@ -26,7 +26,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import pytest
+try:
+    import pytest
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("harness.testing needs pytest: pip install 'posttrain-harness[test]'") from exc
 
 from .plugins import ENTRY_POINT_GROUP, PluginHost, load_plugins
 from .recipe import LoadedRecipe, check_recipe, load_recipe, parse_recipe

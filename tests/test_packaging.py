@@ -65,6 +65,46 @@ def test_version_names_the_ml_libraries_without_importing_them():
     assert "IMPORTED []" in proc.stdout
 
 
+def _imported_top_level_modules(folder: Path) -> dict[str, str]:
+    """Top-level modules imported anywhere in ``folder`` (module -> first file importing it)."""
+    import ast
+
+    found: dict[str, str] = {}
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], str(path.relative_to(REPO)))
+    return found
+
+
+def test_every_third_party_import_is_declared_in_pyproject():
+    from importlib.metadata import packages_distributions
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    declared = {canonicalize_name(Requirement(r).name) for r in requirements}
+    own = {"harness", "harness_plugins", "harness_dashboard", "harness_recipes", "harness_dash"}
+    providers = packages_distributions()
+    undeclared = []
+    for folder in ("harness", "plugins", "dashboards"):
+        for module, where in _imported_top_level_modules(REPO / folder).items():
+            if module in sys.stdlib_module_names or module in own or module == "__future__":
+                continue
+            dists = {canonicalize_name(d) for d in providers.get(module, [module])}
+            if not dists & declared:
+                undeclared.append(f"{module} ({where}; distribution {', '.join(sorted(dists))})")
+    assert not undeclared, "imports no extra in pyproject.toml declares: " + "; ".join(undeclared)
+
+
 # ------------------------------------------------------------------ bundled recipes
 
 
