@@ -38,12 +38,15 @@ def test_package_reference_names_a_file_inside_an_installed_package():
     assert resolve_package_path("pkg:no_such_package/x.jsonl") == "pkg:no_such_package/x.jsonl"
 
 
-def test_recipe_with_a_missing_package_file_is_rejected_before_any_work(tmp_path):
+def test_recipe_with_a_missing_package_file_is_rejected_before_any_work(tmp_path, host):
+    from harness.recipe import RecipeError, check_recipe, load_recipe
+
     recipe = (recipes_dir() / "quickstart.toml").read_text().replace(
         "pkg:harness_plugins.lm_eval_plugin/tasks/quick_mc/train.jsonl", "pkg:harness_plugins.lm_eval_plugin/nope.jsonl")
     (tmp_path / "r.toml").write_text(recipe)
-    proc = cli("validate", "r.toml", cwd=tmp_path)
-    assert proc.returncode == 2 and "data[0].path" in proc.stderr and "nope.jsonl" in proc.stderr, proc.stderr
+    with pytest.raises(RecipeError) as err:
+        check_recipe(load_recipe(tmp_path / "r.toml"), host)
+    assert "data[0].path" in str(err.value) and "nope.jsonl" in str(err.value)
 
 
 def test_missing_catalogue_is_an_error_not_an_empty_list(tmp_path):
@@ -130,11 +133,15 @@ def test_recipes_lists_each_with_its_cost(tmp_path):
         assert f"{name}  " in proc.stdout and f"cost: {r.cost}" in proc.stdout
 
 
-def test_a_bundled_name_validates_from_any_folder_and_a_bad_name_says_what_to_do(tmp_path):
-    ok = cli("validate", "quickstart", cwd=tmp_path)
-    assert ok.returncode == 0, ok.stderr
-    bad = cli("validate", "quickstrat", cwd=tmp_path)
-    assert bad.returncode == 2 and "harness recipes" in bad.stderr
+def test_a_bundled_name_loads_from_any_folder_and_a_bad_name_says_what_to_do(tmp_path, monkeypatch, host):
+    from harness.recipe import RecipeError, check_recipe, load_recipe
+
+    monkeypatch.chdir(tmp_path)
+    loaded = load_recipe("quickstart")
+    assert loaded.path.samefile(recipes_dir() / "quickstart.toml")
+    check_recipe(loaded, host)
+    with pytest.raises(RecipeError, match="harness recipes"):
+        load_recipe("quickstrat")
 
 
 def test_copy_writes_the_recipe_and_its_data_so_the_copy_resolves_them(tmp_path):
@@ -151,7 +158,9 @@ def test_copy_writes_the_recipe_and_its_data_so_the_copy_resolves_them(tmp_path)
     assert paths and all(p.is_relative_to(tmp_path / "mine") for p in paths)
 
 
-def test_copy_never_overwrites_without_force(tmp_path):
+def test_copy_never_overwrites_without_force(tmp_path, host):
+    from harness.recipe import check_recipe, load_recipe
+
     target = tmp_path / "q.toml"
     target.write_text("# my edits\n")
     refused = cli("recipes", "copy", "quickstart", "q.toml", cwd=tmp_path)
@@ -159,8 +168,7 @@ def test_copy_never_overwrites_without_force(tmp_path):
     assert target.read_text() == "# my edits\n"
     forced = cli("recipes", "copy", "quickstart", "q.toml", "--force", cwd=tmp_path)
     assert forced.returncode == 0 and target.read_text() == (recipes_dir() / "quickstart.toml").read_text()
-    # the copy runs from elsewhere: its data path is a package reference
-    assert cli("validate", str(target), cwd=REPO).returncode == 0
+    check_recipe(load_recipe(target), host)  # its data path is a package reference: it resolves here too
 
 
 # ------------------------------------------------------------------ plugin scaffold
