@@ -50,8 +50,20 @@ def load_catalog(path: Path | None = None) -> dict[str, CatalogEntry]:
                                "point it at a registry.toml or unset it to use the bundled catalogue")
         raise CatalogError(f"plugin catalogue not found: no file {path} in the installed package; "
                            "reinstall posttrain-harness (pip install --force-reinstall posttrain-harness)")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {name: CatalogEntry(name=name, **entry) for name, entry in data.get("plugins", {}).items()}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"plugin catalogue {path} is not valid TOML ({exc}); fix the file "
+                           + ("or unset HARNESS_REGISTRY" if os.environ.get("HARNESS_REGISTRY")
+                              else "or reinstall posttrain-harness")) from None
+    catalog = {}
+    for name, entry in data.get("plugins", {}).items():
+        try:
+            catalog[name] = CatalogEntry(name=name, **entry)
+        except TypeError as exc:  # an unknown or missing key
+            raise CatalogError(f"{path}: [plugins.{name}]: {exc}; keys: requirement, entry_point, "
+                               "description, hooks, first_party") from None
+    return catalog
 
 
 def requirement_for(name: str, catalog: dict[str, CatalogEntry] | None = None) -> str:

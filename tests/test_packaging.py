@@ -55,6 +55,20 @@ def test_missing_catalogue_is_an_error_not_an_empty_list(tmp_path):
     assert proc.returncode == 2 and "HARNESS_REGISTRY" in proc.stderr and "absent.toml" in proc.stderr
 
 
+def test_broken_catalogue_names_the_file_and_the_fix(tmp_path):
+    (tmp_path / "bad.toml").write_text("../registry.toml\n")  # what a checkout without symlinks would hold
+    env = {**os.environ, "HARNESS_REGISTRY": str(tmp_path / "bad.toml")}
+    proc = cli("plugins", "catalog", cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and "bad.toml is not valid TOML" in proc.stderr and "HARNESS_REGISTRY" in proc.stderr
+
+
+def test_catalogue_entry_with_an_unknown_key_is_named(tmp_path):
+    (tmp_path / "r.toml").write_text('[plugins.x]\nrequirement = "x"\nentry_point = "x"\nhoooks = []\n')
+    env = {**os.environ, "HARNESS_REGISTRY": str(tmp_path / "r.toml")}
+    proc = cli("plugins", "catalog", cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and "[plugins.x]" in proc.stderr and "hoooks" in proc.stderr
+
+
 def test_version_names_the_ml_libraries_without_importing_them():
     code = ("import sys\nfrom harness.cli import main\ntry:\n    main(['--version'])\nfinally:\n"
             "    print('IMPORTED', sorted(m for m in ('torch', 'transformers', 'trl', 'lm_eval', 'streamlit')"
