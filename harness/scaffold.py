@@ -73,8 +73,10 @@ def render(name: str, hooks: list[str]) -> dict[str, str]:
         raise ScaffoldError(f"plugin name {name!r}: use lower-case letters, digits and '-' "
                             "(it becomes the entry-point name; the package is harness-NAME)")
     sk = PluginSkeleton(name)
+    from . import __version__
+
     values = {"name": sk.name, "distribution": sk.distribution, "package": sk.package,
-              "hooks": ", ".join(hooks)}
+              "hooks": ", ".join(hooks), "harness_version": __version__}
     modules = [HOOKS[h][1] for h in hooks]
     init_lines = [f"from .{m} import {HOOKS[h][0]}  # noqa: F401" for h, m in zip(hooks, modules)]
     files = {

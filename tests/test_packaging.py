@@ -193,7 +193,10 @@ def test_scaffold_writes_an_installable_package_per_hook(tmp_path):
     assert proc.returncode == 0, proc.stderr
     root = tmp_path / "my-plugin"
     project = tomllib.loads((root / "pyproject.toml").read_text())
+    import harness
+
     assert project["project"]["name"] == "harness-my-plugin"
+    assert project["project"]["dependencies"] == [f"posttrain-harness>={harness.__version__}"]
     assert project["project"]["entry-points"]["harness"] == {"my-plugin": "harness_my_plugin"}
     modules = sorted(p.name for p in (root / "harness_my_plugin").glob("*.py"))
     assert modules == ["__init__.py", "command.py", "data_source.py", "safety_filter.py"]
