@@ -26,6 +26,7 @@ from .components import (
     TrainResult,
     Verdict,
 )
+from .errors import DataError, HarnessError, HookFailed, PluginError, RecipeError, StageError, StoreError
 from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import content_hash, items_hash
 from .hookspecs import hookimpl
@@ -37,5 +38,6 @@ __all__ = [
     "COMPONENT_KINDS", "CONCERNS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
     "Evaluator", "Metric", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
     "SafetyFilter", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
-    "RunEnded", "RunStarted", "StageEnded", "content_hash", "items_hash", "hookimpl", "PluginUnavailable", "__version__",
+    "RunEnded", "RunStarted", "StageEnded", "HarnessError", "RecipeError", "PluginError", "DataError",
+    "StageError", "StoreError", "HookFailed", "content_hash", "items_hash", "hookimpl", "PluginUnavailable", "__version__",
 ]

@@ -16,10 +16,12 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
+from .errors import StoreError
+
 PHASES = ("before", "after")
 
 
-class CompareError(ValueError):
+class CompareError(StoreError, ValueError):
     """The comparison cannot be made (missing phase, no metrics...)."""
 
 

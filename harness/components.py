@@ -18,6 +18,8 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .errors import RecipeError
+
 #: Data formats a data source may declare, with the keys each example carries.
 #: They are TRL's dataset formats; ``prompt``/``completion``/``chosen``/``rejected``
 #: may be plain strings or lists of chat messages ``{"role", "content"}``.
@@ -35,7 +37,7 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
 
-class ParamError(ValueError):
+class ParamError(RecipeError):
     """Parameters a recipe gave a component are wrong.
 
     ``errors`` is a list of ``(key_path, message)``; the key path is relative to
@@ -44,7 +46,8 @@ class ParamError(ValueError):
 
     def __init__(self, errors: list[tuple[str, str]]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {m}" if k else m for k, m in errors))
+        self.source = ""
+        Exception.__init__(self, "; ".join(f"{k}: {m}" if k else m for k, m in errors))
 
 
 class Component:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
+from . import errors
 from .components import DATA_FORMATS, SafetyFilter, TrainData
 from .fingerprint import items_hash
 
 MAX_EXAMPLES = 5  # examples of dropped/flagged rows kept in the record
 
 
-class DataError(ValueError):
-    pass
+DataError = errors.DataError  # kept importable from here
 
 
 def _text_slots(example: dict, fmt: str, on: str) -> Iterator[tuple[str, int | None]]:

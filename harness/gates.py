@@ -32,6 +32,8 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from .errors import HarnessError
+
 
 class GateSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -55,7 +57,7 @@ RULES = ("min", "max", "max_drop", "max_increase")
 CHANGE_RULES = ("max_drop", "max_increase")
 
 
-class GateSpecError(ValueError):
+class GateSpecError(HarnessError, ValueError):
     """A gate specification (recipe table or ``--gate`` option) is malformed."""
 
 

@@ -21,17 +21,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .components import DATA_FORMATS, ParamError, pydantic_errors
+from .errors import RecipeError
 from .gates import GateSpec
-
-
-class RecipeError(ValueError):
-    """A recipe is invalid. ``errors`` holds ``(key_path, message)`` pairs."""
-
-    def __init__(self, source: str, errors: list[tuple[str, str]]):
-        self.source = source
-        self.errors = errors
-        lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}" for path, msg in errors]
-        super().__init__("\n".join(lines))
 
 
 class _Strict(BaseModel):
@@ -96,6 +87,8 @@ class EvaluateSection(_Component):
 
 class ReportSection(_Component):
     reporter: str
+    #: a required reporter that fails fails the run (exit 2); otherwise its failure is a warning
+    required: bool = False
 
 
 class BaselineSection(_Strict):

@@ -180,3 +180,309 @@ def test_plugins_cli_lists_json_fast_without_torch():
     assert all(p["status"] == "loaded" for p in listing), [p for p in listing if p["status"] != "loaded"]
     assert "NO-TORCH" in proc.stderr
     assert wall < 5  # interpreter start included; the in-process figure is printed for the record
+
+
+# ------------------------------------------------------------------ registration through pluggy
+
+MISSPELLED = '''
+import harness
+
+@harness.hookimpl
+def register_trainerz(register):
+    pass
+'''
+
+UNDECORATED = '''
+import harness
+
+class Quiet(harness.Evaluator):
+    name = "quiet"
+
+def register_evaluators(register):
+    register(Quiet)
+'''
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """Write installed-looking distributions (dist-info + module) into a folder on sys.path."""
+    folder = tmp_path / "extra-site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+
+    def install(dist: str, ep_name: str, source: str, module: str | None = None) -> str:
+        module = module or f"fake_{dist.replace('-', '_')}"
+        (folder / f"{module}.py").write_text(textwrap.dedent(source))
+        info = folder / f"{dist.replace('-', '_')}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[harness]\n{ep_name} = {module}\n")
+        sys.modules.pop(module, None)
+        return module
+
+    return install
+
+
+def test_misspelled_hook_is_a_load_error_with_its_fix(site):
+    site("fake-misspelled", "misspelled", MISSPELLED)
+    host = load_plugins(allow=["misspelled"])
+    info = host.plugins["misspelled"]
+    assert info.status == "error"
+    assert "unknown hook 'register_trainerz'" in info.error
+    assert info.fix == "rename 'register_trainerz' to 'register_trainers'"
+    assert not host.pm.get_plugins()  # nothing of it stays registered
+    host.pm.check_pending()  # pluggy itself finds nothing pending
+    with pytest.raises(PluginLoadError, match="register_trainerz"):
+        load_plugins(allow=["misspelled"], strict=True)
+
+
+def test_hook_function_without_hookimpl_is_a_load_error(site):
+    site("fake-undecorated", "undecorated", UNDECORATED)
+    info = load_plugins(allow=["undecorated"]).plugins["undecorated"]
+    assert info.status == "error" and "not decorated with @harness.hookimpl" in info.error
+    assert info.fix == "add @harness.hookimpl above 'def register_evaluators'"
+
+
+def test_misspelled_hook_shows_in_harness_plugins(site, tmp_path):
+    site("fake-misspelled", "misspelled", MISSPELLED)
+    env = {**__import__("os").environ, "HARNESS_LOAD_PLUGINS": "misspelled",
+           "PYTHONPATH": str(tmp_path / "extra-site")}
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "plugins"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0
+    assert "ERROR" in proc.stdout and "unknown hook 'register_trainerz'" in proc.stdout
+    assert "fix: rename 'register_trainerz' to 'register_trainers'" in proc.stdout
+    strict = subprocess.run([sys.executable, "-m", "harness.cli", "plugins", "--strict"], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert strict.returncode == 2
+
+
+def test_registration_goes_through_pluggy_and_is_traced(monkeypatch, capsys):
+    import harness
+
+    class Plain(harness.Reporter):
+        name = "plain"
+
+    class One:
+        @harness.hookimpl
+        def register_reporters(self, register):
+            register(Plain)
+
+    monkeypatch.setenv("HARNESS_TRACE_PLUGINS", "1")
+    host = load_plugins(allow=[], extra=[("one", One())])
+    assert host.resolve("reporter", "plain").plugin == "one"
+    assert "register_reporters" in capsys.readouterr().err  # the registration call was traced
+
+
+def test_one_plugins_registration_never_reaches_another():
+    """Each plugin is asked to register through its own subset caller: the callback it gets
+    attributes every component to it, whatever order pluggy would call the others in."""
+    import harness
+
+    def evaluator(n):
+        return type(f"E{n}", (harness.Evaluator,), {"name": f"e{n}"})
+
+    def plugin(n):
+        class P:
+            @harness.hookimpl
+            def register_evaluators(self, register):
+                register(evaluator(n))
+        return P()
+
+    host = load_plugins(allow=[], extra=[(f"p{n}", plugin(n)) for n in range(3)])
+    assert {c.name: c.plugin for c in host.available("evaluator")} == {"e0": "p0", "e1": "p1", "e2": "p2"}
+
+
+# ------------------------------------------------------------------ no silent shadowing
+
+SHADOW_FILTER = '''
+import harness
+
+class KeepEverything(harness.SafetyFilter):
+    name = "refusal"
+    detects = ("full_refusal", "compliance")
+    def score(self, texts, prompts=None):
+        return [harness.Verdict("compliance", 0.0, False) for _ in texts]
+
+@harness.hookimpl
+def register_safety_filters(register):
+    register(KeepEverything)
+'''
+
+
+def test_same_entry_point_name_loads_both_and_never_replaces_first_party_filters(site):
+    site("harness-shadow", "filters", SHADOW_FILTER)
+    host = load_plugins(allow=FIRST_PARTY)
+    assert host.plugins["filters"].distribution == "posttrain-harness"
+    shadow = host.plugins["harness-shadow"]
+    assert shadow.status == "loaded" and shadow.entry_point == "filters"
+    assert any("entry point 'filters'" in c for c in host.plugins["filters"].collisions)
+    with pytest.raises(UnknownComponent, match="ambiguous.*'filters/refusal'.*'harness-shadow/refusal'"):
+        host.resolve("safety_filter", "refusal")
+    assert host.resolve("safety_filter", "filters/refusal").cls.__module__.startswith("harness_plugins")
+    assert any("safety filter 'refusal' is offered by plugins" in c for c in host.collisions())
+    with pytest.raises(PluginLoadError, match="entry point 'filters' of 'harness-shadow' is also the entry "
+                                              "point of 'posttrain-harness'"):
+        load_plugins(allow=FIRST_PARTY, strict=True)
+
+
+def test_component_collision_fails_strict_mode():
+    import harness
+
+    class A(harness.Evaluator):
+        name = "same"
+
+    def plugin():
+        class P:
+            @harness.hookimpl
+            def register_evaluators(self, register):
+                register(A)
+        return P()
+
+    assert load_plugins(allow=[], extra=[("one", plugin()), ("two", plugin())]).collisions()
+    with pytest.raises(PluginLoadError, match="evaluator 'same' is offered by plugins 'one' and 'two'"):
+        load_plugins(allow=[], extra=[("one", plugin()), ("two", plugin())], strict=True)
+
+
+def test_disabled_plugin_is_named_when_its_component_is_unknown():
+    host = load_plugins(allow=[p for p in FIRST_PARTY if p != "tiny"])
+    with pytest.raises(UnknownComponent, match="Disabled plugins.*tiny"):
+        host.resolve("model", "tiny")
+
+
+# ------------------------------------------------------------------ failure semantics: one rule
+
+HOOKS = '''
+import os
+import harness
+
+class Const(harness.Evaluator):
+    name = "const"
+    def evaluate(self, model, context):
+        return harness.EvalResult(metrics={"const/value": harness.Metric(1.0, 0.0, 1)})
+
+class Broken(harness.Reporter):
+    name = "broken"
+    def report(self, record, run_dir):
+        raise OSError("disk full")
+
+@harness.hookimpl
+def register_evaluators(register):
+    register(Const)
+
+@harness.hookimpl
+def register_reporters(register):
+    register(Broken)
+
+def _maybe_break(hook):
+    if os.environ.get("BREAK_HOOK") == hook:
+        raise RuntimeError(f"{hook} broke")
+
+@harness.hookimpl
+def on_run_start(event):
+    _maybe_break("on_run_start")
+
+@harness.hookimpl
+def on_stage_end(event):
+    _maybe_break("on_stage_end")
+
+@harness.hookimpl
+def on_run_end(event):
+    _maybe_break("on_run_end")
+'''
+
+HOOK_RECIPE = """
+[run]
+name = "hooks"
+
+[model]
+loader = "tiny"
+
+[[evaluate]]
+evaluator = "const"
+{report}
+"""
+
+
+@pytest.fixture
+def hook_cli(site, tmp_path, monkeypatch):
+    """Run ``harness run`` in-process with the 'hooky' plugin installed; return (exit code, record)."""
+    import harness.plugins
+    from harness.cli import main
+
+    site("harness-hooky", "hooky", HOOKS)
+    monkeypatch.setenv("HARNESS_LOAD_PLUGINS", ",".join(FIRST_PARTY + ["hooky"]))
+
+    calls = iter(range(100))
+
+    def run(report: str = "", *args: str):
+        monkeypatch.setattr(harness.plugins, "_HOST", None)
+        recipe = tmp_path / "hooks.toml"
+        recipe.write_text(HOOK_RECIPE.format(report=report))
+        store = tmp_path / f"runs-{next(calls)}"
+        code = main(["run", str(recipe), "--no-cache", "--store", str(store), *args])
+        [run_dir] = store.iterdir()
+        return code, json.loads((run_dir / "run.json").read_text())
+
+    return run
+
+
+@pytest.mark.parametrize("hook", ["on_run_start", "on_stage_end"])
+def test_raising_lifecycle_hook_fails_the_run_with_exit_2_and_names_the_plugin(hook_cli, monkeypatch, hook):
+    monkeypatch.setenv("BREAK_HOOK", hook)
+    code, record = hook_cli()
+    assert code == 2
+    assert record["status"] == "failed" and record["finished_at"]
+    assert record["error"]["hook"] == hook and record["error"]["plugin"] == "hooky"
+    assert record["error"]["message"] == f"hook '{hook}' of plugin 'hooky' raised RuntimeError: {hook} broke"
+
+
+def test_raising_on_run_end_is_recorded_and_keeps_the_verdict(hook_cli, monkeypatch):
+    monkeypatch.setenv("BREAK_HOOK", "on_run_end")
+    code, record = hook_cli()
+    assert code == 0
+    assert record["status"] == "completed" and record["error"] is None
+    [failure] = record["post_run_errors"]
+    assert failure["hook"] == "on_run_end" and failure["plugin"] == "hooky"
+
+
+def test_failing_reporter_warns_unless_required(hook_cli, monkeypatch, capsys):
+    monkeypatch.delenv("BREAK_HOOK", raising=False)
+    code, record = hook_cli('\n[[report]]\nreporter = "broken"\n')
+    assert code == 0 and record["status"] == "completed"
+    assert "OSError: reporter 'broken' failed: disk full" in capsys.readouterr().err
+    assert record["post_run_errors"][0]["required"] is False
+    code, record = hook_cli('\n[[report]]\nreporter = "broken"\nrequired = true\n')
+    assert code == 2 and record["status"] == "failed"
+    assert record["error"]["reporter"] == "broken" and record["error"]["stage"] == "report"
+
+
+def test_harness_errors_exit_2_with_the_message_alone_and_traceback_only_with_debug(monkeypatch, capsys):
+    import click
+
+    import harness
+    import harness.plugins
+    from harness.cli import main
+
+    class Commands:
+        @harness.hookimpl
+        def register_commands(self, cli):
+            @cli.command(name="bad-data")
+            def bad_data():
+                raise harness.DataError("rows.jsonl:3: 'chosen' is missing; add it or drop the row")
+
+            @cli.command(name="buggy")
+            def buggy():
+                raise KeyError("oops")
+
+            assert isinstance(cli, click.Group)
+
+    monkeypatch.setattr(harness.plugins, "_HOST", load_plugins(allow=[], extra=[("cmds", Commands())]))
+    assert main(["bad-data"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: rows.jsonl:3: 'chosen' is missing; add it or drop the row"
+    assert main(["--debug", "bad-data"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    assert main(["buggy"]) == 2
+    err = capsys.readouterr().err
+    assert "internal error KeyError" in err and "--debug" in err and "Traceback" not in err
