@@ -56,6 +56,8 @@ class Component:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel] | None] = None
+    #: set by the plugin host on every instance it creates: which plugin registered it, under what name
+    registered_as: Any = None
 
     def __init__(self, **params: Any):
         self.params = self.validate_params(params)
@@ -192,6 +194,14 @@ class DataSource(Component):
     def load(self, *, seed: int = 0) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    @classmethod
+    def local_paths(cls, params: dict[str, Any]) -> dict[str, str]:
+        """The local files this source will read, ``{parameter: path}``, for ``harness validate`` to
+        check before any work. The default: a string ``path`` parameter. Override when ``path`` may
+        name something that is not a file (a hub id, a builder such as ``json``)."""
+        path = params.get("path")
+        return {"path": path} if isinstance(path, str) else {}
+
 
 @dataclass
 class TrainData:
@@ -314,6 +324,11 @@ class EvalContext:
 
 class Evaluator(Component):
     """Scores a model: metrics with standard errors plus per-sample rows."""
+
+    #: What this evaluator takes the names to evaluate from: the name of its list parameter, e.g.
+    #: ``"tasks"`` (benchmarks) or ``"suites"`` (safety prompt sets). ``harness eval --tasks/--suites``
+    #: picks the evaluator that declares it; ``None``: neither.
+    evaluates: ClassVar[str | None] = None
 
     def evaluate(self, model: ModelHandle, context: EvalContext) -> EvalResult:
         raise NotImplementedError

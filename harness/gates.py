@@ -170,6 +170,8 @@ def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
     current = metrics.get(phase) or {}
     current_samples = after_samples if phase == "after" else before_samples
 
+    base_phase: str | None
+    base_error: str | None
     if reference is not None:
         base_rec, base_samples, *rest = reference
         try:
@@ -263,7 +265,7 @@ def _change_gate(metric: str, rule: str, threshold: float, confidence: float | N
         return GateResult(metric, rule, threshold, observed, None, False,
                           f"{metric}: confidence {confidence} needs per-item scores on both sides "
                           f"to compute an interval; none were paired")
-    judged = (bound if confidence is not None else observed) + 0.0
+    judged = (observed if confidence is None or bound is None else bound) + 0.0
     passed = judged <= threshold
     what = "drop" if rule == "max_drop" else "rise"
     change = noun if shown is None else f"{noun} {shown:.4g}"

@@ -8,6 +8,7 @@ the stages before it kept. ``run.json`` is written last, atomically.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import time
@@ -122,22 +123,17 @@ class Run:
         for d in self.recipe.data:
             source = self._use(f"data:{d.name}", "data_source", d.source, d.params())
             examples = source.load(seed=self.recipe.run.seed)
-            filters = [(self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
-                       for f in d.filters]
+            filters: list[tuple[Any, str, str]] = [
+                (self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
+                for f in d.filters]
             data, report = data_prep.prepare(d.name, d.source, source.data_format(), examples, filters,
-                                             d.pair_checks, self._optional_filter)
+                                             d.pair_checks, self.host.filter_detecting)
             self.datasets[d.name] = data
             if getattr(source, "stats", None):  # e.g. rows a bundled source skipped, and why
                 report["source_stats"] = source.stats
             self.record["data"].append(report)
             self.log(f"    {d.name}: {report['rows_in']} rows in, {report['rows_out']} kept")
         return {"rows": {name: len(ds.examples) for name, ds in self.datasets.items()}}
-
-    def _optional_filter(self, name: str):
-        try:
-            return self.host.create("safety_filter", name, {})
-        except LookupError:
-            return None
 
     def _evaluate(self, phase: str) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
@@ -186,7 +182,7 @@ class Run:
         ctx = EvalContext(phase=phase, seed=self.recipe.run.seed, work_dir=self.dir / "work" / f"{phase}-{i}",
                           filters=filters, log=self.log)
         result = evaluator.evaluate(self.model, ctx)
-        if key is not None:
+        if key is not None and self.cache is not None:
             self.cache.put(key, result, {"run": self.run_id, "model": self.model.name})
         return result, False
 
@@ -211,9 +207,9 @@ class Run:
 
     # ------------------------------------------------------------ gates
 
-    def _gates(self) -> None:
+    def _gates(self) -> dict[str, Any]:
         if not self.recipe.gates:
-            return
+            return {}
         from .gates import evaluate_gates
 
         reference = None
@@ -231,6 +227,7 @@ class Run:
         self.record["gates_passed"] = all(g.passed for g in results)
         for g in results:
             self.log(f"    gate {'PASS' if g.passed else 'FAIL'}  {g.message}")
+        return {}
 
     # ------------------------------------------------------------ run
 
@@ -254,12 +251,12 @@ class Run:
             if self.recipe.evaluate:
                 self._stage("evaluate-before", "evaluate", lambda: self._evaluate("before"))
             for i, t in enumerate(self.recipe.train):
-                self._stage(t.name or f"train-{i}-{t.trainer}", "train", lambda i=i: self._train(i))
+                self._stage(t.name or f"train-{i}-{t.trainer}", "train", functools.partial(self._train, i))
             if self.recipe.train and self.recipe.evaluate:
                 self._stage("evaluate-after", "evaluate", lambda: self._evaluate("after"))
                 self.record["model"]["fingerprint_after"] = self.model.fingerprint()
             if self.recipe.gates:
-                self._stage("gates", "gates", lambda: self._gates() or {})
+                self._stage("gates", "gates", self._gates)
             self.record["status"] = "completed"
         except StageFailed as exc:
             self.record["status"] = "failed"

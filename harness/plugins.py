@@ -102,7 +102,7 @@ class ComponentInfo:
     kind: str
     name: str
     plugin: str
-    cls: type
+    cls: type[Component]
     aliases: tuple[str, ...] = ()
 
     @property
@@ -266,6 +266,12 @@ class PluginHost:
         """Components of a kind whose class passes ``test`` (a declared capability), in load order."""
         return [c for c in self.components[kind] if test(c.cls)]
 
+    def filter_detecting(self, label: str) -> Any:
+        """A safety filter (default parameters) that can return ``label``, found by what it
+        ``detects``, not by its name; None when no loaded filter can. First loaded wins."""
+        found = self.providing("safety_filter", lambda cls: label in getattr(cls, "detects", ()))
+        return self.create("safety_filter", found[0].fullname, {}) if found else None
+
     def resolve(self, kind: str, name: str) -> ComponentInfo:
         """Find a component by ``plugin/name``, ``name`` or alias; errors say what exists."""
         comps = self.components[kind]
@@ -303,7 +309,7 @@ class PluginHost:
         """Instantiate a component with validated parameters (raises ParamError)."""
         info = self.resolve(kind, name)
         comp = info.cls(**(params or {}))
-        comp.registered_as = info  # type: ignore[attr-defined]
+        comp.registered_as = info
         return comp
 
     def check_params(self, kind: str, name: str, params: dict[str, Any]) -> None:

@@ -219,9 +219,9 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         seen.add(d.name)
         info = component("data_source", d.source, d.params(), where, "source")
         data_formats[d.name] = _source_format(info, d.params()) if info else None
-        path = d.params().get("path")
-        if d.source != "hf" and isinstance(path, str) and not Path(path).exists():
-            errors.append((f"{where}.path", f"data file not found: {path}"))
+        for key, path in (info.cls.local_paths(d.params()) if info else {}).items():
+            if not Path(path).exists():
+                errors.append((f"{where}.{key}", f"data file not found: {path}"))
         for j, f in enumerate(d.filters):
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
 

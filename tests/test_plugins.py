@@ -486,3 +486,93 @@ def test_harness_errors_exit_2_with_the_message_alone_and_traceback_only_with_de
     assert main(["buggy"]) == 2
     err = capsys.readouterr().err
     assert "internal error KeyError" in err and "--debug" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ no first-party names in the core
+
+def test_harness_eval_picks_evaluators_and_filters_by_declared_capability(monkeypatch, tmp_path, capsys):
+    """`harness eval --tasks/--suites` finds the evaluators that declare `evaluates`, and the
+    refusal filter by what it detects: a third-party set works with the first-party ones disabled."""
+    import harness
+    import harness.plugins
+    from harness.cli import main
+
+    class Benchmarks(harness.Evaluator):
+        name = "my-bench"
+        evaluates = "tasks"
+
+        class Params(harness.Params):
+            tasks: list[str]
+
+        def evaluate(self, model, context):
+            return harness.EvalResult(metrics={f"{t}/acc": harness.Metric(0.5, 0.1, 4) for t in self.params.tasks})
+
+    class Suites(harness.Evaluator):
+        name = "my-safety"
+        evaluates = "suites"
+
+        class Params(harness.Params):
+            suites: list[str]
+
+        def evaluate(self, model, context):
+            [refusals] = context.filters.values()
+            flagged = refusals.score(["I cannot help with that."])[0].flagged
+            return harness.EvalResult(metrics={f"{s}/refused": harness.Metric(float(flagged), 0.0, 1)
+                                               for s in self.params.suites})
+
+    class Refusals(harness.SafetyFilter):
+        name = "my-refusals"
+        detects = ("full_refusal", "compliance")
+
+        def score(self, texts, prompts=None):
+            return [harness.Verdict("full_refusal", 1.0, True) for _ in texts]
+
+    class Mine:
+        @harness.hookimpl
+        def register_evaluators(self, register):
+            register(Benchmarks)
+            register(Suites)
+
+        @harness.hookimpl
+        def register_safety_filters(self, register):
+            register(Refusals)
+
+    host = load_plugins(allow=["tiny"], extra=[("mine", Mine())])
+    monkeypatch.setattr(harness.plugins, "_HOST", host)
+    code = main(["eval", "--model", "tiny", "--tasks", "a,b", "--suites", "s", "--json", "--no-cache",
+                 "--store", str(tmp_path / "runs")])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    assert set(out["metrics"]["before"]) == {"a/acc", "b/acc", "s/refused"}
+    assert out["metrics"]["before"]["s/refused"]["value"] == 1.0
+    record = json.loads((tmp_path / "runs" / out["id"] / "run.json").read_text())
+    assert {c["name"] for c in record["components"]} == {"tiny", "my-bench", "my-safety", "my-refusals"}
+
+
+def test_harness_eval_says_what_is_missing_without_a_capable_evaluator(monkeypatch, tmp_path, capsys):
+    import harness.plugins
+    from harness.cli import main
+
+    monkeypatch.setattr(harness.plugins, "_HOST", load_plugins(allow=["tiny"]))
+    assert main(["eval", "--model", "tiny", "--tasks", "a", "--store", str(tmp_path / "runs")]) == 2
+    assert "no loaded evaluator evaluates tasks" in capsys.readouterr().err
+
+
+def test_core_names_no_first_party_plugin():
+    """No core module spells a first-party plugin's entry-point or component name as a string."""
+    import ast
+    from pathlib import Path
+
+    core = Path(__file__).resolve().parents[1] / "harness"
+    # ("harm" is also one of harness.CONCERNS, so it is not on the list)
+    names = {"lm-eval", "safety", "refusal", "hf", "gguf", "smollm2", "pii", "judge", "sft", "dpo", "tiny"}
+    hits = []
+    for path in core.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body
+                      and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in names and id(node) not in docstrings:
+                hits.append(f"{path.relative_to(core.parent)}:{node.lineno}: {node.value!r}")
+    assert not hits, hits
