@@ -77,7 +77,7 @@ class Component:
         try:
             return cls.Params.model_validate(params)
         except ValidationError as exc:
-            raise ParamError(pydantic_errors(exc)) from None
+            raise ParamError(pydantic_errors(exc, known=list(cls.Params.model_fields))) from None
 
     def params_dict(self) -> dict[str, Any]:
         """The validated parameters as JSON-able data, for the run record."""
@@ -86,13 +86,21 @@ class Component:
         return dict(self.params)
 
 
-def pydantic_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """Turn a pydantic error into ``(key.path, message)`` pairs."""
+def pydantic_errors(exc: ValidationError, known: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Turn a pydantic error into ``(key.path, message)`` pairs.
+
+    ``known``: the top-level keys the model takes, to suggest the closest one for a typo.
+    """
+    import difflib
+
     out = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+            close = difflib.get_close_matches(path, known, n=1) if len(err["loc"]) == 1 else []
+            if close:
+                msg += f"; did you mean '{close[0]}'?"
         elif err["type"] == "missing":
             msg = "required key is missing"
         else:
@@ -229,6 +237,8 @@ class TrainContext:
     seed: int
     output_dir: Path
     log: Callable[[str], None] = print
+    #: the recipe's folder: resolve relative paths a parameter holds against it (None: no recipe file)
+    recipe_dir: Path | None = None
 
 
 @dataclass
@@ -320,6 +330,8 @@ class EvalContext:
     work_dir: Path
     filters: dict[str, "SafetyFilter"] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    #: the recipe's folder: resolve relative paths a parameter holds against it (None: no recipe file)
+    recipe_dir: Path | None = None
 
 
 class Evaluator(Component):

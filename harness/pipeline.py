@@ -180,7 +180,7 @@ class Run:
                     self.log(f"    {info.fullname}: cache hit ({key})")
                     return hit, True
         ctx = EvalContext(phase=phase, seed=self.recipe.run.seed, work_dir=self.dir / "work" / f"{phase}-{i}",
-                          filters=filters, log=self.log)
+                          filters=filters, log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir)
         result = evaluator.evaluate(self.model, ctx)
         if key is not None and self.cache is not None:
             self.cache.put(key, result, {"run": self.run_id, "model": self.model.name})
@@ -192,7 +192,7 @@ class Run:
         data = self.datasets[section.data]
         stage = section.name or f"train-{i}-{section.trainer}"
         ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
-                           log=self.log)
+                           log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir)
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()

@@ -164,17 +164,44 @@ def _schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
+#: parameter names that hold local paths: ``path``, ``data_files`` and any ``*_path``/``*_dir``/``*_file(s)``
+_PATH_SUFFIXES = ("_path", "_dir", "_file", "_files")
+
+
+def _is_path_key(key: str) -> bool:
+    return key in ("path", "data_files") or key.endswith(_PATH_SUFFIXES)
+
+
+def _resolve_value(value: Any, base: Path) -> Any:
+    """A relative path that starts with '.' or exists beside the recipe becomes absolute; a hub id
+    such as 'org/name' or a builder name such as 'json' is left as it is."""
+    if isinstance(value, str) and value and not Path(value).is_absolute():
+        candidate = base / value
+        if value.startswith(".") or candidate.exists():
+            return str(candidate.resolve())
+    if isinstance(value, list):
+        return [_resolve_value(v, base) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve_value(v, base) for k, v in value.items()}
+    return value
+
+
+def _resolve_table(params: dict[str, Any], base: Path) -> None:
+    for key, value in list(params.items()):
+        if _is_path_key(key):
+            params[key] = _resolve_value(value, base)
+        elif isinstance(value, dict):  # a nested table, e.g. a judge filter's `model = {loader, path}`
+            _resolve_table(value, base)
+
+
 def _resolve_paths(loaded: LoadedRecipe) -> None:
-    """Relative local paths in component tables are relative to the recipe's folder."""
-    tables: list[_Component] = [loaded.recipe.model, *loaded.recipe.data]
+    """Relative local paths in every component table are relative to the recipe's folder."""
+    r = loaded.recipe
+    tables: list[_Component] = [r.model, *r.data, *r.train, *r.evaluate, *r.report]
+    tables += [f for d in r.data for f in d.filters] + [f for e in r.evaluate for f in e.filters]
     for table in tables:
-        extra = table.model_extra or {}
-        for key in ("path", "data_files"):
-            value = extra.get(key)
-            if isinstance(value, str) and not Path(value).is_absolute():
-                candidate = loaded.base_dir / value
-                if value.startswith(".") or candidate.exists():
-                    extra[key] = str(candidate.resolve())
+        if table.model_extra:
+            _resolve_table(table.model_extra, loaded.base_dir)
 
 
 # ---------------------------------------------------------------- checking

@@ -576,3 +576,55 @@ def test_core_names_no_first_party_plugin():
             if isinstance(node, ast.Constant) and node.value in names and id(node) not in docstrings:
                 hits.append(f"{path.relative_to(core.parent)}:{node.lineno}: {node.value!r}")
     assert not hits, hits
+
+
+# ------------------------------------------------------------------ what a plugin author tripped on
+
+def test_paths_in_every_component_table_resolve_relative_to_the_recipe(tmp_path):
+    from harness.recipe import load_recipe
+
+    folder = tmp_path / "project"
+    (folder / "tasks").mkdir(parents=True)
+    (folder / "judge").mkdir()
+    recipe = folder / "r.toml"
+    recipe.write_text("""
+[run]
+name = "paths"
+
+[model]
+loader = "tiny"
+
+[[evaluate]]
+evaluator = "lm-eval"
+tasks = ["x"]
+include_path = "tasks"
+filters = [{ filter = "judge", model = { loader = "hf", path = "./judge" } }]
+
+[[evaluate]]
+evaluator = "safety"
+suites = ["xstest"]
+base_dir = "org/not-here"
+
+[[report]]
+reporter = "jsonl"
+path = "./out/runs.jsonl"
+""")
+    r = load_recipe(recipe).recipe
+    assert r.evaluate[0].params()["include_path"] == str(folder / "tasks")
+    assert r.evaluate[0].filters[0].params()["model"] == {"loader": "hf", "path": str(folder / "judge")}
+    assert r.evaluate[1].params()["base_dir"] == "org/not-here"  # not a local path: left for the component
+    assert r.report[0].params()["path"] == str(folder / "out" / "runs.jsonl")
+
+
+def test_parameter_typo_suggests_the_close_name():
+    import harness
+
+    class Pick(harness.Evaluator):
+        name = "pick"
+
+        class Params(harness.Params):
+            max_new_tokens: int = 8
+
+    with pytest.raises(harness.ParamError) as err:
+        Pick.validate_params({"max_new_token": 4})
+    assert err.value.errors == [("max_new_token", "unknown key; did you mean 'max_new_tokens'?")]
