@@ -79,6 +79,28 @@ class Component:
         except ValidationError as exc:
             raise ParamError(pydantic_errors(exc, known=list(cls.Params.model_fields))) from None
 
+    @classmethod
+    def code_fingerprint(cls) -> str:
+        """Hash of the Python sources that define this component: every ``.py`` file in the folder
+        of its module (its package), or the module file alone for a top-level module.
+
+        Put it in an evaluator's :meth:`Evaluator.fingerprint`, so that a cached result never
+        outlives the code that produced it (an editable install does not change the version).
+        """
+        import hashlib
+        import sys
+
+        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if not file:
+            return ""
+        path = Path(file).resolve()
+        top_level = "." not in cls.__module__ and path.name != "__init__.py"
+        files = [path] if top_level else sorted(path.parent.rglob("*.py"))
+        digests = {str(f.relative_to(path.parent)): hashlib.blake2b(f.read_bytes(), digest_size=8).hexdigest()
+                   for f in files}
+        blob = "\n".join(f"{k} {v}" for k, v in sorted(digests.items())).encode()
+        return hashlib.blake2b(blob, digest_size=8).hexdigest()
+
     def params_dict(self) -> dict[str, Any]:
         """The validated parameters as JSON-able data, for the run record."""
         if isinstance(self.params, BaseModel):
@@ -346,7 +368,8 @@ class Evaluator(Component):
         raise NotImplementedError
 
     def fingerprint(self) -> str | None:
-        """Hash of everything but the model that decides the result (items, settings).
+        """Hash of everything but the model that decides the result: items, settings *and code*
+        (include :meth:`code_fingerprint`, or a cached result survives a change to your code).
 
         Return ``None`` (the default) to opt out of the evaluation cache.
         """

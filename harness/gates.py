@@ -32,7 +32,7 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .errors import HarnessError
+from .errors import RecipeError
 
 
 class GateSpec(BaseModel):
@@ -57,8 +57,12 @@ RULES = ("min", "max", "max_drop", "max_increase")
 CHANGE_RULES = ("max_drop", "max_increase")
 
 
-class GateSpecError(HarnessError, ValueError):
+class GateSpecError(RecipeError):
     """A gate specification (recipe table or ``--gate`` option) is malformed."""
+
+    def __init__(self, message: str):
+        self.source, self.errors = "", [("", message)]
+        Exception.__init__(self, message)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -628,3 +629,15 @@ def test_parameter_typo_suggests_the_close_name():
     with pytest.raises(harness.ParamError) as err:
         Pick.validate_params({"max_new_token": 4})
     assert err.value.errors == [("max_new_token", "unknown key; did you mean 'max_new_tokens'?")]
+
+
+def test_code_fingerprint_follows_the_plugin_source(site):
+    import importlib
+
+    module = site("fake-coded", "coded", "import harness\n\nclass E(harness.Evaluator):\n    name = 'e'\n")
+    first = importlib.import_module(module).E.code_fingerprint()
+    assert first == importlib.import_module(module).E.code_fingerprint()
+    path = Path(sys.modules[module].__file__)
+    path.write_text(path.read_text() + "\nX = 1  # a code change\n")
+    sys.modules.pop(module)
+    assert importlib.import_module(module).E.code_fingerprint() != first
