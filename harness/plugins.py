@@ -281,6 +281,7 @@ class PluginHost:
         else:
             matches = [c for c in comps if c.name == name] or [c for c in comps if name in c.aliases]
         if len(matches) == 1:
+            self._refuse_stand_in(kind, name, matches[0])
             return matches[0]
         label = KIND_LABELS[kind]
         if len(matches) > 1:
@@ -304,6 +305,26 @@ class PluginHost:
             msg += (". Disabled plugins (their components are unknown until enabled, see "
                     "HARNESS_LOAD_PLUGINS / HARNESS_DISABLE_PLUGINS): " + ", ".join(sorted(disabled)))
         raise UnknownComponent(msg)
+
+    def _refuse_stand_in(self, kind: str, name: str, found: ComponentInfo) -> None:
+        """Fail closed: while a first-party plugin failed to load (or the one whose entry-point name
+        it took is disabled), a bare safety-filter name may not fall through to a third-party filter:
+        it could be standing in for the missing one."""
+        if kind != "safety_filter" or "/" in name or self._is_first_party(found.plugin):
+            return
+        taken = self.plugins[found.plugin].entry_point if found.plugin in self.plugins else None
+        missing = sorted(p.name for p in self.plugins.values()
+                         if p.distribution == CORE_DISTRIBUTION
+                         and (p.status in ("error", "unavailable") or (p.status == "disabled" and p.name == taken)))
+        if missing:
+            raise UnknownComponent(
+                f"safety filter '{name}' comes from third-party plugin '{found.plugin}' while first-party "
+                f"plugin(s) {', '.join(missing)} did not load; write '{found.fullname}' to use it on purpose, "
+                "or fix the first-party plugin (see `harness plugins`)")
+
+    def _is_first_party(self, plugin: str) -> bool:
+        info = self.plugins.get(plugin)
+        return info is not None and info.distribution == CORE_DISTRIBUTION
 
     def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Component:
         """Instantiate a component with validated parameters (raises ParamError)."""

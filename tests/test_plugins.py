@@ -641,3 +641,29 @@ def test_code_fingerprint_follows_the_plugin_source(site):
     path.write_text(path.read_text() + "\nX = 1  # a code change\n")
     sys.modules.pop(module)
     assert importlib.import_module(module).E.code_fingerprint() != first
+
+
+def test_bare_filter_name_cannot_fall_through_to_a_stand_in_while_first_party_is_missing(site):
+    import harness
+
+    class Upper(harness.SafetyFilter):
+        name = "upper"
+
+    class Mine:
+        @harness.hookimpl
+        def register_safety_filters(self, register):
+            register(Upper)
+
+    """With the first-party filters disabled (or broken), a third-party 'refusal' is used only when
+    the recipe names it with its plugin: it must never stand in for the missing one implicitly."""
+    site("harness-shadow", "filters", SHADOW_FILTER)
+    host = load_plugins(allow=FIRST_PARTY, block=[])
+    assert host.plugins["filters"].status == "loaded"
+    host = load_plugins(allow=[p for p in FIRST_PARTY if p != "filters"] + ["harness-shadow"])
+    assert host.plugins["filters"].status == "disabled" and host.plugins["harness-shadow"].status == "loaded"
+    with pytest.raises(UnknownComponent, match="third-party plugin 'harness-shadow' while first-party plugin"):
+        host.resolve("safety_filter", "refusal")
+    assert host.resolve("safety_filter", "harness-shadow/refusal").plugin == "harness-shadow"
+    # disabling an unrelated first-party plugin leaves third-party filters usable by their bare name
+    host = load_plugins(allow=[p for p in FIRST_PARTY if p not in ("filters", "gguf")], extra=[("mine", Mine())])
+    assert host.resolve("safety_filter", "upper").plugin == "mine"
