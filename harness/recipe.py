@@ -277,6 +277,69 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         raise RecipeError(loaded.source, errors)
 
 
+def load_checked(path: str | Path, host) -> LoadedRecipe:
+    """:func:`load_recipe` then :func:`check_recipe`, reporting every error of the file in one pass:
+    when the schema is wrong, the component errors of the tables the schema accepted come too."""
+    try:
+        loaded = load_recipe(path)
+    except RecipeError as exc:
+        raise RecipeError(exc.source, exc.errors + _errors_beside_schema(Path(path), exc.errors, host)) from None
+    check_recipe(loaded, host)
+    return loaded
+
+
+_LIST_SECTIONS = ("data", "train", "evaluate", "report")
+
+
+def _errors_beside_schema(path: Path, schema_errors: list[tuple[str, str]], host) -> list[tuple[str, str]]:
+    """Check the tables the schema accepted; leave out what would only echo a broken table."""
+    import re
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    broken: dict[str, set[int]] = {}
+    for key_path, _ in schema_errors:
+        m = re.match(r"([A-Za-z_]\w*)(?:\[(\d+)\])?", key_path)
+        if not m:
+            return []  # an error about the whole file: nothing else can be checked
+        broken.setdefault(m.group(1), set()).update({int(m.group(2))} if m.group(2) else set())
+    index_maps: dict[str, list[int]] = {}
+    dropped_data: set[str] = set()
+    for section, items in broken.items():
+        if section in _LIST_SECTIONS and items and isinstance(data.get(section), list):
+            keep = [i for i in range(len(data[section])) if i not in items]
+            if section == "data":
+                dropped_data |= {str(data[section][i].get("name")) for i in items if isinstance(data[section][i], dict)}
+            index_maps[section] = keep
+            data[section] = [data[section][i] for i in keep]
+        elif section == "run":
+            data["run"] = {"name": "-"}
+        elif section in ("model", "data", "train", "evaluate", "report", "requires"):
+            return []  # a required table or a whole list is unreadable: its errors say enough
+        else:
+            data.pop(section, None)
+    try:
+        partial = LoadedRecipe(Recipe.model_validate(data), path, "")
+    except ValidationError:
+        return []
+    _resolve_paths(partial)
+    try:
+        check_recipe(partial, host)
+    except RecipeError as exc:
+        out = []
+        for key_path, msg in exc.errors:
+            if any(f"'{name}'" in msg and "[[data]]" in msg for name in dropped_data):
+                continue
+            m = re.match(r"(\w+)\[(\d+)\](.*)", key_path)
+            if m and m.group(1) in index_maps:
+                key_path = f"{m.group(1)}[{index_maps[m.group(1)][int(m.group(2))]}]{m.group(3)}"
+            out.append((key_path, msg))
+        return out
+    return []
+
+
 def _source_format(info, params: dict) -> str | None:
     try:
         fmt = info.cls(**params).data_format()

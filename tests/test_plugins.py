@@ -667,3 +667,72 @@ def test_bare_filter_name_cannot_fall_through_to_a_stand_in_while_first_party_is
     # disabling an unrelated first-party plugin leaves third-party filters usable by their bare name
     host = load_plugins(allow=[p for p in FIRST_PARTY if p not in ("filters", "gguf")], extra=[("mine", Mine())])
     assert host.resolve("safety_filter", "upper").plugin == "mine"
+
+
+def test_all_recipe_errors_in_one_pass(tmp_path):
+    """A schema error does not hide the component errors of the tables the schema accepted."""
+    from harness.recipe import RecipeError, load_checked
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("""
+[run]
+nme = "typo"
+
+[model]
+loader = "tiny"
+
+[[evaluate]]
+evaluator = "safety"
+name = 3
+
+[[evaluate]]
+evaluator = "lm-evl"
+tasks = ["x"]
+
+[[report]]
+reporter = "markdown"
+colour = "red"
+""")
+    with pytest.raises(RecipeError) as err:
+        load_checked(recipe, load_plugins(allow=FIRST_PARTY))
+    paths = [p for p, _ in err.value.errors]
+    assert "run.nme" in paths and "run.name" in paths       # schema
+    assert "evaluate[0].name" in paths                       # schema, the broken table
+    assert "evaluate[1].evaluator" in paths                  # component, original index kept
+    assert "report[0].colour" in paths                       # component parameter
+    assert not any(p.startswith("evaluate[0].") and p != "evaluate[0].name" for p in paths)
+
+
+def test_one_pass_leaves_out_echoes_of_a_broken_table(tmp_path):
+    from harness.recipe import RecipeError, load_checked
+
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "p", "completion": "c"}\n')
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f"""
+[run]
+name = "x"
+
+[model]
+loader = "tiny"
+
+[[data]]
+name = "d"
+source = "jsonl"
+path = "{data}"
+format = "prompt_completion"
+pair_checks = "sometimes"
+
+[[train]]
+trainer = "stf"
+data = "d"
+
+[[evaluate]]
+evaluator = "safety"
+suites = ["quick-safety"]
+""")
+    with pytest.raises(RecipeError) as err:
+        load_checked(recipe, load_plugins(allow=FIRST_PARTY))
+    paths = [p for p, _ in err.value.errors]
+    assert "data[0].pair_checks" in paths and "train[0].trainer" in paths
+    assert "train[0].data" not in paths  # the data set exists; only its table is broken

@@ -24,12 +24,11 @@ def _host(strict: bool):
 
 def _load_checked(recipe: str, strict: bool):
     """The plugin host and the recipe, checked in full; exit 2 with the errors otherwise."""
-    from ..recipe import RecipeError, check_recipe, load_recipe
+    from ..recipe import RecipeError, load_checked
 
     host = _host(strict)
     try:
-        loaded = load_recipe(recipe)
-        check_recipe(loaded, host)
+        loaded = load_checked(recipe, host)
     except RecipeError as exc:
         fail(str(exc))
     return host, loaded
