@@ -421,6 +421,7 @@ def load_plugins(*, strict: bool | None = None, allow: list[str] | None = None,
             _rename_colliding(host, info, strict)
         host.add_plugin(plugin, info, strict=strict)
     host._note_component_collisions()
+    host.pm.check_pending()  # belt and braces: plugins with unknown hooks were refused one by one above
     if strict and host.collisions():
         raise PluginLoadError("plugins collide (strict mode):\n  - " + "\n  - ".join(host.collisions()))
     return host
