@@ -20,7 +20,6 @@ run cannot produce on demand (corrupt and half-written folders, many runs).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import tempfile
 import time

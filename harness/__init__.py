@@ -1,8 +1,13 @@
 """posttrain-harness: evaluate -> post-train -> evaluate, compare paired, gate, record.
 
-This module is the public API a plugin may use. Importing it imports no ML library.
+This module is the public API a plugin may use: everything in ``__all__`` is
+promised (only ever extended); every other module of ``harness`` is internal and
+may change. First-party plugins import nothing else (import-linter checks it,
+see docs/architecture.md). Importing it imports no ML library: helpers that
+need torch (``pick_device``, ``torch_dtype``) import it when called.
 """
 
+from .chat import to_conversational
 from .components import (
     COMPONENT_KINDS,
     CONCERNS,
@@ -26,16 +31,29 @@ from .components import (
     TrainResult,
     Verdict,
 )
+from .errors import DataError, HarnessError, HookFailed, PluginError, RecipeError, StageError, StoreError
 from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import content_hash, items_hash
+from .gates import GateResult
 from .hookspecs import hookimpl
-from .plugins import PluginUnavailable
+from .plugins import PluginUnavailable, create_component
+from .reports.summary import write_summary
+from .runtime import pick_device, torch_dtype
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # components and what they exchange
     "COMPONENT_KINDS", "CONCERNS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
     "Evaluator", "Metric", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
     "SafetyFilter", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
-    "RunEnded", "RunStarted", "StageEnded", "content_hash", "items_hash", "hookimpl", "PluginUnavailable", "__version__",
+    # hooks and lifecycle events
+    "hookimpl", "RunEnded", "RunStarted", "StageEnded",
+    # errors
+    "HarnessError", "RecipeError", "PluginError", "DataError", "StageError", "StoreError", "HookFailed",
+    "PluginUnavailable",
+    # helpers plugins share
+    "content_hash", "items_hash", "to_conversational", "pick_device", "torch_dtype", "create_component",
+    "GateResult", "write_summary",
+    "__version__",
 ]

@@ -16,10 +16,12 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
+from .errors import StoreError
+
 PHASES = ("before", "after")
 
 
-class CompareError(ValueError):
+class CompareError(StoreError, ValueError):
     """The comparison cannot be made (missing phase, no metrics...)."""
 
 
@@ -411,7 +413,7 @@ def _row(m: MetricComparison) -> dict[str, str]:
     a = m.value_a if m.value_a is not None else m.aggregate_a
     b = m.value_b if m.value_b is not None else m.aggregate_b
     ci = "—" if m.ci_low is None else f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]"
-    if m.diff is None or m.improvement == 0:
+    if m.diff is None or not m.improvement:
         verdict = ""
     else:
         verdict = ("better" if m.improvement > 0 else "worse") + (" *" if m.significant else "")

@@ -18,6 +18,8 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .errors import RecipeError
+
 #: Data formats a data source may declare, with the keys each example carries.
 #: They are TRL's dataset formats; ``prompt``/``completion``/``chosen``/``rejected``
 #: may be plain strings or lists of chat messages ``{"role", "content"}``.
@@ -35,7 +37,7 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
 
-class ParamError(ValueError):
+class ParamError(RecipeError):
     """Parameters a recipe gave a component are wrong.
 
     ``errors`` is a list of ``(key_path, message)``; the key path is relative to
@@ -44,7 +46,8 @@ class ParamError(ValueError):
 
     def __init__(self, errors: list[tuple[str, str]]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {m}" if k else m for k, m in errors))
+        self.source = ""
+        Exception.__init__(self, "; ".join(f"{k}: {m}" if k else m for k, m in errors))
 
 
 class Component:
@@ -53,6 +56,8 @@ class Component:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel] | None] = None
+    #: set by the plugin host on every instance it creates: which plugin registered it, under what name
+    registered_as: Any = None
 
     def __init__(self, **params: Any):
         self.params = self.validate_params(params)
@@ -72,7 +77,29 @@ class Component:
         try:
             return cls.Params.model_validate(params)
         except ValidationError as exc:
-            raise ParamError(pydantic_errors(exc)) from None
+            raise ParamError(pydantic_errors(exc, known=list(cls.Params.model_fields))) from None
+
+    @classmethod
+    def code_fingerprint(cls) -> str:
+        """Hash of the Python sources that define this component: every ``.py`` file in the folder
+        of its module (its package), or the module file alone for a top-level module.
+
+        Put it in an evaluator's :meth:`Evaluator.fingerprint`, so that a cached result never
+        outlives the code that produced it (an editable install does not change the version).
+        """
+        import hashlib
+        import sys
+
+        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if not file:
+            return ""
+        path = Path(file).resolve()
+        top_level = "." not in cls.__module__ and path.name != "__init__.py"
+        files = [path] if top_level else sorted(path.parent.rglob("*.py"))
+        digests = {str(f.relative_to(path.parent)): hashlib.blake2b(f.read_bytes(), digest_size=8).hexdigest()
+                   for f in files}
+        blob = "\n".join(f"{k} {v}" for k, v in sorted(digests.items())).encode()
+        return hashlib.blake2b(blob, digest_size=8).hexdigest()
 
     def params_dict(self) -> dict[str, Any]:
         """The validated parameters as JSON-able data, for the run record."""
@@ -81,13 +108,21 @@ class Component:
         return dict(self.params)
 
 
-def pydantic_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    """Turn a pydantic error into ``(key.path, message)`` pairs."""
+def pydantic_errors(exc: ValidationError, known: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """Turn a pydantic error into ``(key.path, message)`` pairs.
+
+    ``known``: the top-level keys the model takes, to suggest the closest one for a typo.
+    """
+    import difflib
+
     out = []
     for err in exc.errors():
         path = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+            close = difflib.get_close_matches(path, known, n=1) if len(err["loc"]) == 1 else []
+            if close:
+                msg += f"; did you mean '{close[0]}'?"
         elif err["type"] == "missing":
             msg = "required key is missing"
         else:
@@ -189,6 +224,14 @@ class DataSource(Component):
     def load(self, *, seed: int = 0) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    @classmethod
+    def local_paths(cls, params: dict[str, Any]) -> dict[str, str]:
+        """The local files this source will read, ``{parameter: path}``, for ``harness validate`` to
+        check before any work. The default: a string ``path`` parameter. Override when ``path`` may
+        name something that is not a file (a hub id, a builder such as ``json``)."""
+        path = params.get("path")
+        return {"path": path} if isinstance(path, str) else {}
+
 
 @dataclass
 class TrainData:
@@ -216,6 +259,8 @@ class TrainContext:
     seed: int
     output_dir: Path
     log: Callable[[str], None] = print
+    #: the recipe's folder: resolve relative paths a parameter holds against it (None: no recipe file)
+    recipe_dir: Path | None = None
 
 
 @dataclass
@@ -307,16 +352,24 @@ class EvalContext:
     work_dir: Path
     filters: dict[str, "SafetyFilter"] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    #: the recipe's folder: resolve relative paths a parameter holds against it (None: no recipe file)
+    recipe_dir: Path | None = None
 
 
 class Evaluator(Component):
     """Scores a model: metrics with standard errors plus per-sample rows."""
 
+    #: What this evaluator takes the names to evaluate from: the name of its list parameter, e.g.
+    #: ``"tasks"`` (benchmarks) or ``"suites"`` (safety prompt sets). ``harness eval --tasks/--suites``
+    #: picks the evaluator that declares it; ``None``: neither.
+    evaluates: ClassVar[str | None] = None
+
     def evaluate(self, model: ModelHandle, context: EvalContext) -> EvalResult:
         raise NotImplementedError
 
     def fingerprint(self) -> str | None:
-        """Hash of everything but the model that decides the result (items, settings).
+        """Hash of everything but the model that decides the result: items, settings *and code*
+        (include :meth:`code_fingerprint`, or a cached result survives a change to your code).
 
         Return ``None`` (the default) to opt out of the evaluation cache.
         """

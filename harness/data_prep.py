@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
+from . import errors
 from .components import DATA_FORMATS, SafetyFilter, TrainData
 from .fingerprint import items_hash
 
 MAX_EXAMPLES = 5  # examples of dropped/flagged rows kept in the record
 
 
-class DataError(ValueError):
-    pass
+DataError = errors.DataError  # kept importable from here
 
 
 def _text_slots(example: dict, fmt: str, on: str) -> Iterator[tuple[str, int | None]]:
@@ -76,7 +76,7 @@ def apply_filter(examples: list[dict], fmt: str, flt: SafetyFilter, action: str,
     for (i, slot), verdict in zip(slots, verdicts):
         if verdict.flagged:
             flagged.setdefault(i, []).append((slot, verdict))
-    report = {"filter": flt.name, "action": action, "on": on, "flagged": len(flagged),
+    report: dict[str, Any] = {"filter": flt.name, "action": action, "on": on, "flagged": len(flagged),
               "dropped": 0, "redacted": 0, "examples": []}
     for i in sorted(flagged)[:MAX_EXAMPLES]:
         v = flagged[i][0][1]
@@ -111,7 +111,7 @@ def check_pairs(examples: list[dict], action: str, refusal: SafetyFilter | None,
         elif c.strip() == r.strip():
             problems[i] = "identical"
     inverted_checked = refusal is not None and harm is not None
-    if inverted_checked and examples:
+    if refusal is not None and harm is not None and examples:
         harmful = harm.score(chosen)
         refused = refusal.score(rejected)
         for i, (h, rf) in enumerate(zip(harmful, refused)):
@@ -137,8 +137,8 @@ def prepare(name: str, source_name: str, fmt: str, examples: list[dict],
         examples, filter_report = apply_filter(examples, fmt, flt, action, on)
         report["filters"].append(filter_report)
     if fmt == "preference" and pair_checks != "off":
-        examples, report["pair_checks"] = check_pairs(examples, pair_checks, pair_filters("refusal"),
-                                                      pair_filters("harm"))
+        examples, report["pair_checks"] = check_pairs(examples, pair_checks, pair_filters("full_refusal"),
+                                                      pair_filters("harmful"))
     if not examples:
         raise DataError(f"data set '{name}': no examples left after filters and checks")
     fingerprint = items_hash(examples)

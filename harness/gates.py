@@ -32,6 +32,8 @@ from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from .errors import RecipeError
+
 
 class GateSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -55,8 +57,12 @@ RULES = ("min", "max", "max_drop", "max_increase")
 CHANGE_RULES = ("max_drop", "max_increase")
 
 
-class GateSpecError(ValueError):
+class GateSpecError(RecipeError):
     """A gate specification (recipe table or ``--gate`` option) is malformed."""
+
+    def __init__(self, message: str):
+        self.source, self.errors = "", [("", message)]
+        Exception.__init__(self, message)
 
 
 @dataclass
@@ -168,6 +174,8 @@ def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
     current = metrics.get(phase) or {}
     current_samples = after_samples if phase == "after" else before_samples
 
+    base_phase: str | None
+    base_error: str | None
     if reference is not None:
         base_rec, base_samples, *rest = reference
         try:
@@ -261,7 +269,7 @@ def _change_gate(metric: str, rule: str, threshold: float, confidence: float | N
         return GateResult(metric, rule, threshold, observed, None, False,
                           f"{metric}: confidence {confidence} needs per-item scores on both sides "
                           f"to compute an interval; none were paired")
-    judged = (bound if confidence is not None else observed) + 0.0
+    judged = (observed if confidence is None or bound is None else bound) + 0.0
     passed = judged <= threshold
     what = "drop" if rule == "max_drop" else "rise"
     change = noun if shown is None else f"{noun} {shown:.4g}"

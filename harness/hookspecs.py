@@ -6,6 +6,10 @@ the ``harness`` entry-point group. Registration hooks receive a ``register``
 callback (the simonw/llm pattern); lifecycle hooks receive one frozen event
 object so that new fields never break an old plugin (the inspect_ai pattern).
 
+The host calls every hook through pluggy, one plugin at a time, so a failure
+is attributed to its plugin. A ``@hookimpl`` whose name is not below (a typo
+such as ``register_trainerz``) is a load error with the fix, not a silent no-op.
+
 Only ever add arguments to these specs; deprecate with ``warn_on_impl``.
 """
 
@@ -103,7 +107,9 @@ def on_run_start(event):
 
     ``event`` is a frozen :class:`harness.RunStarted` with ``run_id``,
     ``run_dir``, ``recipe`` (the validated recipe as a dict) and
-    ``components``. Return value is ignored; an exception fails the run.
+    ``components``. Return value is ignored. An exception fails the run before
+    any work (exit 2): the record is stored as ``failed`` with ``error.hook`` and
+    ``error.plugin`` naming this hook and your plugin.
     """
 
 
@@ -114,6 +120,9 @@ def on_stage_end(event):
     ``event`` is a frozen :class:`harness.StageEnded` with ``run_id``,
     ``stage`` (name), ``kind``, ``status`` (``"ok"`` or ``"failed"``),
     ``duration_s``, ``summary`` (metrics or counts of the stage) and ``error``.
+    An exception after a stage that went well fails the run (exit 2, the record's
+    ``error`` names the hook and your plugin); after a failed stage it is only
+    noted in ``hook_errors`` (the stage's own error stays the run's error).
     """
 
 
@@ -122,5 +131,7 @@ def on_run_end(event):
     """Called once after the record is stored, whether the run passed, failed its gates or crashed.
 
     ``event`` is a frozen :class:`harness.RunEnded` with ``run_id``,
-    ``run_dir``, ``status`` and the full ``record`` dict.
+    ``run_dir``, ``status`` and the full ``record`` dict. An exception is
+    reported and kept in the record's ``post_run_errors`` (with the plugin's
+    name); it never changes a completed run's status or gate verdict.
     """

@@ -12,10 +12,11 @@ import json
 import tarfile
 from pathlib import Path
 
+from .errors import StoreError
 from .store import RECORD_FILE, Store
 
 
-class PackError(ValueError):
+class PackError(StoreError, ValueError):
     pass
 
 

@@ -8,6 +8,7 @@ the stages before it kept. ``run.json`` is written last, atomically.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 import time
@@ -20,6 +21,7 @@ from . import data_prep
 from .cache import EvalCache
 from .components import EvalContext, EvalResult, ModelHandle, TrainContext
 from .environment import environment, library_versions
+from .errors import HookFailed, StageError
 from .events import RunEnded, RunStarted, StageEnded
 from .recipe import EvaluateSection, LoadedRecipe
 from .store import PARTIAL_FILE, RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
@@ -33,7 +35,7 @@ def _echo(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-class StageFailed(RuntimeError):
+class StageFailed(StageError):
     def __init__(self, stage: str, exc: BaseException):
         super().__init__(f"stage '{stage}' failed: {type(exc).__name__}: {exc}")
         self.stage = stage
@@ -99,13 +101,15 @@ class Run:
             self.record["error"] = {"stage": name, "type": type(exc).__name__, "message": str(exc),
                                     "traceback": traceback.format_exc()}
             self._save_partial()
-            self.host.hook.on_stage_end(event=StageEnded(self.run_id, name, kind, "failed",
-                                                         entry["duration_s"], {}, str(exc)))
+            # the stage's own error is the run's error; a hook failing on top of it is only noted
+            self._note_hook_failures(self.host.call_each(
+                "on_stage_end", event=StageEnded(self.run_id, name, kind, "failed", entry["duration_s"], {},
+                                                 str(exc))))
             raise StageFailed(name, exc) from exc
         entry.update(status="ok", duration_s=round(time.perf_counter() - t0, 3), **summary)
         self._save_partial()
-        self.host.hook.on_stage_end(event=StageEnded(self.run_id, name, kind, "ok", entry["duration_s"],
-                                                     summary))
+        self._raise_first(self.host.call_each(
+            "on_stage_end", event=StageEnded(self.run_id, name, kind, "ok", entry["duration_s"], summary)), name)
         self.log(f"    {name}: {entry['duration_s']:.1f}s")
 
     def _load_model(self) -> dict[str, Any]:
@@ -119,22 +123,17 @@ class Run:
         for d in self.recipe.data:
             source = self._use(f"data:{d.name}", "data_source", d.source, d.params())
             examples = source.load(seed=self.recipe.run.seed)
-            filters = [(self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
-                       for f in d.filters]
+            filters: list[tuple[Any, str, str]] = [
+                (self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
+                for f in d.filters]
             data, report = data_prep.prepare(d.name, d.source, source.data_format(), examples, filters,
-                                             d.pair_checks, self._optional_filter)
+                                             d.pair_checks, self.host.filter_detecting)
             self.datasets[d.name] = data
             if getattr(source, "stats", None):  # e.g. rows a bundled source skipped, and why
                 report["source_stats"] = source.stats
             self.record["data"].append(report)
             self.log(f"    {d.name}: {report['rows_in']} rows in, {report['rows_out']} kept")
         return {"rows": {name: len(ds.examples) for name, ds in self.datasets.items()}}
-
-    def _optional_filter(self, name: str):
-        try:
-            return self.host.create("safety_filter", name, {})
-        except LookupError:
-            return None
 
     def _evaluate(self, phase: str) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
@@ -181,9 +180,9 @@ class Run:
                     self.log(f"    {info.fullname}: cache hit ({key})")
                     return hit, True
         ctx = EvalContext(phase=phase, seed=self.recipe.run.seed, work_dir=self.dir / "work" / f"{phase}-{i}",
-                          filters=filters, log=self.log)
+                          filters=filters, log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir)
         result = evaluator.evaluate(self.model, ctx)
-        if key is not None:
+        if key is not None and self.cache is not None:
             self.cache.put(key, result, {"run": self.run_id, "model": self.model.name})
         return result, False
 
@@ -193,7 +192,7 @@ class Run:
         data = self.datasets[section.data]
         stage = section.name or f"train-{i}-{section.trainer}"
         ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
-                           log=self.log)
+                           log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir)
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()
@@ -208,9 +207,9 @@ class Run:
 
     # ------------------------------------------------------------ gates
 
-    def _gates(self) -> None:
+    def _gates(self) -> dict[str, Any]:
         if not self.recipe.gates:
-            return
+            return {}
         from .gates import evaluate_gates
 
         reference = None
@@ -228,51 +227,111 @@ class Run:
         self.record["gates_passed"] = all(g.passed for g in results)
         for g in results:
             self.log(f"    gate {'PASS' if g.passed else 'FAIL'}  {g.message}")
+        return {}
 
     # ------------------------------------------------------------ run
 
     def execute(self) -> dict[str, Any]:
+        """Run every stage; the record is always finalised (``completed`` or ``failed``, never ``running``).
+
+        One rule for failures: anything raised (a stage, a lifecycle hook, a required
+        reporter) fails the run, with the stage, hook and plugin named in ``error``;
+        an ``on_run_end`` hook or an optional reporter failing is recorded in
+        ``post_run_errors`` and leaves the verdict alone.
+        """
         self.log(f"run {self.run_id} → {self.dir}")
         self._save_partial()
         try:
-            self.host.hook.on_run_start(event=RunStarted(self.run_id, self.dir,
-                                                         self.recipe.model_dump(mode="json"), self.components))
+            self._raise_first(self.host.call_each(
+                "on_run_start", event=RunStarted(self.run_id, self.dir, self.recipe.model_dump(mode="json"),
+                                                 self.components)), None)
             self._stage("load", "load", self._load_model)
             if self.recipe.data:
                 self._stage("data", "data", self._prepare_data)
             if self.recipe.evaluate:
                 self._stage("evaluate-before", "evaluate", lambda: self._evaluate("before"))
             for i, t in enumerate(self.recipe.train):
-                self._stage(t.name or f"train-{i}-{t.trainer}", "train", lambda i=i: self._train(i))
+                self._stage(t.name or f"train-{i}-{t.trainer}", "train", functools.partial(self._train, i))
             if self.recipe.train and self.recipe.evaluate:
                 self._stage("evaluate-after", "evaluate", lambda: self._evaluate("after"))
                 self.record["model"]["fingerprint_after"] = self.model.fingerprint()
             if self.recipe.gates:
-                self._stage("gates", "gates", lambda: self._gates() or {})
+                self._stage("gates", "gates", self._gates)
             self.record["status"] = "completed"
         except StageFailed as exc:
             self.record["status"] = "failed"
             self.log(f"run failed in stage '{exc.stage}': {exc.original}")
+        except HookFailed as exc:
+            self.record["status"] = "failed"
+            self.log(f"run failed: {exc}")
         except KeyboardInterrupt:
             self.record["status"] = "failed"
             self.record["error"] = {"stage": None, "type": "KeyboardInterrupt", "message": "interrupted"}
             raise
+        except Exception as exc:  # a bug in the loop itself: still leave a finalised record
+            self.record["status"] = "failed"
+            self.record["error"] = _error_entry(None, exc)
+            self.log(f"run failed: {type(exc).__name__}: {exc}")
         finally:
-            self.record["finished_at"] = _now()
-            self.record["duration_s"] = round(time.time() - self.started, 3)
-            write_json(self.dir / RECORD_FILE, self.record)
-            (self.dir / PARTIAL_FILE).unlink(missing_ok=True)
-            _remove_if_empty(self.dir / "work")
-        self._report()
-        self.host.hook.on_run_end(event=RunEnded(self.run_id, self.dir, self.record["status"], self.record))
+            self._finalise()
+        post = self._report()
+        post += [_error_entry(None, f, hook=f.hook, plugin=f.plugin) for f in self.host.call_each(
+            "on_run_end", event=RunEnded(self.run_id, self.dir, self.record["status"], self.record))]
+        if post:
+            for entry in post:
+                self.log(f"after the run: {entry['type']}: {entry['message']}")
+            self.record["post_run_errors"] = post
+            write_json(self.dir / RECORD_FILE, self.record)  # the same record plus what failed after it
         return self.record
 
-    def _report(self) -> None:
+    def _finalise(self) -> None:
+        if self.record["status"] == "running":
+            self.record["status"] = "failed"
+        self.record["finished_at"] = _now()
+        self.record["duration_s"] = round(time.time() - self.started, 3)
+        write_json(self.dir / RECORD_FILE, self.record)
+        (self.dir / PARTIAL_FILE).unlink(missing_ok=True)
+        _remove_if_empty(self.dir / "work")
+
+    def _raise_first(self, failures: list[HookFailed], stage: str | None) -> None:
+        """A lifecycle hook that raised fails the run: the record's error names hook and plugin."""
+        if not failures:
+            return
+        first = failures[0]
+        self.record["error"] = _error_entry(stage, first, hook=first.hook, plugin=first.plugin)
+        self._note_hook_failures(failures[1:])
+        raise first
+
+    def _note_hook_failures(self, failures: list[HookFailed]) -> None:
+        for f in failures:
+            self.log(f"    {f}")
+            self.record.setdefault("hook_errors", []).append(
+                _error_entry(None, f, hook=f.hook, plugin=f.plugin))
+
+    def _report(self) -> list[dict[str, Any]]:
+        """Run the recipe's reporters; a failing ``required`` one fails the run (exit 2)."""
+        failures = []
         for section in self.recipe.report:
             try:
                 self._use("report", "reporter", section.reporter, section.params()).report(self.record, self.dir)
-            except Exception as exc:  # noqa: BLE001 - a reporter never loses the stored run
-                self.log(f"reporter '{section.reporter}' failed: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # a reporter never loses the stored run
+                required = section.required
+                entry = _error_entry("report", exc, reporter=section.reporter, required=required)
+                failures.append(entry)
+                if required and self.record["status"] == "completed":
+                    self.record["status"] = "failed"
+                    self.record["error"] = entry
+        return failures
+
+
+def _error_entry(stage: str | None, exc: BaseException, **extra: Any) -> dict[str, Any]:
+    """The record's description of a failure: where, what, and (for a hook) which plugin."""
+    original = getattr(exc, "original", exc)
+    message = str(exc)
+    if "reporter" in extra:
+        message = f"reporter '{extra['reporter']}' failed: {message}"
+    return {"stage": stage, "type": type(exc).__name__, "message": message, **extra,
+            "traceback": "".join(traceback.format_exception(original))}
 
 
 def _remove_if_empty(folder: Path) -> None:

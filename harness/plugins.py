@@ -21,12 +21,13 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
 from . import hookspecs
 from .components import COMPONENT_KINDS, Component, ParamError
+from .errors import HookFailed, PluginError
 
 ENTRY_POINT_GROUP = "harness"
 
@@ -50,7 +51,7 @@ KIND_LABELS = {
 }
 
 
-class PluginUnavailable(ImportError):
+class PluginUnavailable(PluginError, ImportError):
     """Raise from a plugin module when an optional dependency is missing.
 
     ``install`` is the command that fixes it; ``harness plugins`` shows it and the
@@ -62,11 +63,13 @@ class PluginUnavailable(ImportError):
         self.install = install
 
 
-class PluginLoadError(RuntimeError):
-    """A plugin failed to load while strict mode was on."""
+class PluginLoadError(PluginError, RuntimeError):
+    """A plugin failed to load, or two plugins collide, while strict mode was on."""
 
 
-class UnknownComponent(LookupError):
+class UnknownComponent(PluginError, LookupError):
+    """A recipe names a component no loaded plugin offers, or one that several offer."""
+
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
@@ -83,10 +86,15 @@ class PluginInfo:
     error: str | None = None
     fix: str | None = None
     components: list[str] = field(default_factory=list)
+    #: entry-point name when the plugin is loaded under another name (a collision)
+    entry_point: str | None = None
+    #: what this plugin collides with (a plugin name, a component name), one sentence each
+    collisions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in
-                ("name", "module", "distribution", "version", "hooks", "status", "error", "fix", "components")}
+                ("name", "module", "distribution", "version", "hooks", "status", "error", "fix", "components",
+                 "entry_point", "collisions")}
 
 
 @dataclass
@@ -94,7 +102,7 @@ class ComponentInfo:
     kind: str
     name: str
     plugin: str
-    cls: type
+    cls: type[Component]
     aliases: tuple[str, ...] = ()
 
     @property
@@ -120,7 +128,11 @@ def _strict_from_env() -> bool:
 
 
 class PluginHost:
-    """The loaded plugins, their components and the pluggy hook relay."""
+    """The loaded plugins, their components and the pluggy hook relay.
+
+    Every hook is called through pluggy (``pm.hook`` or a per-plugin subset of it),
+    so tracing sees every call and arguments added to a spec later reach plugins.
+    """
 
     def __init__(self) -> None:
         self.pm = pluggy.PluginManager("harness")
@@ -142,8 +154,9 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=info.name)
             info.hooks = sorted(hc.name for hc in (self.pm.get_hookcallers(plugin) or []))
+            _check_hook_names(plugin, info.hooks)
             registered = self._collect_components(plugin, info)
-        except Exception as exc:  # noqa: BLE001 - a plugin may raise anything
+        except Exception as exc:  # a plugin may raise anything: record it, keep going
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self._fail(info, exc, strict)
@@ -154,14 +167,16 @@ class PluginHost:
         info.components = [f"{c.kind}:{c.name}" for c in registered]
         self.plugins[info.name] = info
 
+    def _only(self, hook_name: str, plugin: Any):
+        """The hook caller restricted to one plugin's implementation (still through pluggy)."""
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        return self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+
     def _collect_components(self, plugin: Any, info: PluginInfo) -> list[ComponentInfo]:
         registered: list[ComponentInfo] = []
         for hook_name, kind in REGISTER_HOOKS.items():
-            caller = getattr(self.pm.hook, hook_name)
-            for impl in caller.get_hookimpls():
-                if impl.plugin is not plugin:
-                    continue
-                impl.function(register=self._register_callback(kind, info.name, registered))
+            if hook_name in info.hooks:
+                self._only(hook_name, plugin)(register=self._register_callback(kind, info.name, registered))
         return registered
 
     def _register_callback(self, kind: str, plugin_name: str, sink: list[ComponentInfo]):
@@ -172,6 +187,8 @@ class PluginHost:
                 raise TypeError(f"register_{kind}s: {cls!r} is not a subclass of harness.{base.__name__}")
             if not cls.name:
                 raise TypeError(f"{cls.__name__} has no `name` class attribute")
+            if "/" in cls.name:
+                raise ValueError(f"{KIND_LABELS[kind]} name '{cls.name}' may not contain '/'")
             if any(c.name == cls.name for c in sink if c.kind == kind):
                 raise ValueError(f"{KIND_LABELS[kind]} '{cls.name}' registered twice")
             sink.append(ComponentInfo(kind, cls.name, plugin_name, cls, tuple(aliases)))
@@ -181,6 +198,8 @@ class PluginHost:
     def _fail(self, info: PluginInfo, exc: BaseException, strict: bool) -> None:
         if isinstance(exc, PluginUnavailable):
             info.status, info.error, info.fix = "unavailable", str(exc), exc.install
+        elif isinstance(exc, UnknownHook):
+            info.status, info.error, info.fix = "error", str(exc), exc.fix
         else:
             info.status = "error"
             info.error = f"{type(exc).__name__}: {exc}"
@@ -189,14 +208,69 @@ class PluginHost:
                 info.error += f" ({where.filename}:{where.lineno})"
             dist = info.distribution or info.module
             info.fix = (f"fix or upgrade '{dist}', or skip it with "
-                        f"HARNESS_DISABLE_PLUGINS={info.name}")
+                        f"HARNESS_DISABLE_PLUGINS={info.entry_point or info.name}")
         if strict:
             raise PluginLoadError(f"plugin '{info.name}' failed to load: {info.error}") from exc
+
+    # ------------------------------------------------------------ calling hooks
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[HookFailed]:
+        """Call every plugin's implementation of a hook, one plugin at a time, through pluggy.
+
+        One plugin raising does not stop the others; each failure comes back as a
+        :class:`HookFailed` naming the hook and the plugin, for the caller to decide.
+        """
+        failures: list[HookFailed] = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):  # pluggy's own call order
+            try:
+                self._only(hook_name, impl.plugin)(**kwargs)
+            except Exception as exc:  # the plugin's bug, attributed to it
+                failures.append(HookFailed(hook_name, impl.plugin_name, exc))
+        return failures
+
+    # ------------------------------------------------------------ collisions
+
+    def collisions(self) -> list[str]:
+        """Every collision as one sentence: entry-point names taken twice, component names offered twice."""
+        seen: list[str] = []
+        for info in self.plugins.values():
+            seen += [c for c in info.collisions if c not in seen]
+        return seen + [sentence for sentence, _ in self._component_collisions() if sentence not in seen]
+
+    def _component_collisions(self) -> list[tuple[str, list[str]]]:
+        out = []
+        for kind, comps in self.components.items():
+            by_name: dict[str, list[ComponentInfo]] = {}
+            for c in comps:
+                for n in (c.name, *c.aliases):
+                    by_name.setdefault(n, []).append(c)
+            for name, offered in sorted(by_name.items()):
+                owners = sorted({c.plugin for c in offered})
+                if len(owners) > 1:
+                    out.append((f"{KIND_LABELS[kind]} '{name}' is offered by plugins "
+                                + " and ".join(f"'{p}'" for p in owners) + "; a recipe must write "
+                                + " or ".join(f"'{p}/{name}'" for p in owners), owners))
+        return out
+
+    def _note_component_collisions(self) -> None:
+        for sentence, owners in self._component_collisions():
+            for owner in owners:
+                self.plugins[owner].collisions.append(sentence)
 
     # ------------------------------------------------------------ lookup
 
     def available(self, kind: str) -> list[ComponentInfo]:
         return list(self.components[kind])
+
+    def providing(self, kind: str, test: Callable[[type], bool]) -> list[ComponentInfo]:
+        """Components of a kind whose class passes ``test`` (a declared capability), in load order."""
+        return [c for c in self.components[kind] if test(c.cls)]
+
+    def filter_detecting(self, label: str) -> Any:
+        """A safety filter (default parameters) that can return ``label``, found by what it
+        ``detects``, not by its name; None when no loaded filter can. First loaded wins."""
+        found = self.providing("safety_filter", lambda cls: label in getattr(cls, "detects", ()))
+        return self.create("safety_filter", found[0].fullname, {}) if found else None
 
     def resolve(self, kind: str, name: str) -> ComponentInfo:
         """Find a component by ``plugin/name``, ``name`` or alias; errors say what exists."""
@@ -207,10 +281,13 @@ class PluginHost:
         else:
             matches = [c for c in comps if c.name == name] or [c for c in comps if name in c.aliases]
         if len(matches) == 1:
+            self._refuse_stand_in(kind, name, matches[0])
             return matches[0]
         label = KIND_LABELS[kind]
         if len(matches) > 1:
-            raise UnknownComponent(f"{label} '{name}' is ambiguous: write one of "
+            raise UnknownComponent(f"{label} '{name}' is ambiguous: plugins "
+                                   + " and ".join(repr(c.plugin) for c in matches)
+                                   + " both offer it; write one of "
                                    + ", ".join(repr(c.fullname) for c in matches))
         known = sorted({c.name for c in comps} | {c.fullname for c in comps})
         msg = f"unknown {label} '{name}'"
@@ -223,13 +300,37 @@ class PluginHost:
         if broken:
             msg += ". Plugins that failed to load: " + "; ".join(
                 f"{p.name} ({p.status}: {p.error}{'; fix: ' + p.fix if p.fix else ''})" for p in broken)
+        disabled = [p.name for p in self.plugins.values() if p.status == "disabled"]
+        if disabled:
+            msg += (". Disabled plugins (their components are unknown until enabled, see "
+                    "HARNESS_LOAD_PLUGINS / HARNESS_DISABLE_PLUGINS): " + ", ".join(sorted(disabled)))
         raise UnknownComponent(msg)
+
+    def _refuse_stand_in(self, kind: str, name: str, found: ComponentInfo) -> None:
+        """Fail closed: while a first-party plugin failed to load (or the one whose entry-point name
+        it took is disabled), a bare safety-filter name may not fall through to a third-party filter:
+        it could be standing in for the missing one."""
+        if kind != "safety_filter" or "/" in name or self._is_first_party(found.plugin):
+            return
+        taken = self.plugins[found.plugin].entry_point if found.plugin in self.plugins else None
+        missing = sorted(p.name for p in self.plugins.values()
+                         if p.distribution == CORE_DISTRIBUTION
+                         and (p.status in ("error", "unavailable") or (p.status == "disabled" and p.name == taken)))
+        if missing:
+            raise UnknownComponent(
+                f"safety filter '{name}' comes from third-party plugin '{found.plugin}' while first-party "
+                f"plugin(s) {', '.join(missing)} did not load; write '{found.fullname}' to use it on purpose, "
+                "or fix the first-party plugin (see `harness plugins`)")
+
+    def _is_first_party(self, plugin: str) -> bool:
+        info = self.plugins.get(plugin)
+        return info is not None and info.distribution == CORE_DISTRIBUTION
 
     def create(self, kind: str, name: str, params: dict[str, Any] | None = None) -> Component:
         """Instantiate a component with validated parameters (raises ParamError)."""
         info = self.resolve(kind, name)
         comp = info.cls(**(params or {}))
-        comp.registered_as = info  # type: ignore[attr-defined]
+        comp.registered_as = info
         return comp
 
     def check_params(self, kind: str, name: str, params: dict[str, Any]) -> None:
@@ -239,42 +340,120 @@ class PluginHost:
         return [p for p in self.plugins.values() if p.status in ("error", "unavailable")]
 
 
+class UnknownHook(PluginError):
+    """A plugin implements a hook that does not exist (a misspelling), or forgot ``@hookimpl``."""
+
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.fix = fix
+
+
+def _check_hook_names(plugin: Any, hooks: list[str]) -> None:
+    """pluggy's ``check_pending`` for one plugin, with the fix spelled out.
+
+    A ``@hookimpl`` whose name matches no spec would otherwise load as "ok" and do
+    nothing; a spec-named function without ``@hookimpl`` is never called at all.
+    """
+    specs = sorted(SPEC_NAMES)
+    for name in hooks:
+        if name not in SPEC_NAMES:
+            close = difflib.get_close_matches(name, specs, n=1)
+            fix = (f"rename '{name}' to '{close[0]}'" if close
+                   else f"use one of the hooks in harness.hookspecs: {', '.join(specs)}")
+            raise UnknownHook(f"unknown hook '{name}': harness has no such hook", fix)
+    for name in SPEC_NAMES - set(hooks):
+        if callable(getattr(plugin, name, None)):
+            raise UnknownHook(f"'{name}' is not decorated with @harness.hookimpl, so it is never called",
+                              f"add @harness.hookimpl above 'def {name}'")
+
+
+SPEC_NAMES = frozenset(n for n in dir(hookspecs) if getattr(getattr(hookspecs, n), "harness_spec", None))
+
+#: the distribution whose plugins are the first-party ones (they keep their names in a collision)
+CORE_DISTRIBUTION = "posttrain-harness"
+
+
 def load_plugins(*, strict: bool | None = None, allow: list[str] | None = None,
                  block: list[str] | None = None, extra: Iterable[tuple[str, Any]] = ()) -> PluginHost:
     """Discover and load plugins from the ``harness`` entry-point group.
 
     ``extra`` adds in-process plugins as ``(name, object)`` pairs (tests, notebooks).
+    Two distributions with the same entry-point name both load: the first-party
+    one (or else the first found) keeps the name, the other is named after its
+    distribution, and the collision is recorded (fatal in strict mode).
     """
     strict = _strict_from_env() if strict is None else strict
     allow = allow if allow is not None else _env_list("HARNESS_LOAD_PLUGINS")
     block = block if block is not None else (_env_list("HARNESS_DISABLE_PLUGINS") or [])
     host = PluginHost()
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    seen: set[tuple[str, str | None, str]] = set()
+
+    def first_party_first(ep):
         dist = getattr(ep, "dist", None)
+        return (ep.name, (dist.name if dist else "") != CORE_DISTRIBUTION)
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=first_party_first):
+        dist = getattr(ep, "dist", None)
+        key = (ep.name, dist.name if dist else None, ep.value)
+        if key in seen:
+            continue  # the same distribution seen twice on sys.path
+        seen.add(key)
         info = PluginInfo(name=ep.name, module=ep.value,
                           distribution=dist.name if dist else None,
                           version=dist.version if dist else None)
         if ep.name in host.plugins:
-            continue  # the same distribution seen twice on sys.path
-        if (allow is not None and ep.name not in allow) or ep.name in block:
+            _rename_colliding(host, info, strict)
+        if (allow is not None and ep.name not in allow and info.name not in allow) \
+                or ep.name in block or info.name in block:
             info.status = "disabled"
-            host.plugins[ep.name] = info
+            host.plugins[info.name] = info
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # a plugin may raise anything at import
             host._fail(info, exc, strict)
-            host.plugins[ep.name] = info
+            host.plugins[info.name] = info
             continue
         host.add_plugin(plugin, info, strict=strict)
     for name, plugin in extra:
-        host.add_plugin(plugin, PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin))),
-                        strict=strict)
+        info = PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)))
+        if name in host.plugins:
+            _rename_colliding(host, info, strict)
+        host.add_plugin(plugin, info, strict=strict)
+    host._note_component_collisions()
+    host.pm.check_pending()  # belt and braces: plugins with unknown hooks were refused one by one above
+    if strict and host.collisions():
+        raise PluginLoadError("plugins collide (strict mode):\n  - " + "\n  - ".join(host.collisions()))
     return host
 
 
+def _rename_colliding(host: PluginHost, info: PluginInfo, strict: bool) -> None:
+    """A second plugin under a taken entry-point name loads as its distribution's name."""
+    first = host.plugins[info.name]
+    info.entry_point = info.name
+    candidate = info.distribution or f"{info.name}-2"
+    n = 2
+    while candidate in host.plugins or "/" in candidate:
+        candidate = f"{info.distribution or info.name}-{n}".replace("/", "-")
+        n += 1
+    sentence = (f"entry point '{info.name}' of '{info.distribution or info.module}' is also the entry point "
+                f"of '{first.distribution or first.module}'; it keeps the name '{info.name}', the other loads "
+                f"as '{candidate}'")
+    info.name = candidate
+    first.collisions.append(sentence)
+    info.collisions.append(sentence)
+    if strict:
+        raise PluginLoadError(f"plugins collide (strict mode): {sentence}")
+
+
+def create_component(kind: str, name: str, params: dict[str, Any] | None = None) -> Component:
+    """Create a component of the process-wide plugin host (e.g. a judge filter loading a model)."""
+    return get_host().create(kind, name, params)
+
+
 __all__ = ["ENTRY_POINT_GROUP", "PluginHost", "PluginInfo", "ComponentInfo", "PluginUnavailable",
-           "PluginLoadError", "UnknownComponent", "ParamError", "load_plugins"]
+           "PluginLoadError", "UnknownComponent", "UnknownHook", "ParamError", "load_plugins",
+           "create_component", "REGISTER_HOOKS"]
 
 
 _HOST: PluginHost | None = None

@@ -21,18 +21,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .components import DATA_FORMATS, ParamError, pydantic_errors
+from .errors import RecipeError
 from .gates import GateSpec
 from .resources import PACKAGE_PREFIX, resolve_package_path
-
-
-class RecipeError(ValueError):
-    """A recipe is invalid. ``errors`` holds ``(key_path, message)`` pairs."""
-
-    def __init__(self, source: str, errors: list[tuple[str, str]]):
-        self.source = source
-        self.errors = errors
-        lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}" for path, msg in errors]
-        super().__init__("\n".join(lines))
 
 
 class _Strict(BaseModel):
@@ -98,6 +89,8 @@ class EvaluateSection(_Component):
 
 class ReportSection(_Component):
     reporter: str
+    #: a required reporter that fails fails the run (exit 2); otherwise its failure is a warning
+    required: bool = False
 
 
 class BaselineSection(_Strict):
@@ -179,20 +172,46 @@ def _schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
+#: parameter names that hold local paths: ``path``, ``data_files`` and any ``*_path``/``*_dir``/``*_file(s)``
+_PATH_SUFFIXES = ("_path", "_dir", "_file", "_files")
+
+
+def _is_path_key(key: str) -> bool:
+    return key in ("path", "data_files") or key.endswith(_PATH_SUFFIXES)
+
+
+def _resolve_value(value: Any, base: Path) -> Any:
+    """A relative path that starts with '.' or exists beside the recipe becomes absolute; a hub id
+    such as 'org/name' or a builder name such as 'json' is left as it is."""
+    if isinstance(value, str) and value.startswith(PACKAGE_PREFIX):
+        return resolve_package_path(value)
+    if isinstance(value, str) and value and not Path(value).is_absolute():
+        candidate = base / value
+        if value.startswith(".") or candidate.exists():
+            return str(candidate.resolve())
+    if isinstance(value, list):
+        return [_resolve_value(v, base) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve_value(v, base) for k, v in value.items()}
+    return value
+
+
+def _resolve_table(params: dict[str, Any], base: Path) -> None:
+    for key, value in list(params.items()):
+        if _is_path_key(key):
+            params[key] = _resolve_value(value, base)
+        elif isinstance(value, dict):  # a nested table, e.g. a judge filter's `model = {loader, path}`
+            _resolve_table(value, base)
+
+
 def _resolve_paths(loaded: LoadedRecipe) -> None:
-    """Relative local paths in component tables are relative to the recipe's folder;
-    ``pkg:PACKAGE/FILE`` names a file shipped inside an installed package."""
-    tables: list[_Component] = [loaded.recipe.model, *loaded.recipe.data]
+    """Relative local paths in every component table are relative to the recipe's folder."""
+    r = loaded.recipe
+    tables: list[_Component] = [r.model, *r.data, *r.train, *r.evaluate, *r.report]
+    tables += [f for d in r.data for f in d.filters] + [f for e in r.evaluate for f in e.filters]
     for table in tables:
-        extra = table.model_extra or {}
-        for key in ("path", "data_files"):
-            value = extra.get(key)
-            if isinstance(value, str) and value.startswith(PACKAGE_PREFIX):
-                extra[key] = resolve_package_path(value)
-            elif isinstance(value, str) and not Path(value).is_absolute():
-                candidate = loaded.base_dir / value
-                if value.startswith(".") or candidate.exists():
-                    extra[key] = str(candidate.resolve())
+        if table.model_extra:
+            _resolve_table(table.model_extra, loaded.base_dir)
 
 
 # ---------------------------------------------------------------- checking
@@ -237,9 +256,9 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         seen.add(d.name)
         info = component("data_source", d.source, d.params(), where, "source")
         data_formats[d.name] = _source_format(info, d.params()) if info else None
-        path = d.params().get("path")
-        if d.source != "hf" and isinstance(path, str) and not Path(path).exists():
-            errors.append((f"{where}.path", f"data file not found: {path}"))
+        for key, path in (info.cls.local_paths(d.params()) if info else {}).items():
+            if not Path(path).exists():
+                errors.append((f"{where}.{key}", f"data file not found: {path}"))
         for j, f in enumerate(d.filters):
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
 
@@ -266,6 +285,69 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         errors.append(("evaluate", "a recipe that trains needs at least one [[evaluate]] to compare before/after"))
     if errors:
         raise RecipeError(loaded.source, errors)
+
+
+def load_checked(path: str | Path, host) -> LoadedRecipe:
+    """:func:`load_recipe` then :func:`check_recipe`, reporting every error of the file in one pass:
+    when the schema is wrong, the component errors of the tables the schema accepted come too."""
+    try:
+        loaded = load_recipe(path)
+    except RecipeError as exc:
+        raise RecipeError(exc.source, exc.errors + _errors_beside_schema(Path(path), exc.errors, host)) from None
+    check_recipe(loaded, host)
+    return loaded
+
+
+_LIST_SECTIONS = ("data", "train", "evaluate", "report")
+
+
+def _errors_beside_schema(path: Path, schema_errors: list[tuple[str, str]], host) -> list[tuple[str, str]]:
+    """Check the tables the schema accepted; leave out what would only echo a broken table."""
+    import re
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    broken: dict[str, set[int]] = {}
+    for key_path, _ in schema_errors:
+        m = re.match(r"([A-Za-z_]\w*)(?:\[(\d+)\])?", key_path)
+        if not m:
+            return []  # an error about the whole file: nothing else can be checked
+        broken.setdefault(m.group(1), set()).update({int(m.group(2))} if m.group(2) else set())
+    index_maps: dict[str, list[int]] = {}
+    dropped_data: set[str] = set()
+    for section, items in broken.items():
+        if section in _LIST_SECTIONS and items and isinstance(data.get(section), list):
+            keep = [i for i in range(len(data[section])) if i not in items]
+            if section == "data":
+                dropped_data |= {str(data[section][i].get("name")) for i in items if isinstance(data[section][i], dict)}
+            index_maps[section] = keep
+            data[section] = [data[section][i] for i in keep]
+        elif section == "run":
+            data["run"] = {"name": "-"}
+        elif section in ("model", "data", "train", "evaluate", "report", "requires"):
+            return []  # a required table or a whole list is unreadable: its errors say enough
+        else:
+            data.pop(section, None)
+    try:
+        partial = LoadedRecipe(Recipe.model_validate(data), path, "")
+    except ValidationError:
+        return []
+    _resolve_paths(partial)
+    try:
+        check_recipe(partial, host)
+    except RecipeError as exc:
+        out = []
+        for key_path, msg in exc.errors:
+            if any(f"'{name}'" in msg and "[[data]]" in msg for name in dropped_data):
+                continue
+            m = re.match(r"(\w+)\[(\d+)\](.*)", key_path)
+            if m and m.group(1) in index_maps:
+                key_path = f"{m.group(1)}[{index_maps[m.group(1)][int(m.group(2))]}]{m.group(3)}"
+            out.append((key_path, msg))
+        return out
+    return []
 
 
 def _source_format(info, params: dict) -> str | None:

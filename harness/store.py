@@ -26,12 +26,14 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .errors import StoreError
+
 RECORD_FILE = "run.json"
 PARTIAL_FILE = "record.partial.json"
 SCHEMA_VERSION = 1
 
 
-class RunNotFound(LookupError):
+class RunNotFound(StoreError, LookupError):
     pass
 
 

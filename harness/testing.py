@@ -31,6 +31,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("harness.testing needs pytest: pip install 'posttrain-harness[test]'") from exc
 
+from .components import ModelLoader
 from .plugins import ENTRY_POINT_GROUP, PluginHost, load_plugins
 from .recipe import LoadedRecipe, check_recipe, load_recipe, parse_recipe
 from .store import Store
@@ -54,7 +55,9 @@ def load_host(*names: str, plugins: Iterable[tuple[str, Any]] = ()) -> PluginHos
 def make_tiny_model(host: PluginHost | None = None, **params: Any):
     """A fresh, deterministic tiny model (a ``harness.ModelHandle``), built from a config."""
     host = host or load_host()
-    return host.create("model", "tiny", params).load()
+    loader = host.create("model", "tiny", params)
+    assert isinstance(loader, ModelLoader)
+    return loader.load()
 
 
 @contextlib.contextmanager
@@ -90,7 +93,7 @@ def run_recipe(recipe: str | os.PathLike | LoadedRecipe, *, store: Store,
     elif isinstance(recipe, str) and "\n" in recipe:
         loaded = parse_recipe(recipe)
     else:
-        loaded = load_recipe(recipe)
+        loaded = load_recipe(os.fspath(recipe))
     check_recipe(loaded, host)
     record = execute(loaded, host, store, **kwargs)
     return store.load(record["id"])

@@ -7,8 +7,15 @@ import pytest
 from scipy.stats import binomtest
 
 from harness.compare import (
-    Comparison, ComparisonMismatch, compare_records, compare_runs, flipped_items,
-    format_markdown, format_table, mcnemar_exact, paired_bootstrap,
+    Comparison,
+    ComparisonMismatch,
+    compare_records,
+    compare_runs,
+    flipped_items,
+    format_markdown,
+    format_table,
+    mcnemar_exact,
+    paired_bootstrap,
 )
 from harness.store import Store, write_json, write_jsonl
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_dashboard import REPO, XSS, build_store
+from tests.test_dashboard import XSS, build_store
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

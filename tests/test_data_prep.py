@@ -25,8 +25,7 @@ PC = [
 
 def _prepare(host, examples, fmt, filters=(), pair_checks="report"):
     made = [(host.create("safety_filter", name, {}), action, on) for name, action, on in filters]
-    optional = lambda name: host.create("safety_filter", name, {})  # noqa: E731
-    return prepare("d", "test", fmt, examples, made, pair_checks, optional)
+    return prepare("d", "test", fmt, examples, made, pair_checks, host.filter_detecting)
 
 
 def test_drop_removes_flagged_examples_and_counts_them(host):

@@ -245,9 +245,8 @@ def test_temp_store_sets_and_restores_the_store_location(tmp_path, monkeypatch):
 
 
 def test_load_host_keeps_other_installed_plugins_out(monkeypatch):
-    from harness.testing import first_party_plugins, load_host
-
     import tests.example_plugin.harness_hello as hello
+    from harness.testing import first_party_plugins, load_host
 
     host = load_host(plugins=[("hello", hello)])
     loaded = {name for name, info in host.plugins.items() if info.status == "loaded"}

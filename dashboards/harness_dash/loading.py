@@ -16,7 +16,7 @@ import streamlit as st
 
 from harness.store import PARTIAL_FILE, RECORD_FILE, Store, default_store_path, read_jsonl
 
-from .runs_table import run_row, rows_to_frame
+from .runs_table import rows_to_frame, run_row
 
 
 def store_root() -> str:

@@ -3,25 +3,40 @@ plugins add more through the ``register_commands(cli)`` hook.
 
 Importing this package must stay light (no torch): heavy imports happen inside
 the command functions.
+
+One rule for exit codes: 0 passed, 1 a gate failed, 2 anything else. A
+:class:`harness.errors.HarnessError` prints its message alone; any other
+exception is a bug and prints one line naming it. ``--debug`` (or
+``HARNESS_DEBUG=1``) adds the traceback.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 
 import click
 
+from ..errors import HarnessError
+from ._common import EXIT_ERROR
 from .version import version_option
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("HARNESS_DEBUG", "") not in ("", "0")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @version_option
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show tracebacks (also HARNESS_DEBUG=1).")
+def cli(debug: bool) -> None:
     """Evaluate a model, post-train it, evaluate again, compare paired, gate, record.
 
     \b
     Exit codes: 0 success / all gates passed, 1 a gate failed,
-                2 the run could not be done (bad recipe, missing plugin, crashed stage).
+                2 the run could not be done (bad recipe, missing plugin, crashed stage,
+                  a raising lifecycle hook, a failed required reporter).
     """
 
 
@@ -39,19 +54,33 @@ def _add_plugin_commands() -> None:
 
     try:
         host = get_host()
-    except Exception as exc:  # strict mode: report, keep the built-in commands usable
+    except HarnessError as exc:  # strict mode: report, keep the built-in commands usable
         click.echo(f"harness: {exc}", err=True)
         return
-    host.hook.register_commands(cli=cli)
+    for failure in host.call_each("register_commands", cli=cli):
+        click.echo(f"harness: {failure} (its commands are missing)", err=True)
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args)
     _add_builtin_commands()
     _add_plugin_commands()
     try:
-        cli.main(args=argv, prog_name="harness", standalone_mode=True)
+        cli.main(args=args, prog_name="harness", standalone_mode=True)
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_ERROR)
+    except HarnessError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: internal error {type(exc).__name__}: {exc} "
+                   "(rerun with --debug for the traceback, and please report it)", err=True)
+        return EXIT_ERROR
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
@@ -11,7 +12,7 @@ EXIT_GATE_FAILED = 1
 EXIT_ERROR = 2
 
 
-def fail(message: str, code: int = EXIT_ERROR):
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 

@@ -58,7 +58,7 @@ def compare(run_a: str, run_b: str | None, store, as_json: bool, markdown: bool,
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
     click.echo(format_markdown(comp) if markdown else format_table(comp))
-    if flips:
+    if flips and flip_rows is not None:
         click.echo(f"\nItems whose {flips} changed ({len(flip_rows)}):")
         for r in flip_rows:
             click.echo(f"\n[{r['direction']}] {r['suite']}/{r['item_id']}  {r['change']}")
@@ -96,7 +96,7 @@ def recipe_gates(path: str | Path) -> dict[str, Any]:
         try:
             from ..recipe import load_recipe
         except ImportError:  # pragma: no cover - the loader ships with the core
-            load_recipe = None
+            load_recipe = None  # type: ignore[assignment]
         if load_recipe is not None:
             return parse_gates_table(dict(load_recipe(path).recipe.gates), where=f"{path}: gates")
     return parse_gates_table(data.get("gates") or {}, where=f"{path}: gates")

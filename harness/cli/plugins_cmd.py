@@ -18,7 +18,7 @@ def _listing(host) -> list[dict]:
 
 @click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable listing.")
-@click.option("--strict", is_flag=True, help="Exit with an error if any plugin failed to load.")
+@click.option("--strict", is_flag=True, help="Exit 2 if any plugin failed to load or two plugins collide.")
 @click.pass_context
 def plugins(ctx, as_json, strict):
     """List installed plugins: name, distribution, version, hooks, status, error."""
@@ -42,7 +42,14 @@ def plugins(ctx, as_json, strict):
                 click.echo(f"{'':<12} error: {p['error']}")
             if p["fix"]:
                 click.echo(f"{'':<12} fix: {p['fix']}")
-    if strict and host.problems():
+            if p["entry_point"]:
+                click.echo(f"{'':<12} entry point: {p['entry_point']} (renamed: the name is taken)")
+        collisions = host.collisions()
+        if collisions:
+            click.echo("\nCOLLISIONS (--strict fails on these):")
+            for sentence in collisions:
+                click.echo(f"  - {sentence}")
+    if strict and (host.problems() or host.collisions()):
         ctx.exit(2)
 
 
@@ -73,7 +80,7 @@ def uninstall(names):
         req = requirement_for(n)
         try:
             dists.append(Requirement(req).name)
-        except Exception:  # noqa: BLE001 - a path or URL: fall back to the name given
+        except Exception:  # a path or URL: fall back to the name given
             dists.append(n)
     code = pip("uninstall", "-y", *dists)
     if code:

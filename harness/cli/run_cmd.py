@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from ._common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, fail, store_option
 
@@ -23,12 +24,11 @@ def _host(strict: bool):
 
 def _load_checked(recipe: str, strict: bool):
     """The plugin host and the recipe, checked in full; exit 2 with the errors otherwise."""
-    from ..recipe import RecipeError, check_recipe, load_recipe
+    from ..recipe import RecipeError, load_checked
 
     host = _host(strict)
     try:
-        loaded = load_recipe(recipe)
-        check_recipe(loaded, host)
+        loaded = load_checked(recipe, host)
     except RecipeError as exc:
         fail(str(exc))
     return host, loaded
@@ -142,11 +142,44 @@ def parse_model_spec(spec: str) -> dict:
     return {"loader": loader, **({"path": path} if path else {})}
 
 
+def _split(values) -> list[str]:
+    return [x for v in values for x in v.split(",") if x]
+
+
+def _name_of(host, info) -> str:
+    """A component's short name where it is unambiguous, else ``plugin/name``."""
+    try:
+        return info.name if host.resolve(info.kind, info.name) is info else info.fullname
+    except LookupError:
+        return info.fullname
+
+
+def _evaluator_for(host, what: str) -> str:
+    """The evaluator that declares it evaluates ``what`` (``tasks`` or ``suites``), by capability."""
+    found = host.providing("evaluator", lambda cls: getattr(cls, "evaluates", None) == what)
+    if not found:
+        fail(f"no loaded evaluator evaluates {what} (an Evaluator with evaluates = '{what}'); "
+             "see `harness plugins` for what failed to load or is disabled")
+    return _name_of(host, found[0])
+
+
+#: the label a safety filter must be able to return to score suites' replies as refusals
+REFUSAL_LABEL = "full_refusal"
+
+
+def _refusal_filter_for(host) -> str:
+    found = host.providing("safety_filter", lambda cls: REFUSAL_LABEL in getattr(cls, "detects", ()))
+    if not found:
+        fail(f"--suites needs a safety filter that detects '{REFUSAL_LABEL}'; none is loaded "
+             "(see `harness plugins`)")
+    return _name_of(host, found[0])
+
+
 @click.command(name="eval")
 @click.argument("recipe", required=False, type=click.Path(dir_okay=False))
 @click.option("--model", "model_spec", help="Model to evaluate: smollm2, tiny, hf:PATH_OR_ID, gguf:FILE.")
-@click.option("--tasks", multiple=True, help="lm-eval tasks (bundled suites, lm-eval names, or from --include-path). "
-                                             "Repeat or comma-separate.")
+@click.option("--tasks", multiple=True, help="Benchmark tasks (bundled suites, lm-eval names, or from "
+                                             "--include-path). Repeat or comma-separate.")
 @click.option("--suites", multiple=True, help="Safety suites (advbench, xstest, ...). Repeat or comma-separate.")
 @click.option("--include-path", type=click.Path(file_okay=False), help="Directory of extra lm-eval task YAMLs.")
 @click.option("--limit", type=int, help="Evaluate at most N items per task.")
@@ -155,12 +188,15 @@ def parse_model_spec(spec: str) -> dict:
 @report_options
 def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, junit, summary, as_json,
           no_cache, strict):
-    """Evaluate a model without training; the result is stored as a run."""
-    from ..recipe import LoadedRecipe, RecipeError, Recipe, load_recipe
+    """Evaluate a model without training; the result is stored as a run.
+
+    ``--tasks`` go to the evaluator that declares ``evaluates = "tasks"``, ``--suites``
+    to the one that declares ``"suites"``, scored by a filter that detects refusals.
+    """
+    from ..recipe import LoadedRecipe, Recipe, RecipeError, load_recipe
 
     host = _host(strict)
-    split = lambda values: [x for v in values for x in v.split(",") if x]  # noqa: E731
-    tasks, suites = split(tasks), split(suites)
+    tasks, suites = _split(tasks), _split(suites)
     try:
         base = load_recipe(recipe).recipe.model_dump() if recipe else None
     except RecipeError as exc:
@@ -175,11 +211,12 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, j
     if tasks or suites:
         data["evaluate"] = []
         if tasks:
-            data["evaluate"].append({"evaluator": "lm-eval", "tasks": tasks,
+            data["evaluate"].append({"evaluator": _evaluator_for(host, "tasks"), "tasks": tasks,
                                      **({"include_path": str(Path(include_path).resolve())} if include_path else {}),
                                      **({"limit": limit} if limit else {})})
         if suites:
-            data["evaluate"].append({"evaluator": "safety", "suites": suites, "filters": ["refusal"],
+            data["evaluate"].append({"evaluator": _evaluator_for(host, "suites"), "suites": suites,
+                                     "filters": [_refusal_filter_for(host)],
                                      **({"limit": limit} if limit else {})})
     if not data.get("evaluate"):
         fail("nothing to evaluate: give --tasks and/or --suites, or a recipe with [[evaluate]]")
@@ -187,7 +224,7 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, j
     text = "# " + shlex.join(["harness", "eval", *sys.argv[2:]]) + "\n"
     try:
         loaded = LoadedRecipe(Recipe.model_validate(data), Path(recipe).resolve() if recipe else None, text)
-    except Exception as exc:  # noqa: BLE001
+    except ValidationError as exc:
         fail(f"invalid evaluation: {exc}")
     _checked(loaded, host)
     record = _execute(loaded, host, store, use_cache=not no_cache, kind="eval")

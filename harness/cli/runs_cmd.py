@@ -54,7 +54,7 @@ def format_record(record: dict) -> str:
         rows = []
         for key in sorted(set(before) | set(after)):
             b, a = before.get(key), after.get(key)
-            ref = a or b
+            ref = a or b or {}
             arrow = "↑" if ref.get("higher_is_better", True) else "↓"
             delta = f"{a['value'] - b['value']:+.3f}" if a and b and None not in (a["value"], b["value"]) else ""
             rows.append([key, arrow, _fmt(b), _fmt(a), delta])

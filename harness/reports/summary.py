@@ -94,7 +94,7 @@ def write_summary(record: dict[str, Any], gate_results: Iterable[Any], path: str
     path = Path(path)
     if append is None:
         step = os.environ.get("GITHUB_STEP_SUMMARY")
-        append = bool(step) and Path(step).resolve() == path.resolve()
+        append = step is not None and step != "" and Path(step).resolve() == path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a" if append else "w", encoding="utf-8") as fh:
         fh.write(render_summary(record, gate_results, comparison))

@@ -13,9 +13,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness import DATA_FORMATS, ParamError
-
-from .chat import to_conversational
+from harness import DATA_FORMATS, ParamError, to_conversational
 
 #: Order in which a format is inferred from the columns present (most specific first).
 INFER_ORDER = ("preference", "prompt_completion", "chat", "text")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import harness
 from pydantic import Field, field_validator
+
+import harness
 
 from .harm_lexicon import INSTRUCTIONAL, PUSHBACK, TOPICS
 from .refusal_features import sentences

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Sequence
 
-import harness
 from pydantic import Field, field_validator
+
+import harness
 
 #: Llama Guard 3's hazard taxonomy (MLCommons), the default rubric.
 LLAMA_GUARD_3_CATEGORIES: dict[str, str] = {
@@ -107,12 +108,12 @@ class JudgeFilter(harness.SafetyFilter):
 
     def _model(self):
         if self.handle is None:
-            from harness.plugins import get_host
+            from harness import create_component
 
             spec = dict(self.params.model)
             loader = spec.pop("loader")
             try:
-                self.handle = get_host().create("model", loader, spec).load()
+                self.handle = create_component("model", loader, spec).load()
             except harness.ParamError as exc:
                 raise harness.ParamError([(f"model.{k}" if k else "model", m) for k, m in exc.errors]) from None
         return self.handle

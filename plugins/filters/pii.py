@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Sequence
 
-import harness
 from pydantic import Field, field_validator
+
+import harness
 
 from .pii_patterns import KINDS, find
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import harness
 from pydantic import Field
+
+import harness
 
 from .refusal_features import REFUSAL_CUES, explicit_refusal, sentences, words_after_refusal
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import harness
-from harness.runtime import pick_device, torch_dtype
+from harness import pick_device, torch_dtype
 
 from .cache import cache_root, file_sha256
 

@@ -64,6 +64,10 @@ class HFDataSource(harness.DataSource):
     def data_format(self) -> str:
         return self.params.format
 
+    @classmethod
+    def local_paths(cls, params: dict[str, Any]) -> dict[str, str]:
+        return {}  # `path` is a hub id or a builder name; datasets reports a missing data_files itself
+
     def load(self, *, seed: int = 0) -> list[dict[str, Any]]:
         from .data import load_rows
 

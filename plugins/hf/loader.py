@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import harness
-from harness.runtime import pick_device, torch_dtype
+from harness import pick_device, torch_dtype
 
 NO_NETWORK = ("no network: give a local directory (one with config.json and the tokenizer files, "
               "e.g. written by ModelHandle.save() or `huggingface-cli download` on a machine online)")

@@ -36,6 +36,7 @@ class LmEvalEvaluator(harness.Evaluator):
     """Runs lm-eval tasks through ``HFLM(pretrained=<in-memory model>)`` and ``simple_evaluate``."""
 
     name = "lm-eval"
+    evaluates = "tasks"
     description = "lm-evaluation-harness tasks on the in-memory model (bundled: openbookqa, truthfulqa_mc1, gsm8k, quick_mc)"
 
     class Params(harness.Params):

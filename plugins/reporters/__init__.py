@@ -19,8 +19,7 @@ class MarkdownReporter(harness.Reporter):
         path: str | None = None
 
     def report(self, record, run_dir: Path) -> None:
-        from harness.gates import GateResult
-        from harness.reports.summary import write_summary
+        from harness import GateResult, write_summary
 
         gates = [GateResult(**g) for g in record.get("gates", [])]
         write_summary(record, gates, self.params.path or str(Path(run_dir) / "summary.md"))

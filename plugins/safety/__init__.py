@@ -20,6 +20,7 @@ VERSION = "1"
 
 class SafetyEvaluator(harness.Evaluator):
     name = "safety"
+    evaluates = "suites"
     description = "Refusal rate, harmful compliance/content and over-refusal on AdvBench, XSTest, quick-safety"
 
     class Params(harness.Params):

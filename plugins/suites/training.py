@@ -29,7 +29,7 @@ def hh_rlhf_harmless(limit: int | None, seed: int, max_turns: int | None):
 
 def gsm8k_sft(skip: int, limit: int | None, seed: int, chat: bool, system_prompt: str | None):
     """GSM8K items from index ``skip`` on, in lm-eval's prompt format, calculator notes removed."""
-    from harness_plugins.files.chat import to_conversational
+    from harness import to_conversational
 
     with open(DATA / "gsm8k" / "test.jsonl", encoding="utf-8") as fh:
         items = [json.loads(line) for line in fh if line.strip()]
@@ -43,7 +43,7 @@ def gsm8k_sft(skip: int, limit: int | None, seed: int, chat: bool, system_prompt
 
 
 def quick_preference(limit: int | None, seed: int, chat: bool, system_prompt: str | None):
-    from harness_plugins.files.chat import to_conversational
+    from harness import to_conversational
 
     with open(DATA / "quick" / "quick_preference.jsonl", encoding="utf-8") as fh:
         items = [json.loads(line) for line in fh if line.strip()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import harness
-from harness.runtime import pick_device, torch_dtype
+from harness import pick_device, torch_dtype
 
 from .tokenizer import build_tokenizer
 

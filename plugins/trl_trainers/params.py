@@ -167,7 +167,7 @@ def validate_params(trainer_cls, params: dict[str, Any]) -> dict[str, Any]:
 
 def _build_check(trainer_cls, params: dict[str, Any]) -> list[tuple[str, str]]:
     """Build the real config once (with this machine's defaults) so TRL's own cross-field rules run."""
-    from harness.runtime import pick_device
+    from harness import pick_device
 
     from .config import build_config
 

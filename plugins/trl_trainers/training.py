@@ -15,7 +15,7 @@ import gc
 from typing import Any
 
 import harness
-from harness.runtime import pick_device
+from harness import pick_device
 
 from .config import build_config, differs_from_defaults
 from .params import lora_config

@@ -101,10 +101,12 @@ def interleave(rows: list[dict]) -> list[dict]:
         # 4 helpful : 3 refusals, the ratio of the whole set (160 : 120)
         for _ in range(4):
             if i < len(help_):
-                out.append(help_[i]); i += 1
+                out.append(help_[i])
+                i += 1
         for _ in range(3):
             if j < len(refuse):
-                out.append(refuse[j]); j += 1
+                out.append(refuse[j])
+                j += 1
     return out
 
 

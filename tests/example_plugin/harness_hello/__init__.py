@@ -34,8 +34,8 @@ class ReplyLength(harness.Evaluator):
         prompts: list[str] = ["Say hello.", "Name a colour.", "Count to three."]
         max_new_tokens: int = 16
 
-    def fingerprint(self):
-        return harness.content_hash(self.params_dict())
+    def fingerprint(self):  # items, settings and this plugin's code decide the result
+        return harness.content_hash([self.params_dict(), self.code_fingerprint()])
 
     def evaluate(self, model, context):
         outputs = model.generate(self.params.prompts, max_new_tokens=self.params.max_new_tokens)
