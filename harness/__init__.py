@@ -19,6 +19,7 @@ from .components import (
     Params,
     Reporter,
     SafetyFilter,
+    SafetySuite,
     TaskInfo,
     TrainContext,
     TrainData,
@@ -36,6 +37,6 @@ __version__ = "0.1.0"
 __all__ = [
     "COMPONENT_KINDS", "CONCERNS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
     "Evaluator", "Metric", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
-    "SafetyFilter", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
+    "SafetyFilter", "SafetySuite", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
     "RunEnded", "RunStarted", "StageEnded", "content_hash", "items_hash", "hookimpl", "PluginUnavailable", "__version__",
 ]

@@ -38,6 +38,7 @@ REGISTER_HOOKS = {
     "register_safety_filters": "safety_filter",
     "register_evaluators": "evaluator",
     "register_reporters": "reporter",
+    "register_safety_suites": "safety_suite",
 }
 
 KIND_LABELS = {
@@ -47,6 +48,7 @@ KIND_LABELS = {
     "safety_filter": "safety filter",
     "evaluator": "evaluator",
     "reporter": "reporter",
+    "safety_suite": "safety suite",
 }
 
 
