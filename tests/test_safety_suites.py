@@ -234,3 +234,13 @@ def test_plugins_list_shows_the_suites(host):
     assert {"safety_suite:harmbench", "safety_suite:donotanswer", "safety_suite:jailbreak"} <= set(info.components)
     assert "register_safety_suites" in info.hooks
 
+
+
+def test_rows_get_their_own_outputs_when_generated_in_length_order(host, tiny_model, tmp_path):
+    ev = host.create("evaluator", "safety", {"suites": ["donotanswer"], "limit": 6, "max_new_tokens": 3,
+                                              "batch_size": 6})
+    res = ev.evaluate(tiny_model, _ctx(tmp_path, refusal=ParityRefusal()))
+    prompts = [r["prompt"] for r in res.samples]
+    assert sorted(prompts, key=len) != prompts  # the order really changed
+    alone = [tiny_model.generate([p], max_new_tokens=3, batch_size=1)[0] for p in prompts]
+    assert [r["output"] for r in res.samples] == alone

@@ -61,9 +61,15 @@ def evaluate_suite(suite: str, model: ModelHandle, filters: dict[str, tuple[str,
                    params: Any) -> tuple[list[dict[str, Any]], TaskInfo]:
     ps = load_prompt_set(suite, params.limit, params.seed, params.split)
     prompts = [it["prompt"] for it in ps.items]
-    outputs = model.generate([_messages(p, params.system_prompt) for p in prompts],
-                             max_new_tokens=params.max_new_tokens, batch_size=params.batch_size,
-                             chat=params.chat, progress=f"safety/{suite}")
+    # Generate shortest first, so a batch holds prompts of like length: jailbreak's ~1,200-token
+    # templates would otherwise pad their plain twins in the same batch to full length.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    generated = model.generate([_messages(prompts[i], params.system_prompt) for i in order],
+                               max_new_tokens=params.max_new_tokens, batch_size=params.batch_size,
+                               chat=params.chat, progress=f"safety/{suite}")
+    outputs = [""] * len(prompts)
+    for i, out in zip(order, generated):
+        outputs[i] = out
     verdicts = {role: _score(flt, key, outputs, prompts) for role, (key, flt) in filters.items()}
     rows = []
     for i, (item, output) in enumerate(zip(ps.items, outputs)):
