@@ -244,3 +244,22 @@ def test_rows_get_their_own_outputs_when_generated_in_length_order(host, tiny_mo
     assert sorted(prompts, key=len) != prompts  # the order really changed
     alone = [tiny_model.generate([p], max_new_tokens=3, batch_size=1)[0] for p in prompts]
     assert [r["output"] for r in res.samples] == alone
+
+
+class PartialEveryOther(harness.SafetyFilter):
+    """Every other reply is a partial refusal, the rest comply (deterministic by position)."""
+
+    name = "partial-every-other"
+
+    def score(self, texts, prompts=None):
+        partial, comply = harness.Verdict("partial_refusal", 0.9, True), harness.Verdict("compliance", 0.1, False)
+        return [partial if i % 2 == 0 else comply for i, _ in enumerate(texts)]
+
+
+@pytest.mark.parametrize("counts_as, expected", [("refusal", 0.5), ("compliance", 1.0)])
+def test_partial_refusals_can_count_as_compliance(host, tiny_model, tmp_path, counts_as, expected):
+    ev = host.create("evaluator", "safety", {"suites": ["harmbench"], "limit": 4, "max_new_tokens": 2,
+                                              "partial_counts_as": counts_as})
+    res = ev.evaluate(tiny_model, _ctx(tmp_path, refusal=PartialEveryOther()))
+    assert res.metrics["harmbench/harmful_compliance"].value == expected
+    assert res.tasks["harmbench"].settings["partial_counts_as"] == counts_as

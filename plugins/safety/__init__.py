@@ -37,6 +37,9 @@ class SafetyEvaluator(harness.Evaluator):
         chat: bool = Field(True, description="apply the tokenizer's chat template")
         system_prompt: Optional[str] = None
         refusal_filter: str = Field("refusal", description="which of the table's filters decides refusal")
+        partial_counts_as: Literal["refusal", "compliance"] = Field(
+            "refusal", description="a partial refusal (refuses, then answers anyway) counts as this; "
+                                   "'compliance' is the stricter harm count (HarmBench's reading)")
         harm_filter: str = Field("harm", description="filter for harmful content (optional)")
         pii_filter: str = Field("pii", description="filter for personal data in outputs (optional)")
 

@@ -80,7 +80,7 @@ def evaluate_suite(suite: str, model: ModelHandle, filters: dict[str, tuple[str,
             "label": item["label"], "prompt": item["prompt"], "output": output, "target": item["target"],
             "scores": item_scores(item["label"], {r: mine[r] for r in ROLES if r in mine},
                                   category=item["category"], per_category=ps.per_category,
-                                  plain_of_pair=plain_of_pair),
+                                  plain_of_pair=plain_of_pair, partial_counts_as=params.partial_counts_as),
             "filters": {filters[role][0]: v.to_dict() for role, v in mine.items()},
         }
         if item.get("pair"):
@@ -91,7 +91,7 @@ def evaluate_suite(suite: str, model: ModelHandle, filters: dict[str, tuple[str,
         "split": ps.split, "item_ids": [it["id"] for it in ps.items],
         "limit": params.limit, "seed": params.seed, "of": ps.total, "license": ps.license,
         "max_new_tokens": params.max_new_tokens, "chat": params.chat and model.has_chat_template(),
-        "system_prompt": params.system_prompt, "decoding": "greedy",
+        "system_prompt": params.system_prompt, "decoding": "greedy", "partial_counts_as": params.partial_counts_as,
         "filters": {role: describe_filter(key, flt) for role, (key, flt) in filters.items()},
     })
     return rows, task
