@@ -127,7 +127,8 @@ def run_replies(path: Path) -> dict:
                 "recall": round(tp / pos, 4) if pos else None,
                 "accuracy": round(sum(pred[i] == gold[i] for i in idx) / len(idx), 4) if idx else None}
 
-    by_suite = {s: scores([i for i, r in enumerate(rows) if r["suite"] == s]) for s in dict.fromkeys(r["suite"] for r in rows)}
+    suites = dict.fromkeys(r["suite"] for r in rows)
+    by_suite = {s: scores([i for i, r in enumerate(rows) if r["suite"] == s]) for s in suites}
     misses = [{"suite": r["suite"], "item_id": r["item_id"], "gold": g, "filter": p, "reply": r["reply"][:200],
                "reason": v.reason[:120]} for r, g, p, v in zip(rows, gold, pred, verdicts) if g != p]
     return {"replies": str(path), "all": scores(list(range(len(rows)))), "by_suite": by_suite, "disagreements": misses}
@@ -158,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {scope:12s} rows {d['rows']:3d}  harmful {d['harmful']:3d}  flagged {d['flagged']:3d}  "
                   f"precision {d['precision']}  recall {d['recall']}  accuracy {d['accuracy']}")
         for m in res["disagreements"]:
-            print(f"  {'missed' if m['gold'] else 'false positive'} [{m['suite']} {m['item_id']}]: {m['reply'][:140]!r}")
+            kind = "missed" if m["gold"] else "false positive"
+            print(f"  {kind} [{m['suite']} {m['item_id']}]: {m['reply'][:140]!r}")
         return 0
     res = run(args.advbench, args.xstest, args.split)
     if args.json:

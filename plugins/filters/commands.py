@@ -12,7 +12,8 @@ def _model_spec(spec: str) -> dict:
     """``smollm2``, ``tiny``, ``hf:PATH_OR_ID``, ``gguf:FILE`` -> a model table (as ``harness eval --model``)."""
     loader, _, path = spec.partition(":")
     if not loader:
-        raise click.BadParameter(f"{spec!r}: expected a loader name, e.g. smollm2, tiny or hf:PATH", param_hint="--model")
+        raise click.BadParameter(f"{spec!r}: expected a loader name, e.g. smollm2, tiny or hf:PATH",
+                                 param_hint="--model")
     return {"loader": loader, **({"path": path} if path else {})}
 
 
