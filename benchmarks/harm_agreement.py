@@ -12,6 +12,16 @@ the flag rate on compliant replies to XSTest's *unsafe* contrast prompts
 
 ``--split``: the lexicons were developed on odd-numbered rows (AdvBench row
 index from 1, XSTest id number); ``held-out`` keeps the even ones.
+
+Replies of a real model:
+
+    python benchmarks/harm_agreement.py --export-run RUNS/ID --out replies.jsonl   # rows to label
+    python benchmarks/harm_agreement.py --replies benchmarks/data/base_model_replies/smollm2.jsonl
+
+``--export-run`` writes the harmful-request rows of a run's ``samples/before.jsonl``
+(``suite``, ``item_id``, ``category``, ``prompt``, ``reply``, ``harmful: null``) for a
+person to label; ``--replies`` scores a labeled file (``harmful`` 0/1, by the rule in
+its README) and lists where the filter and the label part.
 """
 
 from __future__ import annotations
@@ -75,13 +85,83 @@ def run(advbench: Path, xstest: list[Path], split: str = "all") -> dict:
             "false_positive_examples": [t[:160] for (t, _), v in zip(neg, vn) if v.flagged][:5]}
 
 
+def export_run(run_dir: Path, out: Path, phase: str = "before") -> int:
+    """Unlabeled rows (harmful requests only) of a stored run, for annotation."""
+    path = run_dir / "samples" / f"{phase}.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"error: {path}: no such file (a completed run's per-sample rows)")
+    n = 0
+    with path.open(encoding="utf-8") as fh, out.open("w", encoding="utf-8") as dst:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("label") != "unsafe" or "prompt" not in row:
+                continue
+            # jailbreak rows: keep the request, not the ~4,800-character template
+            prompt = row["prompt"].rsplit("\n\n", 1)[-1] if row.get("attack") else row["prompt"]
+            dst.write(json.dumps({"suite": row["suite"], "item_id": row["item_id"], "category": row.get("category"),
+                                  "attack": row.get("attack"), "prompt": prompt, "reply": row["output"],
+                                  "harmful": None}, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def run_replies(path: Path) -> dict:
+    """Precision/recall of the harm filter against labeled replies (``harmful`` 0/1)."""
+    from harness.plugins import load_plugins
+
+    rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    unlabeled = [i for i, r in enumerate(rows, start=1) if r.get("harmful") not in (0, 1, True, False)]
+    if unlabeled:
+        raise SystemExit(f"error: {path}: line(s) {unlabeled[:5]} have no `harmful` label (0 or 1)")
+    filt = load_plugins().create("safety_filter", "harm", {})
+    verdicts = filt.score([r["reply"] for r in rows], [r["prompt"] for r in rows])
+    gold = [bool(r["harmful"]) for r in rows]
+    pred = [v.flagged for v in verdicts]
+
+    def scores(idx):
+        tp = sum(pred[i] and gold[i] for i in idx)
+        fp = sum(pred[i] and not gold[i] for i in idx)
+        pos = sum(gold[i] for i in idx)
+        return {"rows": len(idx), "harmful": pos, "flagged": sum(pred[i] for i in idx),
+                "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+                "recall": round(tp / pos, 4) if pos else None,
+                "accuracy": round(sum(pred[i] == gold[i] for i in idx) / len(idx), 4) if idx else None}
+
+    suites = dict.fromkeys(r["suite"] for r in rows)
+    by_suite = {s: scores([i for i, r in enumerate(rows) if r["suite"] == s]) for s in suites}
+    misses = [{"suite": r["suite"], "item_id": r["item_id"], "gold": g, "filter": p, "reply": r["reply"][:200],
+               "reason": v.reason[:120]} for r, g, p, v in zip(rows, gold, pred, verdicts) if g != p]
+    return {"replies": str(path), "all": scores(list(range(len(rows)))), "by_suite": by_suite, "disagreements": misses}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Precision/recall of the harm filter (AdvBench targets vs XSTest).")
     ap.add_argument("--advbench", type=Path, default=DEFAULT_ADVBENCH)
     ap.add_argument("--xstest", type=Path, nargs="+", default=DEFAULT_XSTEST)
     ap.add_argument("--split", choices=("all", "dev", "held-out"), default="all")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--replies", type=Path, help="score labeled model replies (JSONL with `harmful`) instead")
+    ap.add_argument("--export-run", type=Path, metavar="RUN_DIR", help="write a run's harmful-request rows to --out")
+    ap.add_argument("--out", type=Path, help="where --export-run writes")
     args = ap.parse_args(argv)
+    if args.export_run:
+        if not args.out:
+            ap.error("--export-run needs --out FILE")
+        print(f"wrote {export_run(args.export_run, args.out)} rows to {args.out}")
+        return 0
+    if args.replies:
+        res = run_replies(args.replies)
+        if args.json:
+            print(json.dumps(res))
+            return 0
+        print(f"{res['replies']}: harm filter vs labeled replies")
+        for scope, d in [("all", res["all"])] + list(res["by_suite"].items()):
+            print(f"  {scope:12s} rows {d['rows']:3d}  harmful {d['harmful']:3d}  flagged {d['flagged']:3d}  "
+                  f"precision {d['precision']}  recall {d['recall']}  accuracy {d['accuracy']}")
+        for m in res["disagreements"]:
+            kind = "missed" if m["gold"] else "false positive"
+            print(f"  {kind} [{m['suite']} {m['item_id']}]: {m['reply'][:140]!r}")
+        return 0
     res = run(args.advbench, args.xstest, args.split)
     if args.json:
         print(json.dumps(res))

@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 
 LABELS = ("1_full_compliance", "2_full_refusal", "3_partial_refusal")
@@ -90,8 +91,10 @@ def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> 
     if not rows:
         raise SystemExit(f"error: no rows in split '{split}' (the weights were fitted on "
                          f"{', '.join(filt.model.trained_on) or 'unknown files'})")
+    start, cpu = time.perf_counter(), time.process_time()
     verdicts = filt.score([r["completion"] for r in rows],
                           [r["prompt"] or "" for r in rows] if all(r["prompt"] is not None for r in rows) else None)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     gold = [r["gold"] for r in rows]
     pred = [v.flagged for v in verdicts]
     base = [strmatch_label(r["completion"]) != LABELS[0] for r in rows]
@@ -102,7 +105,12 @@ def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> 
         files[name] = {"rows": len(idx),
                        "filter": agreement([pred[i] for i in idx], [gold[i] for i in idx]),
                        "string_match": agreement([base[i] for i in idx], [gold[i] for i in idx])}
+    # where the disagreement is: the share of each human label the filter calls a refusal
+    by_gold = {label: {"rows": len(idx), "flagged": round(sum(pred[i] for i in idx) / len(idx), 4)}
+               for label in LABELS if (idx := [i for i, r in enumerate(rows) if r["gold_label"] == label])}
     return {"rows": len(rows), "split": split, "weights": filt.params.weights,
+            "texts_per_s": round(len(rows) / seconds, 1), "texts_per_cpu_s": round(len(rows) / cpu_seconds, 1),
+            "by_gold_label": by_gold,
             "trained_on": filt.model.trained_on,
             "filter": agreement(pred, gold), "string_match": agreement(base, gold),
             "filter_3class_accuracy": round(sum(three[v.label] == r["gold_label"]
@@ -131,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{scope[:15]:15s} {who:12s} {m['accuracy']:9.3f} {m['precision']:9.3f} {m['recall']:7.3f} "
                   f"{m['f1']:6.3f}")
     print(f"filter 3-class accuracy (full / partial / compliance): {res['filter_3class_accuracy']:.3f}")
+    print("share flagged as refusal, by human label: " + ", ".join(
+        f"{k} {v['flagged']:.3f} (n={v['rows']})" for k, v in res["by_gold_label"].items()))
+    print(f"speed: {res['texts_per_cpu_s']:.0f} texts per CPU-second (one process, prompts given; "
+          f"{res['texts_per_s']:.0f} texts/s wall clock on this machine now)")
     return 0
 
 

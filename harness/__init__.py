@@ -7,6 +7,7 @@ see docs/architecture.md). Importing it imports no ML library: helpers that
 need torch (``pick_device``, ``torch_dtype``) import it when called.
 """
 
+from .cache import default_cache_dir
 from .chat import to_conversational
 from .components import (
     COMPONENT_KINDS,
@@ -24,6 +25,7 @@ from .components import (
     Params,
     Reporter,
     SafetyFilter,
+    SafetySuite,
     TaskInfo,
     TrainContext,
     TrainData,
@@ -36,7 +38,7 @@ from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import content_hash, items_hash
 from .gates import GateResult
 from .hookspecs import hookimpl
-from .plugins import PluginUnavailable, create_component
+from .plugins import PluginUnavailable, UnknownComponent, create_component, get_host
 from .reports.summary import write_summary
 from .runtime import pick_device, torch_dtype
 
@@ -46,14 +48,15 @@ __all__ = [
     # components and what they exchange
     "COMPONENT_KINDS", "CONCERNS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
     "Evaluator", "Metric", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
-    "SafetyFilter", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
+    "SafetyFilter", "SafetySuite", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
     # hooks and lifecycle events
     "hookimpl", "RunEnded", "RunStarted", "StageEnded",
     # errors
     "HarnessError", "RecipeError", "PluginError", "DataError", "StageError", "StoreError", "HookFailed",
-    "PluginUnavailable",
+    "PluginUnavailable", "UnknownComponent",
     # helpers plugins share
     "content_hash", "items_hash", "to_conversational", "pick_device", "torch_dtype", "create_component",
+    "get_host", "default_cache_dir",
     "GateResult", "write_summary",
     "__version__",
 ]

@@ -432,6 +432,27 @@ class SafetyFilter(Component):
         return "".join(out)
 
 
+class SafetySuite(Component):
+    """A set of safety prompts the ``safety`` evaluator runs (AdvBench, XSTest, HarmBench, ...).
+
+    ``items()`` returns one dict per prompt: ``id`` (unique, stable across
+    versions), ``prompt``, ``label`` (``"unsafe"``: a request the model should
+    refuse; ``"safe"``: one it should answer) and optionally ``category``
+    (reported as sub-metrics), ``target``, ``split`` (``"dev"``/``"test"``; the
+    evaluator assigns a seeded, stratified one when absent), and for attacked
+    variants ``pair`` (items sharing it are one request in several forms) and
+    ``attack`` (the attack's name; ``None`` on the plain form). Bump ``version``
+    when the items change.
+    """
+
+    version: ClassVar[str] = "1"
+    license: ClassVar[str] = ""
+    source: ClassVar[str] = ""
+
+    def items(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
 # ------------------------------------------------------------------ reporting
 
 
@@ -449,4 +470,5 @@ COMPONENT_KINDS: dict[str, type[Component]] = {
     "safety_filter": SafetyFilter,
     "evaluator": Evaluator,
     "reporter": Reporter,
+    "safety_suite": SafetySuite,
 }

@@ -93,6 +93,18 @@ def register_reporters(register):
 
 
 @hookspec
+def register_safety_suites(register):
+    """Register safety prompt suites.
+
+    Call ``register(SuiteClass)`` once per suite. ``SuiteClass`` subclasses
+    :class:`harness.SafetySuite`; ``items()`` returns the prompts with their
+    ``label`` (``safe``/``unsafe``) and optional ``category``. A recipe runs it
+    with ``[[evaluate]] evaluator = "safety"`` and ``suites = ["NAME"]``; the
+    evaluator gives it a seeded dev/test split and per-category metrics.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add subcommands to the ``harness`` command line.
 

@@ -39,6 +39,7 @@ REGISTER_HOOKS = {
     "register_safety_filters": "safety_filter",
     "register_evaluators": "evaluator",
     "register_reporters": "reporter",
+    "register_safety_suites": "safety_suite",
 }
 
 KIND_LABELS = {
@@ -48,6 +49,7 @@ KIND_LABELS = {
     "safety_filter": "safety filter",
     "evaluator": "evaluator",
     "reporter": "reporter",
+    "safety_suite": "safety suite",
 }
 
 

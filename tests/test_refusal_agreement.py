@@ -62,3 +62,16 @@ def test_bad_label_names_the_row(tmp_path, label):
     bad.write_text(f"completion,final_label\nhello,1_full_compliance\nno,{label}\n")
     out = subprocess.run([sys.executable, str(SCRIPT), str(bad)], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0 and f"{bad}:3" in out.stderr
+
+
+def test_breakdown_by_human_label_adds_up_to_recall_and_speed_is_reported():
+    res = bench(*FILES, "--split", "held-out")
+    by = res["by_gold_label"]
+    assert sum(v["rows"] for v in by.values()) == res["rows"]
+    refusals = [by[k] for k in ("2_full_refusal", "3_partial_refusal")]
+    caught = sum(v["flagged"] * v["rows"] for v in refusals) / sum(v["rows"] for v in refusals)
+    assert caught == pytest.approx(res["filter"]["recall"], abs=1e-3)
+    tp = sum(v["flagged"] * v["rows"] for v in refusals)
+    fp = by["1_full_compliance"]["flagged"] * by["1_full_compliance"]["rows"]
+    assert tp / (tp + fp) == pytest.approx(res["filter"]["precision"], abs=1e-3)
+    assert res["texts_per_cpu_s"] > 0 and res["texts_per_s"] > 0

@@ -162,7 +162,9 @@ def test_refusal_filter_is_required(host, tiny_model, tmp_path):
 
 
 @pytest.mark.parametrize("params, where, text", [
-    ({"suites": ["advbenc"]}, "suites", "unknown prompt set(s) 'advbenc'; bundled: advbench, quick-safety, xstest"),
+    ({"suites": ["advbenc"]}, "suites", "unknown safety suite 'advbenc'; did you mean 'advbench'"),
+    ({"suites": ["xstest", "xstest"]}, "suites", "a suite is listed twice"),
+    ({"split": "train"}, "split", "'dev', 'test' or 'all'"),
     ({"suites": []}, "suites", "at least 1"),
     ({"max_new_tokens": 0}, "max_new_tokens", "greater than or equal to 1"),
     ({"filters": ["refusal"]}, "filters", "unknown key"),

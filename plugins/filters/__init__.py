@@ -1,5 +1,6 @@
 """Safety filters: ``refusal``, ``harm``, ``pii`` and ``judge``.
 
+``harness filters measure judge`` (see :mod:`.commands`) measures the judge.
 This module stays light: the filters' own modules import only the standard
 library and ``harness``; ``judge`` loads its model through the plugin host
 when it first scores.
@@ -19,3 +20,10 @@ def register_safety_filters(register):
     register(HarmFilter)
     register(PiiFilter)
     register(JudgeFilter)
+
+
+@harness.hookimpl
+def register_commands(cli):
+    from .commands import add_commands
+
+    add_commands(cli)

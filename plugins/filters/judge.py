@@ -10,8 +10,10 @@ followed by category codes (``unsafe\\nS1,S3``). Anything else is ``unknown``
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Any, Literal, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Sequence
 
 from pydantic import Field, field_validator
 
@@ -77,6 +79,18 @@ def parse_judgement(output: str) -> tuple[str, list[str]]:
     return "unknown", []
 
 
+@dataclass
+class JudgeVerdict(harness.Verdict):
+    """A verdict that carries who judged it: model name and weight fingerprint, prompt format
+    and hash, the exact judge input, and the judge's measured agreement when one is known."""
+
+    judge: dict[str, Any] = field(default_factory=dict)
+
+
+def _sha(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
 class JudgeFilter(harness.SafetyFilter):
     name = "judge"
     description = "LLM-as-judge (Llama Guard style): safe / unsafe + category codes from any loadable model"
@@ -93,6 +107,12 @@ class JudgeFilter(harness.SafetyFilter):
         max_new_tokens: int = Field(16, ge=1, le=512)
         batch_size: int = Field(8, ge=1)
         max_chars: int = Field(4000, ge=100, description="longer prompts/replies are cut to this many characters")
+        min_agreement: Optional[float] = Field(
+            None, ge=0.0, le=1.0, description="refuse to judge unless `harness filters measure judge` measured at "
+                                               "least this balanced accuracy for this model and prompt")
+        agreement_file: Optional[str] = Field(None, description="measurement JSON to use (default: the one "
+                                                                "`harness filters measure judge` stored for this "
+                                                                "model fingerprint and prompt)")
 
         @field_validator("model")
         @classmethod
@@ -105,6 +125,8 @@ class JudgeFilter(harness.SafetyFilter):
         super().__init__(**params)
         self.codes = parse_rubric(self.params.rubric)
         self.handle = None
+        self.measurement: dict[str, Any] | None = None
+        self._checked = False
 
     def _model(self):
         if self.handle is None:
@@ -118,12 +140,51 @@ class JudgeFilter(harness.SafetyFilter):
                 raise harness.ParamError([(f"model.{k}" if k else "model", m) for k, m in exc.errors]) from None
         return self.handle
 
-    def _inputs(self, texts: Sequence[str], prompts: Sequence[str] | None) -> list:
-        handle = self._model()
+    def prompt_format(self) -> str:
+        """The format actually used (``auto`` resolved from the judge's chat template)."""
         fmt = self.params.prompt_format
         if fmt == "auto":
-            template = str(getattr(handle.tokenizer, "chat_template", "") or "")
+            template = str(getattr(self._model().tokenizer, "chat_template", "") or "")
             fmt = "conversation" if "unsafe content" in template.lower() else "rubric"
+        return fmt
+
+    def identity(self) -> dict[str, Any]:
+        """What a measured agreement belongs to: the judge's weights and the prompt it is given."""
+        handle = self._model()
+        fmt = self.prompt_format()
+        template = str(getattr(handle.tokenizer, "chat_template", "") or "")
+        prompt_sha = _sha(fmt, TEMPLATE if fmt == "rubric" else "", self.params.rubric if fmt == "rubric" else "",
+                          template, str(self.params.max_chars), str(self.params.max_new_tokens))
+        return {"model": dict(self.params.model), "name": handle.name, "fingerprint": handle.fingerprint(),
+                "prompt_format": fmt, "prompt_sha": prompt_sha}
+
+    def check_agreement(self) -> dict[str, Any] | None:
+        """Load this judge's measurement; with ``min_agreement``, refuse a judge measured below it or not at all."""
+        from . import judge_agreement
+
+        ident = self.identity()
+        found = judge_agreement.find(ident["fingerprint"], ident["prompt_sha"], self.params.agreement_file)
+        self.measurement = found
+        need = self.params.min_agreement
+        if need is None:
+            return found
+        how = (f"measure it first: harness filters measure judge --model {ident['model'].get('loader')}"
+               + (f":{ident['model']['path']}" if ident["model"].get("path") else ""))
+        if found is None:
+            where = self.params.agreement_file or str(judge_agreement.default_dir())
+            raise harness.ParamError([("min_agreement", f"judge {ident['name']} (weights {ident['fingerprint'][:12]}, "
+                                       f"prompt {ident['prompt_sha'][:12]}) has no measured agreement in {where}; "
+                                       f"{how}")])
+        got = found["agreement"]["balanced_accuracy"]
+        if got < need:
+            raise harness.ParamError([("min_agreement", f"judge {ident['name']} agrees with human labels at "
+                                       f"balanced accuracy {got:.3f} (n={found['agreement']['n']}), below "
+                                       f"min_agreement {need}: it may not judge this run. Use a stronger judge "
+                                       "or lower the threshold knowingly")])
+        return found
+
+    def _inputs(self, texts: Sequence[str], prompts: Sequence[str] | None) -> list:
+        fmt = self.prompt_format()
         cut = self.params.max_chars
         out = []
         for i, reply in enumerate(texts):
@@ -145,20 +206,29 @@ class JudgeFilter(harness.SafetyFilter):
         if not texts:
             return []
         handle = self._model()
-        outputs = handle.generate(self._inputs(texts, prompts), max_new_tokens=self.params.max_new_tokens,
+        if not self._checked:
+            self.check_agreement()
+            self._checked = True
+        inputs = self._inputs(texts, prompts)
+        outputs = handle.generate(inputs, max_new_tokens=self.params.max_new_tokens,
                                   batch_size=self.params.batch_size, chat=True)
-        return [self.verdict(o) for o in outputs]
+        ident = self.identity()
+        if self.measurement:
+            ident["agreement"] = self.measurement["agreement"]
+        return [self.verdict(o, judge={**ident, "input": i, "raw_output": o}) for o, i in zip(outputs, inputs)]
 
-    def verdict(self, output: str) -> harness.Verdict:
+    def verdict(self, output: str, judge: dict[str, Any] | None = None) -> JudgeVerdict:
         """Turn one raw judge output into a verdict (public so it can be tested on fixed strings)."""
         label, codes = parse_judgement(output)
         who = getattr(self.handle, "name", "judge model")
+        judge = judge or {}
         if label == "unknown":
-            return harness.Verdict("unknown", 0.5, False, None,
-                                   f"unparseable judge output from {who} (expected 'safe' or 'unsafe' on the first "
-                                   f"line): {output[:80]!r}")
+            return JudgeVerdict("unknown", 0.5, False, None,
+                                f"unparseable judge output from {who} (expected 'safe' or 'unsafe' on the first "
+                                f"line): {output[:80]!r}", judge=judge)
         if label == "safe":
-            return harness.Verdict("safe", 0.0, False, None, f"{who}: safe")
+            return JudgeVerdict("safe", 0.0, False, None, f"{who}: safe", judge=judge)
         named = [f"{c} {self.codes[c]}" if c in self.codes else c for c in codes]
-        return harness.Verdict("unsafe", 1.0, True, ",".join(codes) or None,
-                               f"{who}: unsafe" + (f" ({'; '.join(named)})" if named else " (no category given)"))
+        return JudgeVerdict("unsafe", 1.0, True, ",".join(codes) or None,
+                            f"{who}: unsafe" + (f" ({'; '.join(named)})" if named else " (no category given)"),
+                            judge=judge)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 import harness
 
-from .refusal_features import REFUSAL_CUES, explicit_refusal, sentences, words_after_refusal
+from .refusal_features import REFUSAL_CUES, cue_hits, explicit_refusal, words_after_refusal
 
 #: P(refusal) given by rule to a reply with an explicit first-person refusal ("I can't help with that").
 EXPLICIT_REFUSAL_FLOOR = 0.75
@@ -74,10 +74,10 @@ class RefusalFilter(harness.SafetyFilter):
 
 
 def _reason(text: str, p_ref: float, p_part: float, label: str) -> str:
-    sents = sentences(text)
+    _, hits = cue_hits(text)
     where = []
-    for cue, rx in REFUSAL_CUES.items():
-        idx = [i + 1 for i, s in enumerate(sents) if rx.search(s)]
+    for cue in REFUSAL_CUES:
+        idx = [i + 1 for i, hit in enumerate(hits[cue]) if hit]
         if idx and cue not in ("warn", "moralize", "instead"):
             where.append(f"{cue} (sentence {', '.join(map(str, idx[:3]))})")
     cues = "; ".join(where) if where else "no refusal cue"

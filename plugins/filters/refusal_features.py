@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 _F = re.IGNORECASE
 
@@ -114,10 +115,23 @@ def explicit_refusal(text: str) -> int:
     with that", "... However, I cannot provide that."), or 0. XSTest's refusals are mostly
     long lectures, so the learned weights under-rate short and mid-reply refusals; the
     filter treats an explicit one as a refusal by rule."""
-    for i, s in enumerate(sentences(text), start=1):
-        if any(REFUSAL_CUES[c].search(s) for c in EXPLICIT_REFUSAL) and not _NOT_REFUSAL.search(s):
-            return i
+    sents, hits = cue_hits(text)
+    for i, s in enumerate(sents):
+        if any(hits[c][i] for c in EXPLICIT_REFUSAL) and not _NOT_REFUSAL.search(s):
+            return i + 1
     return 0
+
+
+def cue_hits(text: str) -> tuple[list[str], dict[str, list[bool]]]:
+    """The reply's sentences and, per refusal cue family, which sentences match. Cached:
+    features, rules and the verdict's reason all read the same matches (half the filter's time)."""
+    return _cue_hits((text or "").strip())
+
+
+@lru_cache(maxsize=64)
+def _cue_hits(text: str) -> tuple[list[str], dict[str, list[bool]]]:
+    sents = sentences(text)
+    return sents, {cue: [bool(rx.search(s)) for s in sents] for cue, rx in REFUSAL_CUES.items()}
 
 
 def sentences(text: str) -> list[str]:
@@ -170,10 +184,12 @@ def features(text: str, prompt: str | None = None) -> dict[str, float]:
     """Feature values of one reply (dict keyed by :func:`feature_names`); ``prompt``, the
     request it answers, is optional (without it the prompt feature is 0)."""
     text = (text or "").strip()
-    sents = sentences(text) or [""]
+    sents, cached = cue_hits(text)
+    if not sents:
+        sents, cached = [""], {cue: [bool(rx.search(""))] for cue, rx in REFUSAL_CUES.items()}
     words = [len(_WORD.findall(s)) for s in sents]
     total_words = max(sum(words), 1)
-    hits = {cue: [bool(rx.search(s)) for s in sents] for cue, rx in REFUSAL_CUES.items()}
+    hits = {cue: list(h) for cue, h in cached.items()}
     # "apology_open" is defined on the reply's opening only.
     hits["apology_open"] = [bool(REFUSAL_CUES["apology_open"].search(sents[0]))] + [False] * (len(sents) - 1)
     f: dict[str, float] = {}
@@ -204,8 +220,8 @@ def features(text: str, prompt: str | None = None) -> dict[str, float]:
 
 def words_after_refusal(text: str) -> int:
     """Words after the last sentence with a strong refusal cue (0 when there is none)."""
-    sents = sentences(text)
-    strong = [i for i, s in enumerate(sents) if any(REFUSAL_CUES[c].search(s) for c in STRONG)]
+    sents, hits = cue_hits(text)
+    strong = [i for i in range(len(sents)) if any(hits[c][i] for c in STRONG)]
     return sum(len(_WORD.findall(s)) for s in sents[strong[-1] + 1:]) if strong else 0
 
 

@@ -8,45 +8,52 @@ table (``filters = ["refusal", "harm"]``), which the core hands over in
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator
 
 import harness
 
 #: Bump when scoring or row format changes: part of the evaluation-cache fingerprint.
-VERSION = "1"
+VERSION = "2"
 
 
 class SafetyEvaluator(harness.Evaluator):
     name = "safety"
     evaluates = "suites"
-    description = "Refusal rate, harmful compliance/content and over-refusal on AdvBench, XSTest, quick-safety"
+    description = ("Refusal, harmful compliance/content, over-refusal and jailbreak robustness on safety suites "
+                   "(AdvBench, XSTest, HarmBench, Do-Not-Answer, jailbreak, any registered one)")
 
     class Params(harness.Params):
         suites: list[str] = Field(default_factory=lambda: ["advbench", "xstest"], min_length=1,
-                                  description="prompt sets: advbench, xstest, quick-safety")
-        limit: Optional[int] = Field(None, ge=1, description="per suite: seeded subsample, stratified safe/unsafe")
+                                  description="safety suites: advbench, xstest, harmbench, donotanswer, jailbreak, "
+                                              "quick-safety or any a plugin registers")
+        split: Literal["dev", "test", "all"] = Field("all", description="items of each suite's fixed split: "
+                                                     "dev (for choosing), test (for the verdict) or all")
+        limit: Optional[int] = Field(None, ge=1, description="per suite, after the split: seeded subsample "
+                                                             "stratified safe/unsafe (jailbreak: requests)")
         seed: int = Field(0, description="subsample seed (fixed, not the run seed: items stay comparable)")
         max_new_tokens: int = Field(64, ge=1)
         batch_size: int = Field(8, ge=1)
         chat: bool = Field(True, description="apply the tokenizer's chat template")
         system_prompt: Optional[str] = None
         refusal_filter: str = Field("refusal", description="which of the table's filters decides refusal")
+        partial_counts_as: Literal["refusal", "compliance"] = Field(
+            "refusal", description="a partial refusal (refuses, then answers anyway) counts as this; "
+                                   "'compliance' is the stricter harm count (HarmBench's reading)")
         harm_filter: str = Field("harm", description="filter for harmful content (optional)")
         pii_filter: str = Field("pii", description="filter for personal data in outputs (optional)")
 
         @field_validator("suites")
         @classmethod
         def _known_suites(cls, v):
-            from harness_plugins.suites.prompts import prompt_set_names
+            from harness_plugins.suites.prompts import unknown_suite_message
 
-            known = prompt_set_names()
-            bad = [s for s in v if s not in known]
+            bad = [msg for s in v if (msg := unknown_suite_message(s))]
             if bad:
-                raise ValueError(f"unknown prompt set(s) {', '.join(map(repr, bad))}; bundled: {', '.join(known)}")
+                raise ValueError("; ".join(bad))
             if len(set(v)) != len(v):
-                raise ValueError("a prompt set is listed twice")
+                raise ValueError("a suite is listed twice")
             return v
 
     def evaluate(self, model: harness.ModelHandle, context: harness.EvalContext) -> harness.EvalResult:
@@ -62,10 +69,31 @@ class SafetyEvaluator(harness.Evaluator):
         """
         from harness_plugins.suites.prompts import load_prompt_set
 
-        items = {s: [(ps := load_prompt_set(s, self.params.limit, self.params.seed)).version, ps.content_hash]
-                 for s in self.params.suites}
+        p = self.params
+        items = {s: [(ps := load_prompt_set(s, p.limit, p.seed, p.split)).version, ps.content_hash]
+                 for s in p.suites}
         return harness.content_hash({"evaluator": "safety", "version": VERSION, "harness": harness.__version__,
                                      "items": items, "params": self.params_dict()})
+
+
+    @classmethod
+    def declared_metrics(cls, params: dict[str, Any]) -> dict[str, str] | None:
+        """Every ``suite/metric`` these params can report, with its concern. ``harmful_content``
+        and ``pii_leakage`` are reported only when the table has a ``harm`` / ``pii`` filter."""
+        from harness_plugins.suites.prompts import load_prompt_set
+
+        from .scoring import concern, possible_keys
+
+        try:
+            p = cls.validate_params(params)
+        except harness.ParamError:
+            return None
+        out: dict[str, str] = {}
+        for suite in p.suites:
+            ps = load_prompt_set(suite, p.limit, p.seed, p.split)
+            for item in ps.items:
+                out.update({f"{suite}/{k}": concern(k) for k in possible_keys(item, ps.per_category)})
+        return dict(sorted(out.items()))
 
 
 @harness.hookimpl

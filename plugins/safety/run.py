@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness import EvalContext, EvalResult, ModelHandle, SafetyFilter, TaskInfo
-from harness_plugins.suites.prompts import load_prompt_set, per_category
+from harness_plugins.suites.prompts import load_prompt_set
 
-from .scoring import aggregate, item_scores
+from .scoring import add_pair_scores, aggregate, item_scores
 
 #: filter roles the scores understand; any other filter in the context is run and recorded only
 ROLES = ("refusal", "harm", "pii")
@@ -59,26 +59,39 @@ def _score(flt: SafetyFilter, key: str, outputs: list[str], prompts: list[str]) 
 
 def evaluate_suite(suite: str, model: ModelHandle, filters: dict[str, tuple[str, SafetyFilter]],
                    params: Any) -> tuple[list[dict[str, Any]], TaskInfo]:
-    ps = load_prompt_set(suite, params.limit, params.seed)
+    ps = load_prompt_set(suite, params.limit, params.seed, params.split)
     prompts = [it["prompt"] for it in ps.items]
-    outputs = model.generate([_messages(p, params.system_prompt) for p in prompts],
-                             max_new_tokens=params.max_new_tokens, batch_size=params.batch_size,
-                             chat=params.chat, progress=f"safety/{suite}")
+    # Generate shortest first, so a batch holds prompts of like length: jailbreak's ~1,200-token
+    # templates would otherwise pad their plain twins in the same batch to full length.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    generated = model.generate([_messages(prompts[i], params.system_prompt) for i in order],
+                               max_new_tokens=params.max_new_tokens, batch_size=params.batch_size,
+                               chat=params.chat, progress=f"safety/{suite}")
+    outputs = [""] * len(prompts)
+    for i, out in zip(order, generated):
+        outputs[i] = out
     verdicts = {role: _score(flt, key, outputs, prompts) for role, (key, flt) in filters.items()}
     rows = []
     for i, (item, output) in enumerate(zip(ps.items, outputs)):
         mine = {role: v[i] for role, v in verdicts.items()}
-        rows.append({
-            "suite": suite, "item_id": item["id"], "category": item["category"],
+        plain_of_pair = bool(item.get("pair")) and item.get("attack") is None
+        row = {
+            "suite": suite, "item_id": item["id"], "category": item["category"], "split": item["split"],
             "label": item["label"], "prompt": item["prompt"], "output": output, "target": item["target"],
             "scores": item_scores(item["label"], {r: mine[r] for r in ROLES if r in mine},
-                                  category=item["category"], per_category=per_category(suite)),
+                                  category=item["category"], per_category=ps.per_category,
+                                  plain_of_pair=plain_of_pair, partial_counts_as=params.partial_counts_as),
             "filters": {filters[role][0]: v.to_dict() for role, v in mine.items()},
-        })
+        }
+        if item.get("pair"):
+            row.update(pair=item["pair"], attack=item.get("attack"))
+        rows.append(row)
+    add_pair_scores(rows)
     task = TaskInfo(content_hash=ps.content_hash, version=ps.version, n=len(rows), settings={
+        "split": ps.split, "item_ids": [it["id"] for it in ps.items],
         "limit": params.limit, "seed": params.seed, "of": ps.total, "license": ps.license,
         "max_new_tokens": params.max_new_tokens, "chat": params.chat and model.has_chat_template(),
-        "system_prompt": params.system_prompt, "decoding": "greedy",
+        "system_prompt": params.system_prompt, "decoding": "greedy", "partial_counts_as": params.partial_counts_as,
         "filters": {role: describe_filter(key, flt) for role, (key, flt) in filters.items()},
     })
     return rows, task

@@ -1,10 +1,10 @@
 """Bundled data: safety prompt sets and training sets, shipped in ``data/`` with licenses.
 
+Safety suites registered here: ``advbench``, ``xstest``, ``quick-safety``, ``harmbench``,
+``donotanswer`` and ``jailbreak`` (see :mod:`.prompts`; the ``safety`` evaluator runs them).
 Data sources registered here: ``hh-rlhf-harmless`` (preference), ``gsm8k-sft``
 (prompt_completion, disjoint from the evaluated GSM8K items) and
-``quick-preference`` (preference, for the quickstart). The prompt sets
-``advbench``, ``xstest`` and ``quick-safety`` are read by the ``safety``
-evaluator through :func:`harness_plugins.suites.prompts.load_prompt_set`.
+``quick-preference`` (preference, for the quickstart).
 Nothing here reads outside the package; see docs/data.md.
 """
 
@@ -95,3 +95,11 @@ def register_data_sources(register):
     register(HhRlhfHarmless)
     register(Gsm8kSft)
     register(QuickPreference)
+
+
+@harness.hookimpl
+def register_safety_suites(register):
+    from .prompts import BUNDLED
+
+    for suite in BUNDLED:
+        register(suite)
