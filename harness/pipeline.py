@@ -193,7 +193,7 @@ class Run:
         data = self.datasets[section.data]
         stage = section.name or f"train-{i}-{section.trainer}"
         ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
-                           log=self.log)
+                           log=self.log, **self._tracker_context())
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()
@@ -205,6 +205,18 @@ class Run:
         throughput = {k: v for k, v in result.metrics.items()
                       if k in ("train_samples_per_second", "train_steps_per_second", "tokens_per_second")}
         return {"throughput": throughput}
+
+    def _tracker_context(self) -> dict[str, Any]:
+        """TrainContext fields from the recipe's tracker reporters: training lands in their runs."""
+        report_to, extra = [], {}
+        for section in self.recipe.report:
+            reporter = self._use("report", "reporter", section.reporter, section.params())
+            wanted = reporter.train_report_to({"id": self.run_id, "name": self.recipe.run.name})
+            if wanted:
+                wanted = dict(wanted)
+                report_to.append(wanted.pop("report_to"))
+                extra.update(wanted)
+        return {"report_to": report_to, "run_name": self.run_id, "tracker_args": extra} if report_to else {}
 
     # ------------------------------------------------------------ gates
 
