@@ -210,7 +210,10 @@ class Run:
         """TrainContext fields from the recipe's tracker reporters: training lands in their runs."""
         report_to, extra = [], {}
         for section in self.recipe.report:
-            reporter = self._use("report", "reporter", section.reporter, section.params())
+            try:
+                reporter = self._use("report", "reporter", section.reporter, section.params())
+            except Exception:  # noqa: BLE001 - a reporter that cannot be created fails when reported
+                continue
             wanted = reporter.train_report_to({"id": self.run_id, "name": self.recipe.run.name})
             if wanted:
                 wanted = dict(wanted)

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# One end-to-end quickstart run (shortened) feeds the whole module: ~1.5 min on 2 idle cores.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SFT_STEPS, DPO_STEPS = 6, 2
 
@@ -57,11 +60,12 @@ def mlflow_server(tmp_path_factory):
 
 
 def quickstart_text(reports: str) -> str:
-    """The quickstart recipe with fewer training steps and the given ``[[report]]`` tables."""
+    """The quickstart recipe with fewer training steps and items, and the given ``[[report]]`` tables."""
     text = (ROOT / "recipes" / "quickstart.toml").read_text()
     text = text.replace("max_steps = 100", f"max_steps = {SFT_STEPS}").replace("max_steps = 4",
                                                                                f"max_steps = {DPO_STEPS}")
-    assert f"max_steps = {SFT_STEPS}" in text and f"max_steps = {DPO_STEPS}" in text
+    text = text.replace('tasks = ["quick_mc"]', 'tasks = ["quick_mc"]\nlimit = 30')
+    assert f"max_steps = {SFT_STEPS}" in text and f"max_steps = {DPO_STEPS}" in text and "limit = 30" in text
     return text + "\n" + reports
 
 
@@ -269,3 +273,19 @@ def test_unreachable_tracker_fails_the_reporter_not_the_stored_run(tmp_path, mon
     with pytest.raises(Exception, match="127.0.0.1"):
         reporter.report(record, run_dir)
     assert json.loads((run_dir / "run.json").read_text()) == record
+
+
+def test_a_missing_tracker_package_makes_only_that_reporter_unavailable(monkeypatch):
+    import importlib.util
+
+    from harness.plugins import load_plugins
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    monkeypatch.delitem(sys.modules, "harness_plugins.reporters.wandb_reporter", raising=False)
+    host = load_plugins()
+    info = host.plugins["wandb"]
+    assert info.status == "unavailable"
+    assert "wandb" in info.error and info.fix == "pip install 'posttrain-harness[trackers]'"
+    assert host.plugins["mlflow"].status == "loaded" and host.plugins["reporters"].status == "loaded"
+    assert "wandb" not in {c.name for c in host.available("reporter")}

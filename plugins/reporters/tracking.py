@@ -316,8 +316,12 @@ class TrackerReporter(harness.Reporter):
     def open_session(self, record: dict[str, Any]) -> TrackerSession:
         raise NotImplementedError
 
-    def train_report_to(self, run: dict[str, Any]) -> dict[str, Any]:
-        """What a train stage passes to TRL so its per-step curves land in this tracker's run."""
+    def train_report_to(self, run: dict[str, Any]) -> dict[str, Any] | None:
+        """What a train stage passes to TRL so its per-step curves land in this tracker's run;
+        None when no tracker run is open for ``run`` (TRL would log to a default location)."""
+        live = _LIVE.get(_key(self, run["id"]))
+        if live is None or live.session is None or live.error is not None:
+            return None
         return {"report_to": self.trl_report_to}
 
     def report(self, record: dict[str, Any], run_dir: Path) -> None:

@@ -86,7 +86,8 @@ class TrackioReporter(tracking.TrackerReporter):
 
     def train_report_to(self, run: dict[str, Any]) -> dict[str, Any]:
         # TRL's TrackioCallback opens (resumes) the Trackio run by project and run name.
-        return {**super().train_report_to(run), "project": self.project_for(run.get("name"))}
+        wanted = super().train_report_to(run)
+        return wanted and {**wanted, "project": self.project_for(run.get("name"))}
 
     def open_session(self, record: dict[str, Any]) -> TrackioSession:
         return TrackioSession(self.project_for(record.get("name")), record["id"], tracking.run_tags(record))
