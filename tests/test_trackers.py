@@ -141,6 +141,8 @@ def test_mlflow_run_is_named_and_linked_to_the_harness_run(tracked_run, mlflow_r
 def test_mlflow_holds_the_training_curve_from_trl(tracked_run, mlflow_run):
     client, run = mlflow_run
     history = client.get_metric_history(run.info.run_id, "loss")
+    for stage in tracked_run["record"]["training"]:
+        assert stage["metrics"]["config"]["report_to"] == ["mlflow", "wandb", "trackio"]
     # TRL's MLflowCallback logged one point per step of both stages into this same run
     assert len(history) == SFT_STEPS + DPO_STEPS
     assert sorted(h.step for h in history) == sorted([*range(1, SFT_STEPS + 1), *range(1, DPO_STEPS + 1)])
@@ -289,3 +291,55 @@ def test_a_missing_tracker_package_makes_only_that_reporter_unavailable(monkeypa
     assert "wandb" in info.error and info.fix == "pip install 'posttrain-harness[trackers]'"
     assert host.plugins["mlflow"].status == "loaded" and host.plugins["reporters"].status == "loaded"
     assert "wandb" not in {c.name for c in host.available("reporter")}
+
+
+def test_tracker_down_during_the_run_keeps_the_run_and_fails_only_the_reporter(tmp_path, monkeypatch):
+    """The server is unreachable from the start: training and evaluation go on (TRL is not told
+    to report anywhere), run.json is stored, and the reporter's failure is reported at the end."""
+    from harness.pipeline import run_recipe
+    from harness.plugins import load_plugins
+    from harness.recipe import parse_recipe
+    from harness.store import Store
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    facts = ROOT / "plugins" / "lm_eval_plugin" / "tasks" / "quick_mc" / "train.jsonl"
+    text = f"""
+[run]
+name = "tracker-down"
+
+[model]
+loader = "tiny"
+
+[[data]]
+name = "facts"
+source = "jsonl"
+path = "{facts}"
+format = "prompt_completion"
+
+[[train]]
+trainer = "sft"
+data = "facts"
+max_steps = 1
+per_device_train_batch_size = 4
+max_length = 32
+
+[[evaluate]]
+evaluator = "lm-eval"
+tasks = ["quick_mc"]
+limit = 4
+batch_size = 4
+
+[[report]]
+reporter = "mlflow"
+tracking_uri = "http://127.0.0.1:{_free_port()}"
+"""
+    messages: list[str] = []
+    store = Store(tmp_path / "runs")
+    record = run_recipe(parse_recipe(text, path=tmp_path / "r.toml"), load_plugins(), store, log=messages.append)
+    assert record["status"] == "completed"
+    assert store.load(record["id"])["metrics"]["after"]
+    (failure,) = [m for m in messages if m.startswith("reporter 'mlflow' failed")]
+    assert "opening the tracker run" in failure and "127.0.0.1" in failure
+    assert "report_to" not in record["training"][0]["metrics"]["config"]  # TRL logged nowhere
+    assert "MLFLOW_RUN_ID" not in os.environ and not (tmp_path / "mlruns").exists()
