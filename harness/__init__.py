@@ -9,6 +9,7 @@ need torch (``pick_device``, ``torch_dtype``) import it when called.
 
 from .cache import default_cache_dir
 from .chat import to_conversational
+from .compare import compare_records
 from .components import (
     COMPONENT_KINDS,
     CONCERNS,
@@ -39,8 +40,9 @@ from .fingerprint import content_hash, items_hash
 from .gates import GateResult
 from .hookspecs import hookimpl
 from .plugins import PluginUnavailable, UnknownComponent, create_component, get_host
-from .reports.summary import write_summary
+from .reports.summary import render_summary, write_summary
 from .runtime import pick_device, torch_dtype
+from .store import RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
 
 __version__ = "0.1.0"
 
@@ -57,6 +59,8 @@ __all__ = [
     # helpers plugins share
     "content_hash", "items_hash", "to_conversational", "pick_device", "torch_dtype", "create_component",
     "get_host", "default_cache_dir",
-    "GateResult", "write_summary",
+    "GateResult", "write_summary", "render_summary", "compare_records",
+    # the run store, for plugins that read or write runs (importers, trackers)
+    "Store", "RECORD_FILE", "SCHEMA_VERSION", "read_jsonl", "write_json", "write_jsonl",
     "__version__",
 ]

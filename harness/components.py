@@ -261,6 +261,13 @@ class TrainContext:
     log: Callable[[str], None] = print
     #: the recipe's folder: resolve relative paths a parameter holds against it (None: no recipe file)
     recipe_dir: Path | None = None
+    #: Trackers the trainer's library logs per-step metrics to (TRL's ``report_to`` names), filled
+    #: from the recipe's reporters (:meth:`Reporter.train_report_to`); empty: no tracker.
+    report_to: list[str] = field(default_factory=list)
+    #: The tracker run's name (the harness run id), so training lands in the run the reporter opened.
+    run_name: str | None = None
+    #: Further trainer-config fields a tracker needs (e.g. Trackio's ``project``).
+    tracker_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -461,6 +468,11 @@ class Reporter(Component):
 
     def report(self, record: dict[str, Any], run_dir: Path) -> None:
         raise NotImplementedError
+
+    def train_report_to(self, run: dict[str, Any]) -> dict[str, Any] | None:
+        """How train stages log per-step metrics to this reporter's tracker: ``{"report_to": NAME,
+        ...further trainer-config fields}``, for a run ``{"id", "name"}``; None (default): not at all."""
+        return None
 
 
 COMPONENT_KINDS: dict[str, type[Component]] = {

@@ -192,7 +192,8 @@ class Run:
         data = self.datasets[section.data]
         stage = section.name or f"train-{i}-{section.trainer}"
         ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
-                           log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir)
+                           log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir,
+                           **self._tracker_context())
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()
@@ -204,6 +205,21 @@ class Run:
         throughput = {k: v for k, v in result.metrics.items()
                       if k in ("train_samples_per_second", "train_steps_per_second", "tokens_per_second")}
         return {"throughput": throughput}
+
+    def _tracker_context(self) -> dict[str, Any]:
+        """TrainContext fields from the recipe's tracker reporters: training lands in their runs."""
+        report_to, extra = [], {}
+        for section in self.recipe.report:
+            try:
+                reporter = self._use("report", "reporter", section.reporter, section.params())
+            except Exception:  # noqa: BLE001 - a reporter that cannot be created fails when reported
+                continue
+            wanted = reporter.train_report_to({"id": self.run_id, "name": self.recipe.run.name})
+            if wanted:
+                wanted = dict(wanted)
+                report_to.append(wanted.pop("report_to"))
+                extra.update(wanted)
+        return {"report_to": report_to, "run_name": self.run_id, "tracker_args": extra} if report_to else {}
 
     # ------------------------------------------------------------ gates
 

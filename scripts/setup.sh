@@ -5,7 +5,7 @@
 # who do not work on the harness itself install the wheel instead: pip install "posttrain-harness[all]".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="${1:-ml,dashboard,test}"
+EXTRAS="${1:-ml,dashboard,trackers,test}"
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

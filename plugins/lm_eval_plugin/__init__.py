@@ -102,3 +102,10 @@ class LmEvalEvaluator(harness.Evaluator):
 @harness.hookimpl
 def register_evaluators(register):
     register(LmEvalEvaluator)
+
+
+@harness.hookimpl
+def register_commands(cli):
+    from .results_io import register
+
+    register(cli)

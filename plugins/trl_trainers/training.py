@@ -104,6 +104,11 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
     device, dtype = pick_device(handle.device, handle.dtype)
     config, record = build_config(type(trainer), params, device=device, dtype=dtype,
                                   output_dir=str(context.output_dir), seed=context.seed)
+    if context.report_to and "report_to" not in params:  # trackers of the recipe's [[report]] tables
+        config.report_to, config.run_name = list(context.report_to), context.run_name
+        for key, value in context.tracker_args.items():
+            setattr(config, key, value)
+        record["report_to"] = config.report_to
     model, tokenizer = handle.model, handle.tokenizer
     record["pad_token"] = ensure_pad_token(tokenizer) or "kept"
     dataset = data.to_dataset()
