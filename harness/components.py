@@ -189,6 +189,11 @@ class DataSource(Component):
     def load(self, *, seed: int = 0) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def check(self) -> None:
+        """Cheaply check the data without loading it for training (``harness validate`` calls it
+        before any model is loaded). Raise :class:`ParamError` naming the file, line, column and
+        what was expected. The default checks nothing."""
+
 
 @dataclass
 class TrainData:

@@ -224,11 +224,16 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         if d.name in seen:
             errors.append((f"{where}.name", f"data set name '{d.name}' is used twice"))
         seen.add(d.name)
+        n_errors = len(errors)
         info = component("data_source", d.source, d.params(), where, "source")
-        data_formats[d.name] = _source_format(info, d.params()) if info else None
         path = d.params().get("path")
         if d.source != "hf" and isinstance(path, str) and not Path(path).exists():
             errors.append((f"{where}.path", f"data file not found: {path}"))
+        data_formats[d.name] = None
+        if info and len(errors) == n_errors:
+            fmt, problems = _checked_source(info, d.params())
+            data_formats[d.name] = fmt
+            errors += [(f"{where}.{key}" if key else where, msg) for key, msg in problems]
         for j, f in enumerate(d.filters):
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
 
@@ -257,12 +262,17 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         raise RecipeError(loaded.source, errors)
 
 
-def _source_format(info, params: dict) -> str | None:
+def _checked_source(info, params: dict) -> tuple[str | None, list[tuple[str, str]]]:
+    """The source's data format, after its own cheap check of the data (file, line, column)."""
     try:
-        fmt = info.cls(**params).data_format()
-    except Exception:  # noqa: BLE001 - the parameter check reports the cause
-        return None
-    return fmt if fmt in DATA_FORMATS else None
+        source = info.cls(**params)
+        source.check()
+        fmt = source.data_format()
+    except ParamError as exc:
+        return None, list(exc.errors)
+    except Exception as exc:  # noqa: BLE001 - a plugin's check failed in an unexpected way: say so, do not hide it
+        return None, [("", f"data source '{info.name}' could not check its data: {type(exc).__name__}: {exc}")]
+    return (fmt if fmt in DATA_FORMATS else None), []
 
 
 def _check_requires(requires: list[str], host) -> list[tuple[str, str]]:
