@@ -239,6 +239,7 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
 
     for i, t in enumerate(r.train):
         where = f"train[{i}]"
+        errors += _check_max_steps(t.params(), where)
         info = component("trainer", t.trainer, t.params(), where, "trainer")
         if t.data not in data_formats:
             known = ", ".join(data_formats) or "none"
@@ -247,11 +248,21 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
             errors.append((f"{where}.data", f"trainer '{info.name}' takes {', '.join(info.cls.formats)} data; "
                                             f"'{t.data}' is {data_formats[t.data]}"))
 
+    declared: dict[str, str] = {}
+    undeclared = False  # an evaluator that knows its metric names only after running
     for i, e in enumerate(r.evaluate):
         where = f"evaluate[{i}]"
-        component("evaluator", e.evaluator, e.params(), where, "evaluator")
+        n_errors = len(errors)
+        info = component("evaluator", e.evaluator, e.params(), where, "evaluator")
+        metrics = info.cls.declared_metrics(e.params()) if info and len(errors) == n_errors else None
+        if metrics is None:
+            undeclared = True
+        else:
+            declared.update(metrics)
         for j, f in enumerate(e.filters):
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
+    if r.evaluate and not any(p.startswith("evaluate") for p, _ in errors):
+        errors += _check_gate_metrics(list(r.gates), declared, undeclared)
 
     for i, rep in enumerate(r.report):
         component("reporter", rep.reporter, rep.params(), f"report[{i}]", "reporter")
@@ -260,6 +271,36 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         errors.append(("evaluate", "a recipe that trains needs at least one [[evaluate]] to compare before/after"))
     if errors:
         raise RecipeError(loaded.source, errors)
+
+
+def _check_max_steps(params: dict, where: str) -> list[tuple[str, str]]:
+    """TRL trains ``num_train_epochs`` when ``max_steps`` is -1 (its default); 0 or below -1 is a typo."""
+    steps = params.get("max_steps")
+    if isinstance(steps, int) and not isinstance(steps, bool) and (steps == 0 or steps < -1):
+        return [(f"{where}.max_steps", f"must be a positive number of optimizer steps, or -1 to train "
+                                       f"num_train_epochs (got {steps})")]
+    return []
+
+
+def _check_gate_metrics(gates: list[str], declared: dict[str, str], undeclared: bool) -> list[tuple[str, str]]:
+    """A gate on a metric no configured evaluator reports would only fail after the whole run.
+
+    When some evaluator cannot say its metric names in advance, only gates on the suites of
+    evaluators that can are checked.
+    """
+    import difflib
+
+    suites = {key.split("/", 1)[0] for key in declared}
+    errors = []
+    for metric in gates:
+        if metric in declared or (undeclared and metric.split("/", 1)[0] not in suites):
+            continue
+        known = sorted(declared)
+        close = difflib.get_close_matches(metric, known, n=3, cutoff=0.5)
+        errors.append((f'gates."{metric}"', f"no configured evaluator reports '{metric}'"
+                       + (f"; did you mean {', '.join(map(repr, close))}?" if close else "")
+                       + (f" The [[evaluate]] tables report: {', '.join(known)}" if known else "")))
+    return errors
 
 
 def _checked_source(info, params: dict) -> tuple[str | None, list[tuple[str, str]]]:
