@@ -138,7 +138,13 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(str(path), [("", "recipe file not found")])
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is accepted
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise RecipeError(str(path), [("", f"line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 text; "
+                                           "save the recipe as UTF-8")]) from None
     return parse_recipe(text, path=path)
 
 

@@ -122,47 +122,104 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-#: Top-level fields of a record and the JSON types they may hold (None: null allowed).
-_RECORD_TYPES: dict[str, tuple[type, ...]] = {
-    "id": (str,), "name": (str, type(None)), "kind": (str, type(None)), "status": (str,),
-    "description": (str, type(None)), "tags": (list, type(None)), "gates_passed": (bool, type(None)),
-    "created_at": (str, type(None)), "finished_at": (str, type(None)),
-    "duration_s": (int, float, type(None)), "recipe": (dict, type(None)), "components": (list, type(None)),
-    "environment": (dict, type(None)), "model": (dict, type(None)), "data": (list, type(None)),
-    "stages": (list, type(None)), "metrics": (dict, type(None)), "tasks": (dict, type(None)),
-    "samples": (dict, type(None)), "training": (list, type(None)), "gates": (list, type(None)),
-    "error": (dict, type(None)),
-}
+NUM = (int, float)
+TEXT = (str,)
+OPT_TEXT = (str, type(None))
+OPT_NUM = (int, float, type(None))
+OPT_BOOL = (bool, type(None))
+
+
+class Shape:
+    """The JSON shape readers rely on: ``types`` of the value, and for objects the ``fields``
+    (``required`` ones must be present), for lists/objects the shape of every ``item``."""
+
+    def __init__(self, types: tuple[type, ...], fields: dict[str, "Shape"] | None = None,
+                 required: tuple[str, ...] = (), item: "Shape | None" = None):
+        self.types, self.fields, self.required, self.item = types, fields or {}, required, item
+
+    def problem(self, value: Any, where: str) -> str | None:
+        if not isinstance(value, self.types) or (isinstance(value, bool) and bool not in self.types):
+            return f"{where} should be {_type_name(self.types)}, got {_json_type(value)}"
+        if isinstance(value, dict):
+            for key in self.required:
+                if key not in value:
+                    return f"{where} lacks '{key}'"
+            for key, shape in self.fields.items():
+                if key in value:
+                    problem = shape.problem(value[key], f"{where}.{key}" if where else key)
+                    if problem:
+                        return problem
+            if self.item is not None:
+                for key, v in value.items():
+                    problem = self.item.problem(v, f"{where}.{key}")
+                    if problem:
+                        return problem
+        elif isinstance(value, list) and self.item is not None:
+            for i, v in enumerate(value):
+                problem = self.item.problem(v, f"{where}[{i}]")
+                if problem:
+                    return problem
+        return None
+
+
+def _obj(fields: dict[str, Shape] | None = None, required: tuple[str, ...] = (), *, null: bool = True,
+         item: Shape | None = None) -> Shape:
+    return Shape((dict, type(None)) if null else (dict,), fields, required, item)
+
+
+def _list(item: Shape | None = None, *, null: bool = True) -> Shape:
+    return Shape((list, type(None)) if null else (list,), item=item)
+
+
+_T, _OT, _ON, _OB = Shape(TEXT), Shape(OPT_TEXT), Shape(OPT_NUM), Shape(OPT_BOOL)
+_METRIC = _obj({"value": _ON, "stderr": _ON, "n": _ON, "higher_is_better": _OB, "concern": _OT},
+               ("value",), null=False)
+
+#: What every reader (``runs``, ``show``, ``compare``, ``gate``, reports, the dashboard) may rely on.
+RECORD_SHAPE = _obj({
+    "id": _T, "name": _OT, "kind": _OT, "status": _T, "description": _OT, "tags": _list(_OT),
+    "gates_passed": _OB, "created_at": _OT, "finished_at": _OT, "duration_s": _ON, "seed": _ON,
+    "recipe": _obj({"path": _OT, "text": _OT, "resolved": _obj()}), "baseline": _OT, "components": _list(_obj()),
+    "environment": _obj({"host": _OT, "git_sha": _OT, "python": _OT, "platform": _OT,
+                         "accelerator": _obj({"kind": _OT, "name": _OT, "count": _ON, "memory_gb": _ON}),
+                         "libraries": _obj(item=_OT)}),
+    "model": _obj({"name": _OT, "loader": _OT, "device": _OT, "dtype": _OT, "parameters": _ON,
+                   "fingerprint": _OT, "fingerprint_after": _OT}),
+    "data": _list(_obj({"name": _T, "source": _OT, "format": _OT, "rows_in": _ON, "rows_out": _ON,
+                        "filters": _list(_obj({"filter": _T, "action": _T, "flagged": Shape(NUM)},
+                                              ("filter", "action", "flagged"), null=False), null=False),
+                        "pair_checks": _obj()}, ("name", "rows_in"), null=False)),
+    "stages": _list(_obj({"name": _T, "kind": _OT, "status": _T, "duration_s": _ON, "cached": _OB,
+                          "throughput": _obj(item=_ON)}, ("name", "status"), null=False)),
+    "metrics": _obj(item=_obj(item=_METRIC)),
+    "tasks": _obj(item=_obj({"content_hash": _OT, "n": _ON})),
+    "samples": _obj(item=_OT), "training": _list(_obj()),
+    "gates": _list(_obj({"metric": _T, "rule": _T, "threshold": _ON, "observed": _ON, "bound": _ON,
+                         "passed": Shape((bool,)), "message": _OT},
+                        ("metric", "rule", "passed", "message"), null=False)),
+    "error": _obj({"stage": _OT, "type": _OT, "message": _OT}),
+}, null=False)
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _type_name(types: tuple[type, ...]) -> str:
-    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
-             float: "a number", type(None): "null"}
-    return " or ".join(dict.fromkeys(names[t] for t in types))
+    return " or ".join(dict.fromkeys(_json_type(t()) if t is not type(None) else "null" for t in types))
 
 
 def record_problem(record: Any, run_id: str) -> str | None:
-    """Why ``record`` is not a readable run record (None when it is): shape and field types
-    that every reader (``runs``, ``show``, ``compare``, ``gate``, the dashboard) relies on."""
+    """Why ``record`` is not a readable run record (None when it is): the shape and field types
+    every reader relies on, and an ``id`` equal to its folder's name."""
     if not isinstance(record, dict):
-        return f"expected a JSON object, got {type(record).__name__}"
-    for key, types in _RECORD_TYPES.items():
-        if key in record and (not isinstance(record[key], types)
-                              or (isinstance(record[key], bool) and bool not in types)):
-            return f"field '{key}' should be {_type_name(types)}, got {type(record[key]).__name__}"
+        return f"expected a JSON object, got {_json_type(record)}"
+    problem = RECORD_SHAPE.problem(record, "")
+    if problem:
+        return problem
     if "id" in record and record["id"] != run_id:
         return f"its id '{record['id']}' is not its folder's name '{run_id}' (copied or renamed?)"
-    for phase, metrics in (record.get("metrics") or {}).items():
-        if not isinstance(metrics, dict):
-            return f"metrics.{phase} should be an object, got {type(metrics).__name__}"
-        for key, m in metrics.items():
-            if not isinstance(m, dict) or not isinstance(m.get("value"), (int, float, type(None))) \
-                    or isinstance(m.get("value"), bool):
-                return f"metrics.{phase}.{key} should be an object with a numeric 'value'"
-    for field, needs in (("stages", ("name", "status")), ("gates", ("metric", "passed")), ("data", ("name",))):
-        for i, entry in enumerate(record.get(field) or []):
-            if not isinstance(entry, dict) or any(k not in entry for k in needs):
-                return f"{field}[{i}] should be an object with {', '.join(needs)}"
     return None
 
 
