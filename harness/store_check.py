@@ -103,6 +103,12 @@ def _claimed_id(path: Path) -> str | None:
 def fix_store(store: Store, report: CheckReport | None = None) -> CheckReport:
     """Move corrupt, dead incomplete and duplicate runs to ``quarantine/``; remove leftovers."""
     report = report or check_store(store)
+    for path in map(Path, report.leftovers):  # first: a quarantined run keeps only what it had
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        report.removed.append(str(path))
     quarantine = store.root / QUARANTINE_DIR
     for run_id in dict.fromkeys(p.run_id for p in report.problems if not p.running):
         src = store.root / run_id
@@ -114,12 +120,4 @@ def fix_store(store: Store, report: CheckReport | None = None) -> CheckReport:
             dest = quarantine / f"{run_id}.{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
         src.rename(dest)
         report.moved.append(run_id)
-    for path in map(Path, report.leftovers):
-        if not path.exists():  # moved with its quarantined run
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        report.removed.append(str(path))
     return report
