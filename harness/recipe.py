@@ -11,6 +11,7 @@ parameter of the named component and is validated by that component.
 
 from __future__ import annotations
 
+import shlex
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
@@ -335,11 +336,11 @@ def _check_requires(requires: list[str], host) -> list[tuple[str, str]]:
             version = metadata.version(req.name)
         except metadata.PackageNotFoundError:
             errors.append((where, f"required plugin package '{req.name}' is not installed; "
-                                  f"run: harness plugins install '{spec}'"))
+                                  f"run: harness plugins install {shlex.quote(spec)}"))
             continue
         if req.specifier and not req.specifier.contains(version, prereleases=True):
             errors.append((where, f"'{req.name}' {version} is installed but the recipe requires '{spec}'; "
-                                  f"run: harness plugins install '{spec}'"))
+                                  f"run: harness plugins install {shlex.quote(spec)}"))
             continue
         norm = req.name.lower().replace("_", "-")
         plugins = [p for p in host.plugins.values()

@@ -298,6 +298,8 @@ class Store:
 
     def resolve(self, ref: str) -> str:
         """A run id from an id, a unique id prefix, ``latest``, or a run name (newest wins)."""
+        if not ref or not ref.strip():
+            raise RunNotFound(f"no run '' in store {self.root}: give a run id, an id prefix, a name or 'latest'")
         if (ref and ref != "latest" and "/" not in ref and "\\" not in ref and not ref.startswith(".")
                 and ref != QUARANTINE_DIR and (self.root / ref).is_dir()):
             return ref  # an exact id: no listing (keeps iterating a large store linear)
