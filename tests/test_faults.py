@@ -137,6 +137,8 @@ def test_kill_at_every_stage(tmp_path, stage, sig):
     store, run_id, _ = kill_at(tmp_path, stage, sig)
     record = store.load(run_id)
     assert record["status"] == "incomplete"
-    assert [s["name"] for s in record.get("stages", []) if s.get("status") == "ok"] == STAGES[:STAGES.index(stage)]
+    done = [s["name"] for s in record.get("stages", []) if s.get("status") == "ok"]
+    i = STAGES.index(stage)
+    assert done in (STAGES[:i], STAGES[:i + 1])  # a short stage may finish before the signal lands
     assert json.loads((store.root / run_id / PARTIAL_FILE).read_text())["id"] == run_id \
         if (store.root / run_id / PARTIAL_FILE).exists() else stage == "load"
