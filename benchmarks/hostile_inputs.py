@@ -237,8 +237,20 @@ def _damage(root: Path, kind: str) -> Path:
     return store
 
 
+def _damaged_samples(root: Path) -> Path:
+    store = _store(root)
+    rec = _record(GOOD_ID)
+    rec["metrics"]["after"] = rec["metrics"]["before"]
+    (store / GOOD_ID / "run.json").write_text(json.dumps(rec))
+    (store / GOOD_ID / "samples" / "after.jsonl").write_text('{"suite": "t", "item_id": "1"}\n{broken\n')
+    return store
+
+
 def record_cases() -> list[Case]:
-    out = []
+    out = [Case("records", f"{cmd}: damaged samples file",
+                lambda root, c=cmd: [c, GOOD_ID, "--store", str(_damaged_samples(root))]
+                + (["--gate", "t/acc:min=0.1"] if c == "gate" else []),
+                r"samples/after\.jsonl, line 2: not valid JSON") for cmd in ("gate", "compare")]
     for kind in DAMAGED:
         out.append(Case("records", f"runs: {kind}", lambda root, k=kind: ["runs", "--store", str(_damage(root, k))],
                         rf"{BAD_ID}\s+corrupt", ok_exit=(0,)))
