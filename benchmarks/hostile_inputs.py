@@ -148,6 +148,8 @@ def recipe_cases() -> list[Case]:
     add("requires with shell metacharacters",
         "requires = [\"harness-nope>=1; python_version>'3' \"]\n" + _tiny(),
         r"run: harness plugins install 'harness-nope>=1; python_version>'\"'\"'3'\"'\"' '")
+    add("unknown safety suite", _tiny() + '[[evaluate]]\nevaluator = "safety"\nsuites = ["quick-safty"]\n',
+        r"evaluate\[1\]\.suites: .*quick-safty")
     add("unknown safety filter", _tiny().replace('tasks = ["quick_mc"]', 'tasks = ["quick_mc"]\nfilters = ["nope"]'),
         r"evaluate\[0\]\.filters\[0\]\.filter")
     return c
