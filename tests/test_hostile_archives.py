@@ -179,3 +179,17 @@ def test_unpacked_files_honour_the_umask(store, tmp_path):
         os.umask(old)
     mode = stat.S_IMODE((other.root / RUN / RECORD_FILE).stat().st_mode)
     assert mode == 0o644
+
+
+def test_sizes_and_member_counts_are_bounded(store, tmp_path, monkeypatch):
+    import harness.packing as packing
+
+    archive = craft(tmp_path / "big.tar.gz", [d(NEW), good_record(), f(f"{NEW}/big", b"x" * 5000)])
+    monkeypatch.setattr(packing, "MAX_TOTAL_BYTES", 4096)
+    with pytest.raises(PackError, match="more than the 4096 allowed"):
+        unpack_run(store, archive)
+    monkeypatch.setattr(packing, "MAX_TOTAL_BYTES", 1 << 30)
+    monkeypatch.setattr(packing, "MAX_MEMBERS", 2)
+    with pytest.raises(PackError, match="3 members, more than the 2 allowed"):
+        unpack_run(store, archive)
+    assert not (store.root / NEW).exists()
