@@ -28,7 +28,7 @@ from tests.test_hostile_archives import finished_run, record, snapshot  # noqa: 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboards"))
 from harness_dash.runs_table import run_row  # noqa: E402
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = (REPO / "recipes" / "quickstart.toml").read_text()
 RUN = "20261201-000000-victim-0123456789abcdef"
@@ -179,7 +179,7 @@ EXAMPLE = json.loads(tarfile.open(sorted((REPO / "examples" / "runs").glob("*qui
 EXAMPLE_PATHS = [p for p in _paths(EXAMPLE) if p and p[0] not in ("recipe", "components")]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(where=st.sampled_from(EXAMPLE_PATHS), value=json_values)
 def test_any_field_of_a_real_record_mutated_is_read_or_marked_corrupt(where, value):
     import copy
@@ -254,7 +254,7 @@ member_types = st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYP
                                 tarfile.FIFOTYPE, tarfile.CHRTYPE])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(names, member_types, names, st.integers(0, 0o7777), st.binary(max_size=40)),
                 min_size=1, max_size=6))
 def test_crafted_tar_members_never_write_outside_the_new_run(members):
