@@ -263,7 +263,14 @@ def unpack(store: Store, archive: str | Path) -> Unpacked:
                         f"({first.rstrip(':')}); make one with `harness pack RUN`") from None
     with tar:
         try:
-            members = tar.getmembers()
+            members = []
+            for member in tar:  # counted while reading: a tar bomb of headers is stopped early
+                members.append(member)
+                if len(members) > MAX_MEMBERS:
+                    raise PackError(f"{archive}: more than the {MAX_MEMBERS} members allowed "
+                                    "(HARNESS_UNPACK_MAX_MEMBERS)")
+        except PackError:
+            raise
         except Exception as exc:  # noqa: BLE001 - truncated or damaged compressed stream
             raise PackError(f"{archive}: damaged archive ({type(exc).__name__}: {exc})") from None
         run_id, checked = check_members(archive, members)
