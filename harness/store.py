@@ -143,7 +143,7 @@ class Shape:
         if isinstance(value, dict):
             for key in self.required:
                 if key not in value:
-                    return f"{where} lacks '{key}'"
+                    return f"{where} lacks '{key}'" if where else f"the record lacks '{key}'"
             for key, shape in self.fields.items():
                 if key in value:
                     problem = shape.problem(value[key], f"{where}.{key}" if where else key)
@@ -189,7 +189,7 @@ RECORD_SHAPE = _obj({
                         "filters": _list(_obj({"filter": _T, "action": _T, "flagged": Shape(NUM)},
                                               ("filter", "action", "flagged"), null=False), null=False),
                         "pair_checks": _obj()}, ("name", "rows_in"), null=False)),
-    "stages": _list(_obj({"name": _T, "kind": _OT, "status": _T, "duration_s": _ON, "cached": _OB,
+    "stages": _list(_obj({"name": _T, "kind": _OT, "status": _T, "duration_s": Shape(NUM), "cached": _OB,
                           "throughput": _obj(item=_ON)}, ("name", "status"), null=False)),
     "metrics": _obj(item=_obj(item=_METRIC)),
     "tasks": _obj(item=_obj({"content_hash": _OT, "n": _ON})),
@@ -198,7 +198,7 @@ RECORD_SHAPE = _obj({
                          "passed": Shape((bool,)), "message": _OT},
                         ("metric", "rule", "passed", "message"), null=False)),
     "error": _obj({"stage": _OT, "type": _OT, "message": _OT}),
-}, null=False)
+}, ("status",), null=False)
 
 
 def _json_type(value: Any) -> str:
