@@ -56,7 +56,13 @@ def load_rows(builder: str, params: Any, *, seed: int) -> tuple[str, list[dict[s
 
     path = resolve_path(params.path)
     scan(builder, path, params.format, params.columns)  # errors with file, line and column first
-    ds = datasets.load_dataset(builder, data_files={"train": str(path)}, split="train")
+    try:
+        ds = datasets.load_dataset(builder, data_files={"train": str(path)}, split="train")
+    except Exception as exc:  # noqa: BLE001 - what the row check could not foresee (arrow types, ...)
+        cause = exc.__cause__ or exc
+        raise DataFileError(f"{path}: datasets could not read it after every row passed the harness's "
+                            f"check: {type(cause).__name__}: {str(cause).strip().splitlines()[0][:300] if str(cause).strip() else ''}"
+                            " (please report this file's shape)") from exc
     columns = list(ds.column_names)
     fmt = params.format or infer_format(columns, params.columns, path)
     mapping = check_columns(fmt, columns, params.columns, path)
