@@ -232,6 +232,11 @@ class DataSource(Component):
         path = params.get("path")
         return {"path": path} if isinstance(path, str) else {}
 
+    def check(self) -> None:
+        """Cheaply check the data without loading it for training (``harness validate`` calls it
+        before any model is loaded). Raise :class:`ParamError` naming the file, line, column and
+        what was expected. The default checks nothing."""
+
 
 @dataclass
 class TrainData:

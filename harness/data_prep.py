@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
-from . import errors
+from . import data_quality, errors
 from .components import DATA_FORMATS, SafetyFilter, TrainData
 from .fingerprint import items_hash
 
@@ -133,6 +133,7 @@ def prepare(name: str, source_name: str, fmt: str, examples: list[dict],
     check_format(name, fmt, examples)
     report: dict[str, Any] = {"name": name, "source": source_name, "format": fmt,
                               "rows_in": len(examples), "fingerprint_in": items_hash(examples), "filters": []}
+    report["quality"] = data_quality.check(name, fmt, examples)
     for flt, action, on in filters:
         examples, filter_report = apply_filter(examples, fmt, flt, action, on)
         report["filters"].append(filter_report)

@@ -11,6 +11,7 @@ parameter of the named component and is validated by that component.
 
 from __future__ import annotations
 
+import shlex
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
@@ -139,7 +140,13 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
             raise RecipeError(str(path), [("", "recipe file not found, and not the name of a bundled recipe "
                                                "(`harness recipes` lists them)")])
         path = bundled
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is accepted
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise RecipeError(str(path), [("", f"line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 text; "
+                                           "save the recipe as UTF-8")]) from None
     return parse_recipe(text, path=path)
 
 
@@ -254,16 +261,22 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         if d.name in seen:
             errors.append((f"{where}.name", f"data set name '{d.name}' is used twice"))
         seen.add(d.name)
+        n_errors = len(errors)
         info = component("data_source", d.source, d.params(), where, "source")
-        data_formats[d.name] = _source_format(info, d.params()) if info else None
         for key, path in (info.cls.local_paths(d.params()) if info else {}).items():
             if not Path(path).exists():
                 errors.append((f"{where}.{key}", f"data file not found: {path}"))
+        data_formats[d.name] = None
+        if info and len(errors) == n_errors:
+            fmt, problems = _checked_source(info, d.params())
+            data_formats[d.name] = fmt
+            errors += [(f"{where}.{key}" if key else where, msg) for key, msg in problems]
         for j, f in enumerate(d.filters):
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
 
     for i, t in enumerate(r.train):
         where = f"train[{i}]"
+        errors += _check_max_steps(t.params(), where)
         info = component("trainer", t.trainer, t.params(), where, "trainer")
         if t.data not in data_formats:
             known = ", ".join(data_formats) or "none"
@@ -272,11 +285,21 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
             errors.append((f"{where}.data", f"trainer '{info.name}' takes {', '.join(info.cls.formats)} data; "
                                             f"'{t.data}' is {data_formats[t.data]}"))
 
+    declared: dict[str, str] = {}
+    undeclared = False  # an evaluator that knows its metric names only after running
     for i, e in enumerate(r.evaluate):
         where = f"evaluate[{i}]"
-        component("evaluator", e.evaluator, e.params(), where, "evaluator")
+        n_errors = len(errors)
+        info = component("evaluator", e.evaluator, e.params(), where, "evaluator")
+        metrics = info.cls.declared_metrics(e.params()) if info and len(errors) == n_errors else None
+        if metrics is None:
+            undeclared = True
+        else:
+            declared.update(metrics)
         for j, f in enumerate(e.filters):
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
+    if r.evaluate and not any(p.startswith("evaluate") for p, _ in errors):
+        errors += _check_gate_metrics(list(r.gates), declared, undeclared)
 
     for i, rep in enumerate(r.report):
         component("reporter", rep.reporter, rep.params(), f"report[{i}]", "reporter")
@@ -350,12 +373,47 @@ def _errors_beside_schema(path: Path, schema_errors: list[tuple[str, str]], host
     return []
 
 
-def _source_format(info, params: dict) -> str | None:
+def _check_max_steps(params: dict, where: str) -> list[tuple[str, str]]:
+    """TRL trains ``num_train_epochs`` when ``max_steps`` is -1 (its default); 0 or below -1 is a typo."""
+    steps = params.get("max_steps")
+    if isinstance(steps, int) and not isinstance(steps, bool) and (steps == 0 or steps < -1):
+        return [(f"{where}.max_steps", f"must be a positive number of optimizer steps, or -1 to train "
+                                       f"num_train_epochs (got {steps})")]
+    return []
+
+
+def _check_gate_metrics(gates: list[str], declared: dict[str, str], undeclared: bool) -> list[tuple[str, str]]:
+    """A gate on a metric no configured evaluator reports would only fail after the whole run.
+
+    When some evaluator cannot say its metric names in advance, only gates on the suites of
+    evaluators that can are checked.
+    """
+    import difflib
+
+    suites = {key.split("/", 1)[0] for key in declared}
+    errors = []
+    for metric in gates:
+        if metric in declared or (undeclared and metric.split("/", 1)[0] not in suites):
+            continue
+        known = sorted(declared)
+        close = difflib.get_close_matches(metric, known, n=3, cutoff=0.5)
+        errors.append((f'gates."{metric}"', f"no configured evaluator reports '{metric}'"
+                       + (f"; did you mean {', '.join(map(repr, close))}?" if close else "")
+                       + (f" The [[evaluate]] tables report: {', '.join(known)}" if known else "")))
+    return errors
+
+
+def _checked_source(info, params: dict) -> tuple[str | None, list[tuple[str, str]]]:
+    """The source's data format, after its own cheap check of the data (file, line, column)."""
     try:
-        fmt = info.cls(**params).data_format()
-    except Exception:  # noqa: BLE001 - the parameter check reports the cause
-        return None
-    return fmt if fmt in DATA_FORMATS else None
+        source = info.cls(**params)
+        source.check()
+        fmt = source.data_format()
+    except ParamError as exc:
+        return None, list(exc.errors)
+    except Exception as exc:  # noqa: BLE001 - a plugin's check failed in an unexpected way: say so, do not hide it
+        return None, [("", f"data source '{info.name}' could not check its data: {type(exc).__name__}: {exc}")]
+    return (fmt if fmt in DATA_FORMATS else None), []
 
 
 def _check_requires(requires: list[str], host) -> list[tuple[str, str]]:
@@ -371,11 +429,11 @@ def _check_requires(requires: list[str], host) -> list[tuple[str, str]]:
             version = metadata.version(req.name)
         except metadata.PackageNotFoundError:
             errors.append((where, f"required plugin package '{req.name}' is not installed; "
-                                  f"run: harness plugins install '{spec}'"))
+                                  f"run: harness plugins install {shlex.quote(spec)}"))
             continue
         if req.specifier and not req.specifier.contains(version, prereleases=True):
             errors.append((where, f"'{req.name}' {version} is installed but the recipe requires '{spec}'; "
-                                  f"run: harness plugins install '{spec}'"))
+                                  f"run: harness plugins install {shlex.quote(spec)}"))
             continue
         norm = req.name.lower().replace("_", "-")
         plugins = [p for p in host.plugins.values()

@@ -11,8 +11,17 @@ Layout of a store (a local directory; copy folders between machines to merge)::
         train/0-sft.jsonl        training log of train stage 0
 
 A folder without ``run.json`` is a run in progress or one that died; it is
-listed as ``incomplete`` and never hides the others. Nothing here ever
-rewrites a finished run's files.
+listed as ``incomplete`` and never hides the others. A ``run.json`` that cannot
+be read or does not have the record's shape (a list, invalid UTF-8, a folder,
+ill-typed fields, an ``id`` that is not its folder's name) is listed as
+``corrupt`` with the reason, and the rest of the store is read as usual.
+Nothing here ever rewrites a finished run's files; ``harness store check
+--fix`` moves damaged runs into ``quarantine/``, it never deletes one.
+
+Files are written with the permissions the umask allows (a store on a shared
+disk stays readable to colleagues). Run ids are ``UTCSTAMP-name-RANDOM`` with
+64 random bits: sortable by time, and unique across thousands of machines
+whose stores are merged.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -30,25 +40,45 @@ from .errors import StoreError
 
 RECORD_FILE = "run.json"
 PARTIAL_FILE = "record.partial.json"
+OWNER_FILE = ".owner.json"  # host and pid of the process writing an unfinished run
+QUARANTINE_DIR = "quarantine"
+UNPACK_PREFIX = ".unpack-"  # temporary folders of `harness unpack`, renamed into place when complete
 SCHEMA_VERSION = 1
+#: random bits in a run id: 64 (16 hex digits)
+ID_RANDOM_HEX = 16
 
 
 class RunNotFound(StoreError, LookupError):
     pass
 
 
+class CorruptRecord(ValueError):
+    """A stored file of a run cannot be read; the message names the file and what is wrong."""
+
+
 def default_store_path() -> str:
     return os.environ.get("HARNESS_STORE") or "runs"
 
 
+def file_mode() -> int:
+    """The mode a new file gets under the current umask (``mkstemp`` alone gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+TEMP_SUFFIX = ".tmp"
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -66,11 +96,161 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """Rows of a JSON Lines file written by the store ([] when absent); :class:`CorruptRecord`
+    naming the file and line when one cannot be read."""
     path = Path(path)
     if not path.exists():
         return []
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    rows = []
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CorruptRecord(f"{path}, line {lineno}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise CorruptRecord(f"{path}, line {lineno}: expected a JSON object, "
+                                        f"got {type(row).__name__}")
+                rows.append(row)
+    except UnicodeDecodeError as exc:
+        raise CorruptRecord(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except IsADirectoryError:
+        raise CorruptRecord(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise CorruptRecord(f"{path}: cannot be read ({exc.strerror})") from None
+    return rows
+
+
+NUM = (int, float)
+TEXT = (str,)
+OPT_TEXT = (str, type(None))
+OPT_NUM = (int, float, type(None))
+OPT_BOOL = (bool, type(None))
+
+
+class Shape:
+    """The JSON shape readers rely on: ``types`` of the value, and for objects the ``fields``
+    (``required`` ones must be present), for lists/objects the shape of every ``item``."""
+
+    def __init__(self, types: tuple[type, ...], fields: dict[str, "Shape"] | None = None,
+                 required: tuple[str, ...] = (), item: "Shape | None" = None):
+        self.types, self.fields, self.required, self.item = types, fields or {}, required, item
+
+    def problem(self, value: Any, where: str) -> str | None:
+        if not isinstance(value, self.types) or (isinstance(value, bool) and bool not in self.types):
+            return f"{where} should be {_type_name(self.types)}, got {_json_type(value)}"
+        if isinstance(value, dict):
+            for key in self.required:
+                if key not in value:
+                    return f"{where} lacks '{key}'" if where else f"the record lacks '{key}'"
+            for key, shape in self.fields.items():
+                if key in value:
+                    problem = shape.problem(value[key], f"{where}.{key}" if where else key)
+                    if problem:
+                        return problem
+            if self.item is not None:
+                for key, v in value.items():
+                    problem = self.item.problem(v, f"{where}.{key}")
+                    if problem:
+                        return problem
+        elif isinstance(value, list) and self.item is not None:
+            for i, v in enumerate(value):
+                problem = self.item.problem(v, f"{where}[{i}]")
+                if problem:
+                    return problem
+        return None
+
+
+def _obj(fields: dict[str, Shape] | None = None, required: tuple[str, ...] = (), *, null: bool = True,
+         item: Shape | None = None) -> Shape:
+    return Shape((dict, type(None)) if null else (dict,), fields, required, item)
+
+
+def _list(item: Shape | None = None, *, null: bool = True) -> Shape:
+    return Shape((list, type(None)) if null else (list,), item=item)
+
+
+_T, _OT, _ON, _OB = Shape(TEXT), Shape(OPT_TEXT), Shape(OPT_NUM), Shape(OPT_BOOL)
+_METRIC = _obj({"value": _ON, "stderr": _ON, "n": _ON, "higher_is_better": _OB, "concern": _OT},
+               ("value",), null=False)
+
+#: What every reader (``runs``, ``show``, ``compare``, ``gate``, reports, the dashboard) may rely on.
+RECORD_SHAPE = _obj({
+    "id": _T, "name": _OT, "kind": _OT, "status": _T, "description": _OT, "tags": _list(_OT),
+    "gates_passed": _OB, "created_at": _OT, "finished_at": _OT, "duration_s": _ON, "seed": _ON,
+    "recipe": _obj({"path": _OT, "text": _OT, "resolved": _obj()}), "baseline": _OT, "components": _list(_obj()),
+    "environment": _obj({"host": _OT, "git_sha": _OT, "python": _OT, "platform": _OT,
+                         "accelerator": _obj({"kind": _OT, "name": _OT, "count": _ON, "memory_gb": _ON}),
+                         "libraries": _obj(item=_OT)}),
+    "model": _obj({"name": _OT, "loader": _OT, "device": _OT, "dtype": _OT, "parameters": _ON,
+                   "fingerprint": _OT, "fingerprint_after": _OT}),
+    "data": _list(_obj({"name": _T, "source": _OT, "format": _OT, "rows_in": _ON, "rows_out": _ON,
+                        "filters": _list(_obj({"filter": _T, "action": _T, "flagged": Shape(NUM)},
+                                              ("filter", "action", "flagged"), null=False), null=False),
+                        "pair_checks": _obj()}, ("name", "rows_in"), null=False)),
+    "stages": _list(_obj({"name": _T, "kind": _OT, "status": _T, "duration_s": Shape(NUM), "cached": _OB,
+                          "throughput": _obj(item=_ON)}, ("name", "status"), null=False)),
+    "metrics": _obj(item=_obj(item=_METRIC)),
+    "tasks": _obj(item=_obj({"content_hash": _OT, "n": _ON})),
+    "samples": _obj(item=_OT), "training": _list(_obj()),
+    "gates": _list(_obj({"metric": _T, "rule": _T, "threshold": _ON, "observed": _ON, "bound": _ON,
+                         "passed": Shape((bool,)), "message": _OT},
+                        ("metric", "rule", "passed", "message"), null=False)),
+    "error": _obj({"stage": _OT, "type": _OT, "message": _OT}),
+}, ("status",), null=False)
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join(dict.fromkeys(_json_type(t()) if t is not type(None) else "null" for t in types))
+
+
+def record_problem(record: Any, run_id: str) -> str | None:
+    """Why ``record`` is not a readable run record (None when it is): the shape and field types
+    every reader relies on, and an ``id`` equal to its folder's name."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {_json_type(record)}"
+    problem = RECORD_SHAPE.problem(record, "")
+    if problem:
+        return problem
+    if "id" in record and record["id"] != run_id:
+        return f"its id '{record['id']}' is not its folder's name '{run_id}' (copied or renamed?)"
+    return None
+
+
+def read_record(path: Path, run_id: str) -> dict[str, Any]:
+    """A record file as a dict; :class:`CorruptRecord` with the reason when unreadable or ill-shaped."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except IsADirectoryError:
+        raise CorruptRecord(f"{path}: is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise CorruptRecord(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise CorruptRecord(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorruptRecord(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise CorruptRecord(f"{path}: nested too deeply to be a record") from None
+    problem = record_problem(record, run_id)
+    if problem:
+        raise CorruptRecord(f"{path}: {problem}")
+    return record
+
+
+def corrupt_record(run_id: str, reason: str) -> dict[str, Any]:
+    """What :meth:`Store.load` returns for a damaged run: every reader lists it and goes on."""
+    return {"id": run_id, "name": None, "status": "corrupt", "gates_passed": None, "metrics": {},
+            "stages": [], "gates": [], "error": {"stage": None, "type": "CorruptRecord", "message": reason}}
 
 
 def _slug(name: str) -> str:
@@ -93,13 +273,15 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         while True:
-            run_id = f"{stamp}-{_slug(name)}-{secrets.token_hex(2)}"
+            run_id = f"{stamp}-{_slug(name)}-{secrets.token_hex(ID_RANDOM_HEX // 2)}"
             path = self.root / run_id
             try:
                 path.mkdir()
-                return run_id, path
             except FileExistsError:
                 continue
+            write_json(path / OWNER_FILE, {"host": socket.gethostname(), "pid": os.getpid(),
+                                           "started": time.time()})
+            return run_id, path
 
     # ---------------------------------------------------------------- reading
 
@@ -107,7 +289,8 @@ class Store:
         """Folder names of every run, newest first."""
         if not self.root.is_dir():
             return []
-        return sorted((p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        return sorted((p.name for p in self.root.iterdir()
+                       if p.is_dir() and not p.name.startswith(".") and p.name != QUARANTINE_DIR),
                       reverse=True)
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
@@ -117,7 +300,10 @@ class Store:
 
     def resolve(self, ref: str) -> str:
         """A run id from an id, a unique id prefix, ``latest``, or a run name (newest wins)."""
-        if ref and ref != "latest" and "/" not in ref and not ref.startswith(".") and (self.root / ref).is_dir():
+        if not ref or not ref.strip():
+            raise RunNotFound(f"no run '' in store {self.root}: give a run id, an id prefix, a name or 'latest'")
+        if (ref and ref != "latest" and "/" not in ref and "\\" not in ref and not ref.startswith(".")
+                and ref != QUARANTINE_DIR and (self.root / ref).is_dir()):
             return ref  # an exact id: no listing (keeps iterating a large store linear)
         ids = self.run_ids()
         if ref == "latest":
@@ -141,8 +327,8 @@ class Store:
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text()).get("name")
-        except (OSError, json.JSONDecodeError):
+            return read_record(path, run_id).get("name")
+        except CorruptRecord:
             return None
 
     def run_dir(self, ref: str) -> Path:
@@ -152,24 +338,38 @@ class Store:
         run_id = self.resolve(ref)
         folder = self.root / run_id
         record_path = folder / RECORD_FILE
-        if record_path.exists():
+        if record_path.exists() or record_path.is_symlink():
             try:
-                record = json.loads(record_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                return {"id": run_id, "status": "corrupt", "error": {"message": f"{record_path}: {exc}"}}
+                record = read_record(record_path, run_id)
+            except CorruptRecord as exc:
+                return corrupt_record(run_id, str(exc))
             record.setdefault("id", run_id)
             return record
+        record = {}
         partial = folder / PARTIAL_FILE
         if partial.exists():
-            try:
-                record = json.loads(partial.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
+            try:  # whatever of the partial record is readable; the run is incomplete either way
+                record = read_record(partial, run_id)
+            except CorruptRecord:
                 record = {}
-        else:
-            record = {}
         record.update({"id": run_id, "status": "incomplete"})
         return record
 
     def samples(self, ref: str, phase: str) -> list[dict[str, Any]]:
         """Per-sample rows of a run's ``before`` or ``after`` evaluation."""
         return read_jsonl(self.run_dir(ref) / "samples" / f"{phase}.jsonl")
+
+    def owner_alive(self, run_id: str) -> bool:
+        """Whether the process that created an unfinished run still runs (on this host)."""
+        try:
+            owner = json.loads((self.root / run_id / OWNER_FILE).read_text(encoding="utf-8"))
+            if owner.get("host") != socket.gethostname():
+                return True  # another machine's run on a shared disk: cannot tell, assume alive
+            os.kill(int(owner["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+        return True

@@ -206,8 +206,10 @@ def test_pack_and_unpack_move_a_run_between_stores_without_overwriting(tmp_path,
     assert unpack_run(dst, archive) == record["id"]
     assert dst.load(record["id"])["metrics"] == record["metrics"]
     assert dst.samples(record["id"], "after") == src.samples(record["id"], "after")
+    assert unpack_run(dst, archive) == record["id"]  # identical content again: a no-op
+    (dst.root / record["id"] / "summary.extra").write_text("changed")
     with pytest.raises(PackError, match="already in"):
-        unpack_run(dst, archive)
+        unpack_run(dst, archive)  # different content: refused
     assert dst.load(record["id"])["status"] == "completed"  # untouched
     bogus = tmp_path / "bogus.tar.gz"
     bogus.write_bytes(b"not a tarball")

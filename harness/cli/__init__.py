@@ -41,9 +41,20 @@ def cli(debug: bool) -> None:
 
 
 def _add_builtin_commands() -> None:
-    from . import compare_cmd, dashboard_cmd, plugins_cmd, plugins_new_cmd, recipes_cmd, results_cmd, run_cmd, runs_cmd
+    from . import (
+        compare_cmd,
+        dashboard_cmd,
+        plugins_cmd,
+        plugins_new_cmd,
+        recipes_cmd,
+        results_cmd,
+        run_cmd,
+        runs_cmd,
+        store_cmd,
+    )
 
-    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, recipes_cmd, results_cmd):
+    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, recipes_cmd, results_cmd,
+                   store_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     plugins_cmd.plugins.add_command(plugins_new_cmd.new)

@@ -147,7 +147,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     from ..gates import GateSpecError, evaluate_gates, gates_passed, parse_gate_option
     from ..reports.junit import write_junit
     from ..reports.summary import write_summary
-    from ..store import RunNotFound
+    from ..store import CorruptRecord, RunNotFound
 
     try:
         record = store.load(run)
@@ -177,16 +177,19 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     if not gates:
         fail(f"no gates to judge: run {record['id']}'s recipe has no [gates]; pass --recipe or --gate")
 
-    before = store.samples(record["id"], "before")
-    after = store.samples(record["id"], "after")
+    try:
+        before = store.samples(record["id"], "before")
+        after = store.samples(record["id"], "after")
+    except CorruptRecord as exc:  # a damaged samples file: say which and where, judge nothing
+        fail(str(exc))
     reference = None
     if baseline:
         try:
             base = store.load(baseline)
             phase = final_phase(base)
-        except (RunNotFound, CompareError) as exc:
+            reference = (base, store.samples(base["id"], phase), phase)
+        except (RunNotFound, CompareError, CorruptRecord) as exc:
             fail(f"baseline: {exc}")
-        reference = (base, store.samples(base["id"], phase), phase)
     results = evaluate_gates(gates, record, before_samples=before, after_samples=after, reference=reference)
 
     comparison = None

@@ -150,12 +150,16 @@ def pack(run_ref, store, output):
 @store_option
 def unpack(archives, store):
     """Add packed runs (from `harness pack`) to the store; never overwrites a run."""
-    from ..packing import PackError, unpack_run
+    from ..packing import PackError
+    from ..packing import unpack as unpack_archive
 
     failed = False
     for archive in archives:
         try:
-            click.echo(f"{archive} -> {store.root / unpack_run(store, archive)}")
+            done = unpack_archive(store, archive)
+            click.echo(f"{archive} -> {store.root / done.run_id}" if done.added else
+                       f"{archive}: run {done.run_id} is already in {store.root} with identical content; "
+                       "nothing to do")
         except PackError as exc:
             click.echo(f"error: {exc}", err=True)
             failed = True

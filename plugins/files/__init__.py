@@ -68,11 +68,19 @@ class FileSource(harness.DataSource):
         if self.params.format:
             return self.params.format
         if getattr(self, "_format", None) is None:
-            from .loading import infer_format, peek_columns, resolve_path
-
-            path = resolve_path(self.params.path)
-            self._format = infer_format(peek_columns(self.builder, path), self.params.columns, path)
+            self.check()
         return self._format
+
+    def check(self) -> None:
+        """Read every row once (standard library, no ``datasets``): errors name file, line and column."""
+        from .loading import resolve_path
+        from .scan import scan
+
+        try:
+            path = resolve_path(self.params.path)
+        except FileNotFoundError as exc:
+            raise harness.ParamError([("path", str(exc))]) from None
+        self._format, self._rows = scan(self.builder, path, self.params.format, self.params.columns)
 
     def load(self, *, seed: int = 0) -> list[dict[str, Any]]:
         from .loading import load_rows

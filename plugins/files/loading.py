@@ -1,22 +1,19 @@
 """Load a local JSONL / CSV / Parquet file through ``datasets`` into format rows.
 
-Steps: check the file exists → ``load_dataset(builder, data_files={"train": path})``
+Steps: check the file exists → check every row (:mod:`.scan`) → ``load_dataset(builder, data_files={"train": path})``
 → map file columns to the format's keys → pick rows (``limit``, seeded
 ``shuffle``) → check each row's fields → optional conversion to chat messages.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 from harness import DATA_FORMATS, ParamError, to_conversational
 
-#: Order in which a format is inferred from the columns present (most specific first).
-INFER_ORDER = ("preference", "prompt_completion", "chat", "text")
+from .scan import DataFileError, field_problem, infer_format, scan
 
 
 def resolve_path(path: str) -> Path:
@@ -27,45 +24,6 @@ def resolve_path(path: str) -> Path:
         raise FileNotFoundError(f"data file not found: {p} (parameter `path` = {path!r}; relative paths "
                                 f"are taken from the recipe's folder, or the working directory {Path.cwd()})")
     return p
-
-
-def peek_columns(builder: str, path: Path) -> list[str]:
-    """Column names without loading the file (for ``data_format()`` at recipe-check time)."""
-    if builder == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
-        if builder == "csv":
-            import csv
-
-            return next(csv.reader(fh), [])
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                return list(row) if isinstance(row, dict) else []
-    return []
-
-
-def infer_format(columns: list[str], mapping: dict[str, str], where: Path) -> str:
-    _check_mapped(columns, mapping, where)
-    present = set(columns) | set(mapping)
-    for fmt in INFER_ORDER:
-        if all(k in present for k in DATA_FORMATS[fmt]):
-            return fmt
-    wanted = "; ".join(f"{f}: {', '.join(DATA_FORMATS[f])}" for f in INFER_ORDER)
-    raise ParamError([("format", f"cannot infer the format of {where}: its columns are "
-                                 f"{', '.join(columns) or 'none'}. Formats need ({wanted}). Set `format` and "
-                                 "map your columns, e.g. columns = {prompt = \"question\", completion = \"answer\"}")])
-
-
-def _check_mapped(columns: list[str], mapping: dict[str, str], where: Path) -> None:
-    errors = [(f"columns.{key}", f"column {col!r} not found in {where}; available columns: "
-                                 f"{', '.join(columns) or 'none'}")
-              for key, col in mapping.items() if col not in columns]
-    if errors:
-        raise ParamError(errors)
 
 
 def check_columns(fmt: str, columns: list[str], mapping: dict[str, str], where: Path) -> dict[str, str]:
@@ -87,16 +45,9 @@ def check_columns(fmt: str, columns: list[str], mapping: dict[str, str], where: 
 
 
 def _check_field(value: Any, key: str, row: int, where: Path) -> None:
-    if isinstance(value, str) and key != "messages":
-        return
-    if key == "text":
-        raise ValueError(f"{where}, row {row}: field 'text' must be text, got {type(value).__name__}")
-    if isinstance(value, list) and value and all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-            for m in value):
-        return
-    raise ValueError(f"{where}, row {row}: field {key!r} must be text or a non-empty list of "
-                     f"{{role, content}} messages, got {type(value).__name__}: {str(value)[:80]!r}")
+    problem = field_problem(value, key)
+    if problem:
+        raise DataFileError(f"{where}, row {row}: field {key!r}: {problem}")
 
 
 def load_rows(builder: str, params: Any, *, seed: int) -> tuple[str, list[dict[str, Any]]]:
@@ -104,7 +55,14 @@ def load_rows(builder: str, params: Any, *, seed: int) -> tuple[str, list[dict[s
     import datasets
 
     path = resolve_path(params.path)
-    ds = datasets.load_dataset(builder, data_files={"train": str(path)}, split="train")
+    scan(builder, path, params.format, params.columns)  # errors with file, line and column first
+    try:
+        ds = datasets.load_dataset(builder, data_files={"train": str(path)}, split="train")
+    except Exception as exc:  # noqa: BLE001 - what the row check could not foresee (arrow types, ...)
+        cause = exc.__cause__ or exc
+        raise DataFileError(f"{path}: datasets could not read it after every row passed the harness's "
+                            f"check: {type(cause).__name__}: {str(cause).strip().splitlines()[0][:300] if str(cause).strip() else ''}"
+                            " (please report this file's shape)") from exc
     columns = list(ds.column_names)
     fmt = params.format or infer_format(columns, params.columns, path)
     mapping = check_columns(fmt, columns, params.columns, path)

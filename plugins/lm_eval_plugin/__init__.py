@@ -68,9 +68,25 @@ class LmEvalEvaluator(harness.Evaluator):
                 errors.append((f"tasks.{i}", "empty task name"))
         if errors:
             raise harness.ParamError(errors)
+        from .names import unknown_task_error
+
+        unknown = unknown_task_error(list(p.tasks), p.include_path, p.use_bundled)
+        if unknown:
+            raise unknown
         if p.fewshot_as_multiturn is None:  # explicit from here on: lm-eval changed its default in 0.4.10
             p.fewshot_as_multiturn = p.apply_chat_template
         return p
+
+    @classmethod
+    def declared_metrics(cls, params):
+        """``"task/metric"`` keys of the bundled suites asked for (concern: capability); None otherwise."""
+        from .names import declared_metrics
+
+        try:
+            p = cls.Params.model_validate(params)
+        except Exception:  # noqa: BLE001 - validate_params reports bad parameters
+            return None
+        return declared_metrics(list(p.tasks), p.include_path, p.use_bundled)
 
     def bundled_names(self) -> list[str]:
         """The requested tasks that resolve to a bundled suite (the user's include_path wins)."""

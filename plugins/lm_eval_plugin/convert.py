@@ -49,7 +49,7 @@ def metrics_of(results: dict[str, Any]) -> dict[str, harness.Metric]:
             hib = direction.get(metric)
             out[f"{task}/{_short(metric, filt, filters)}"] = harness.Metric(
                 value=_number(value), stderr=_number(entries.get(f"{metric}_stderr,{filt}")), n=n,
-                higher_is_better=True if hib is None else bool(hib))
+                higher_is_better=True if hib is None else bool(hib), concern="capability")
     return out
 
 
