@@ -22,9 +22,18 @@ def _fmt(metric: dict | None) -> str:
     return f"{metric['value']:.3f}" + (f" ± {err:.3f}" if err is not None else "")
 
 
-def format_record(record: dict) -> str:
-    """A run as readable text: header, stages, metrics before → after, gates."""
-    out = [f"run      {record.get('id')}  ({record.get('name')})",
+def format_record(record: dict, comparison=None, *, quiet: bool = False, show_all: bool = False) -> str:
+    """A run as readable text: the verdict per concern, header, stages, metrics
+    before → after (the paired metric table when ``comparison`` is given), gates.
+    ``quiet``: only the verdict line and the gate table."""
+    from ..reports.metric_table import concern_verdicts, verdict_line
+    from ..reports.render import rows_for, text_lines
+
+    rows = rows_for(comparison, record.get("gates") or [], record, record) if comparison is not None else None
+    verdict = [verdict_line(concern_verdicts(rows))] if rows is not None else []
+    if quiet:
+        return "\n".join(verdict + _gate_table(record) + _error_lines(record))
+    out = verdict + [f"run      {record.get('id')}  ({record.get('name')})",
            f"status   {record.get('status')}"
            + ("" if record.get("gates_passed") is None else
               f"  gates {'passed' if record['gates_passed'] else 'FAILED'}")]
@@ -50,7 +59,9 @@ def format_record(record: dict) -> str:
                    + (f" ({filt})" if filt else ""))
     metrics = record.get("metrics") or {}
     before, after = metrics.get("before") or {}, metrics.get("after") or {}
-    if before or after:
+    if rows is not None:
+        out += [""] + text_lines(comparison, rows, show_all=show_all, verdict=False, sides=False)
+    elif before or after:
         rows = []
         for key in sorted(set(before) | set(after)):
             b, a = before.get(key), after.get(key)
@@ -59,13 +70,24 @@ def format_record(record: dict) -> str:
             delta = f"{a['value'] - b['value']:+.3f}" if a and b and None not in (a["value"], b["value"]) else ""
             rows.append([key, arrow, _fmt(b), _fmt(a), delta])
         out += ["", _table(rows, ["metric", "good", "before", "after", "change"])]
-    if record.get("gates"):
-        out += ["", _table([["PASS" if g["passed"] else "FAIL", g["metric"], g["rule"], g["message"]]
-                            for g in record["gates"]], ["gate", "metric", "rule", "detail"])]
-    if record.get("error"):
-        err = record["error"]
-        out += ["", f"error in stage '{err.get('stage')}': {err.get('type')}: {err.get('message')}"]
+    out += _gate_table(record) + _error_lines(record)
     return "\n".join(out)
+
+
+def _gate_table(record: dict) -> list[str]:
+    if not record.get("gates"):
+        return []
+    word = {"passed": "PASS", "failed": "FAIL"}
+    return ["", _table([[word.get(str(g.get("verdict") or ("passed" if g["passed"] else "failed")),
+                                  str(g.get("verdict", "")).upper()), g["metric"], g["rule"], g["message"]]
+                        for g in record["gates"]], ["gate", "metric", "rule", "detail"])]
+
+
+def _error_lines(record: dict) -> list[str]:
+    if not record.get("error"):
+        return []
+    err = record["error"]
+    return ["", f"error in stage '{err.get('stage')}': {err.get('type')}: {err.get('message')}"]
 
 
 @click.command()
@@ -96,7 +118,8 @@ def runs(store, as_json, limit):
 @click.argument("run_ref", metavar="RUN")
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
-def show(run_ref, store, as_json):
+@click.option("--all", "show_all", is_flag=True, help="Also show per-category and redundant metric rows.")
+def show(run_ref, store, as_json, show_all):
     """Show one run (an id, an id prefix, a run name or 'latest')."""
     from ..store import RunNotFound
 
@@ -104,7 +127,23 @@ def show(run_ref, store, as_json):
         record = store.load(run_ref)
     except RunNotFound as exc:
         fail(str(exc))
-    click.echo(json.dumps(record, indent=2) if as_json else format_record(record))
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+        return
+    click.echo(format_record(record, own_comparison(record, store), show_all=show_all))
+
+
+def own_comparison(record: dict, store):
+    """A run's before vs after, paired (None for an eval-only or unreadable run)."""
+    from ..compare import CompareError, compare_records
+
+    if not ((record.get("metrics") or {}).get("after") and (record.get("metrics") or {}).get("before")):
+        return None
+    try:
+        return compare_records(record, store.samples(record["id"], "before"), record,
+                               store.samples(record["id"], "after"), phase_a="before", phase_b="after")
+    except (CompareError, OSError, ValueError):
+        return None
 
 
 @click.group()
