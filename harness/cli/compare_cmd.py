@@ -253,4 +253,6 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
 
 
-COMMANDS = [compare, gate]
+from .report_cmd import report  # noqa: E402  (registered with the comparison commands)
+
+COMMANDS = [compare, gate, report]
