@@ -18,6 +18,8 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .console import progress_bar
+
 #: Data formats a data source may declare, with the keys each example carries.
 #: They are TRL's dataset formats; ``prompt``/``completion``/``chosen``/``rejected``
 #: may be plain strings or lists of chat messages ``{"role", "content"}``.
@@ -216,6 +218,8 @@ class TrainContext:
     seed: int
     output_dir: Path
     log: Callable[[str], None] = print
+    # progress(total, desc, unit) -> bar with update(n) / close(): one bar per stage, per step
+    progress: Callable[..., Any] = progress_bar
 
 
 @dataclass
@@ -307,6 +311,8 @@ class EvalContext:
     work_dir: Path
     filters: dict[str, "SafetyFilter"] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    # progress(total, desc, unit) -> bar with update(n) / close(): one bar per suite, per item
+    progress: Callable[..., Any] = progress_bar
 
 
 class Evaluator(Component):

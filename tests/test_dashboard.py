@@ -138,8 +138,9 @@ def test_runs_page_lists_every_folder_with_record_values(app, real_store):
     rec = _record(real_store, "run")
     row = table[table["id"] == real_store["run"]].iloc[0]
     assert row["after:quick_mc/acc"] == pytest.approx(rec["metrics"]["after"]["quick_mc/acc"]["value"])
-    assert row["quick_mc/acc"] == (f"{rec['metrics']['before']['quick_mc/acc']['value']:.3f} → "
-                                   f"{rec['metrics']['after']['quick_mc/acc']['value']:.3f}")
+    assert row["quick_mc/acc"] == pytest.approx(rec["metrics"]["after"]["quick_mc/acc"]["value"])  # a number
+    assert row["Δ quick_mc/acc"] == pytest.approx(rec["metrics"]["after"]["quick_mc/acc"]["value"]
+                                                  - rec["metrics"]["before"]["quick_mc/acc"]["value"])
     assert row["gates"] == ("passed" if rec["gates_passed"] else "failed")
     assert row["stage:train-0-sft [s]"] == pytest.approx(
         next(s["duration_s"] for s in rec["stages"] if s["name"] == "train-0-sft"))

@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from harness.reports.curves import panel_columns
 from harness_dash import charts, comparing, loading, urlstate
 from harness_dash.runs_table import accelerator_label
 from harness_dash.text import md
@@ -33,13 +34,14 @@ status = record.get("status") or "incomplete"
 st.header(md(record.get("name") or run_id))
 env = record.get("environment") or {}
 model = record.get("model") or {}
-cols = st.columns(5)
+cols = st.columns(3)
 cols[0].metric("status", status)
 cols[1].metric("gates", {True: "passed", False: "failed"}.get(record.get("gates_passed"), "none"))
 cols[2].metric("wall time", f"{record['duration_s']:.1f} s" if isinstance(record.get("duration_s"), (int, float))
                else "–")
-cols[3].metric("model", str(model.get("name") or "–"))
-cols[4].metric("accelerator", accelerator_label(env.get("accelerator")) or "–")
+# long names (model, accelerator) as text: st.metric truncates them ("SmolLM2-1…")
+st.markdown(f"**model** {md(model.get('name') or '–')} · **on** {md(accelerator_label(env.get('accelerator')) or '–')}"
+            f" · **host** {md(env.get('host') or '–')} · {md(model.get('device') or '')} {md(model.get('dtype') or '')}")
 
 if status == "corrupt":
     st.error("run.json of this run cannot be parsed:")
@@ -78,7 +80,7 @@ with tabs[0]:
         st.dataframe(mt, hide_index=True, key="run.metrics", column_config={
             c: st.column_config.NumberColumn(format="%.4f") for c in ("before", "± before", "after", "± after")})
         if len(comparing.phases(record)) == 2:
-            st.page_link("views/compare.py", label="Paired comparison of before → after", icon=":material/compare_arrows:",
+            st.page_link("views/compare.py", label="Paired comparison of before → after", icon="⚖️",
                          query_params={"a": run_id})
     else:
         st.caption("No metrics recorded.")
@@ -125,15 +127,10 @@ with tabs[1]:
             x = "row"
         numeric = [c for c in log.columns if c != x and pd.api.types.is_numeric_dtype(log[c])
                    and log[c].notna().any()]
-        groups = {
-            "loss": [c for c in numeric if "loss" in c],
-            "rewards / margins": [c for c in numeric if c.startswith("rewards/") or "margin" in c],
-        }
-        grouped = {c for g in groups.values() for c in g}
-        groups["other"] = [c for c in numeric if c not in grouped and c not in ("epoch", "step")]
-        for title, series in groups.items():
-            if series:
-                st.altair_chart(charts.training_curves(log, series, x, title))
+        # one panel per quantity (loss, rewards/margins, learning rate, grad norm): counters such
+        # as num_tokens never share an axis with the losses; every column stays in the log table
+        for title, series in panel_columns(numeric).items():
+            st.altair_chart(charts.training_curves(log, series, x, title))
         with st.expander(f"log rows ({len(log)})"):
             st.dataframe(log, hide_index=True)
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 PANELS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("loss", lambda c: c == "loss" or c.endswith("_loss") or c.startswith("loss/")),
-    ("reward / margins", lambda c: c.startswith("rewards/") or c.startswith("reward") or "margin" in c),
+    ("rewards / margins", lambda c: c.startswith("rewards/") or c.startswith("reward") or "margin" in c),
     ("learning rate", lambda c: c == "learning_rate"),
     ("grad norm", lambda c: c == "grad_norm"),
 )
