@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 import altair as alt
 import pandas as pd
-
-SIDE_COLORS = alt.Scale(range=["#9aa5b1", "#1f77b4", "#ff7f0e", "#2ca02c"])
-
 
 CHANGE_COLORS = alt.Scale(domain=["better", "worse", "unchanged", "inconclusive"],
                           range=["#1a7f37", "#cf222e", "#57606a", "#bf8700"])
@@ -83,25 +78,6 @@ def heat_table(long: pd.DataFrame, group_by: str, change: bool = False) -> alt.C
     text = base.mark_text(fontSize=11).encode(text=alt.Text("value:Q", format=".3f"))
     chart = (cells + text).properties(width=alt.Step(90), height=alt.Step(24))
     return chart
-
-
-def runs_side_by_side(long: pd.DataFrame, group_by: str) -> alt.Chart:
-    """One panel per metric, one bar per run, coloured by ``group_by``.
-
-    ``long`` has columns run, metric, good, value, phase and the group-by column.
-    """
-    color = (alt.Color(f"{group_by}:N", title=group_by, legend=alt.Legend(labelLimit=320, orient="bottom"))
-             if group_by != "none" else alt.value("#1f77b4"))
-    return (alt.Chart(long).mark_bar().encode(
-        x=alt.X("run:N", sort=alt.EncodingSortField(field="sort_key", order="ascending"), title=None,
-                axis=alt.Axis(labelAngle=-40, labelLimit=160)),
-        y=alt.Y("value:Q", title=None),
-        color=color,
-        tooltip=["id", "metric", "phase", alt.Tooltip("value:Q", format=".3f")]
-        + ([group_by] if group_by != "none" else []),
-    ).properties(width=alt.Step(22), height=220)
-        .facet(facet=alt.Facet("title:N", title=None), columns=3)
-        .resolve_scale(x="independent", y="independent"))
 
 
 def stage_durations(stages: pd.DataFrame) -> alt.Chart:
