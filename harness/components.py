@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .console import progress_bar
+from .console import Progress
 
 #: Data formats a data source may declare, with the keys each example carries.
 #: They are TRL's dataset formats; ``prompt``/``completion``/``chosen``/``rejected``
@@ -219,7 +219,7 @@ class TrainContext:
     output_dir: Path
     log: Callable[[str], None] = print
     # progress(total, desc, unit) -> bar with update(n) / close(): one bar per stage, per step
-    progress: Callable[..., Any] = progress_bar
+    progress: Callable[..., Any] = field(default_factory=Progress)
 
 
 @dataclass
@@ -312,7 +312,7 @@ class EvalContext:
     filters: dict[str, "SafetyFilter"] = field(default_factory=dict)
     log: Callable[[str], None] = print
     # progress(total, desc, unit) -> bar with update(n) / close(): one bar per suite, per item
-    progress: Callable[..., Any] = progress_bar
+    progress: Callable[..., Any] = field(default_factory=Progress)
 
 
 class Evaluator(Component):

@@ -84,6 +84,20 @@ class _NullBar:
         pass
 
 
+class Progress:
+    """``progress(total, desc, unit)`` → a bar; what :class:`harness.EvalContext` and
+    :class:`harness.TrainContext` hand to plugins. ``replace_library_bars`` tells a plugin
+    whether to swap a library's own output (TRL's bar and loss dicts) for this bar:
+    yes, unless the user asked for the libraries' output with ``-v``."""
+
+    def __call__(self, total: float | None, desc: str, unit: str = "it") -> Any:
+        return progress_bar(total, desc, unit)
+
+    @property
+    def replace_library_bars(self) -> bool:
+        return _state["verbosity"] < VERBOSE
+
+
 def progress_bar(total: float | None, desc: str, unit: str = "it") -> Any:
     """One bar (``update(n)``, ``close()``) with an ETA on stderr; a no-op when quiet or
     when tqdm is missing."""

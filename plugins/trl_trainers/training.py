@@ -172,8 +172,8 @@ def _quiet_progress(trl_trainer: Any, context: Any) -> None:
     from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
 
     progress = getattr(context, "progress", None)
-    if progress is None:
-        return
+    if progress is None or not getattr(progress, "replace_library_bars", True):
+        return  # -v: TRL's own bar and loss dicts
 
     class StepProgress(TrainerCallback):
         bar = None
