@@ -319,6 +319,16 @@ def test_run_page_shows_record_and_training_curves(app, real_store):
     assert {"loss", "rewards/margins"} <= series
 
 
+def test_run_page_overlays_other_runs_curves(app, real_store):
+    at = app("run", run=real_store["run"], **{"with": real_store["xss"]})  # the copy also trained
+    titles = [json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")]
+    assert "loss (runs overlaid)" in titles and "learning rate (runs overlaid)" in titles
+    chart = next(c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("title") == "loss (runs overlaid)")
+    labels = {d["series"] for ds in chart.proto.datasets for d in _rows(ds)}
+    assert any(label.startswith("xss-probe · ") for label in labels)
+    assert any(label.startswith("quickstart-short · ") for label in labels)
+
+
 def _rows(dataset) -> list[dict]:
     """Rows of a chart's inline dataset (Arrow IPC bytes)."""
     import pyarrow as pa

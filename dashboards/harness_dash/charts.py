@@ -95,3 +95,12 @@ def training_curves(log: pd.DataFrame, keys: list[str], x: str, title: str) -> a
         x=alt.X(f"{x}:Q", title=x), y=alt.Y("value:Q", title=None), color=alt.Color("series:N", title=None),
         tooltip=[x, "series", alt.Tooltip("value:Q", format=".4g")],
     ).properties(height=260)
+
+
+def overlay_curves(long: pd.DataFrame, title: str) -> alt.Chart:
+    """One quantity of several runs' training logs: step on x, one line per run and stage."""
+    return alt.Chart(long, title=title).mark_line().encode(
+        x=alt.X("step:Q", title="step"), y=alt.Y("value:Q", title=None),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1)),
+        tooltip=["series", "step", alt.Tooltip("value:Q", format=".4g")],
+    ).properties(height=260)

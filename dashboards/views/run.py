@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from harness.reports import curves
 from harness.reports.curves import panel_columns
 from harness_dash import charts, comparing, loading, urlstate
 from harness_dash.runs_table import accelerator_label
@@ -107,6 +108,26 @@ with tabs[1]:
     training = record.get("training") or []
     if not training:
         st.caption("This run has no training stage.")
+    train_cols = [c for c in frame.columns if c.startswith("stage:train")]  # from the runs table: no extra reads
+    trained = [i for i, has in zip(frame["id"], frame[train_cols].notna().any(axis=1)) if has and i != run_id] \
+        if training and train_cols else []
+    if trained:
+        k_with = urlstate.seed(P, "with", kind="multi", options=trained)
+        overlay = st.multiselect("overlay the curves of other runs", trained, key=k_with,
+                                 format_func=lambda i: f"{i}  ({names.get(i) or '?'})")
+        urlstate.publish(P, ["run", "with"])
+        if overlay:
+            panels: dict = {}
+            for other in [run_id, *overlay]:
+                rec = loading.record(root, other)
+                logs = [(f"{t.get('stage')} ({t.get('trainer')})", loading.train_log(root, other, str(t["log"])))
+                        for t in rec.get("training") or [] if t.get("log")]
+                for panel, series in curves.series(logs, prefix=f"{names.get(other) or other} · ").items():
+                    panels.setdefault(panel, {}).update(series)
+            for panel, series in panels.items():
+                long = pd.DataFrame([{"step": x, "value": y, "series": label}
+                                     for label, pts in series.items() for x, y in pts])
+                st.altair_chart(charts.overlay_curves(long, f"{panel} (runs overlaid)"))
     for t_i, t in enumerate(training):
         st.subheader(f"{md(t.get('stage'))} · {md(t.get('trainer'))} on {md(t.get('data'))}")
         if t.get("metrics"):
