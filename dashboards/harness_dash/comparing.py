@@ -73,7 +73,7 @@ def gates_frame(record_or_gates: dict[str, Any] | list[dict[str, Any]]) -> pd.Da
 def gates_for(root: str, comp: hc.Comparison, rec_a: dict[str, Any], rec_b: dict[str, Any]) -> list[dict[str, Any]]:
     """The gates that speak for this comparison (see ``harness compare``): the run's own
     for before → after, else B's recipe gates judged with A as the baseline."""
-    from harness.cli.compare_cmd import comparison_gates
+    from harness.reports.gating import comparison_gates
     from harness.store import Store
 
     same = rec_a is rec_b or rec_a.get("id") == rec_b.get("id")

@@ -34,7 +34,7 @@ def report(run_a: str, run_b: str | None, store, html_path: str, allow_mismatch:
     from ..reports.html import render_html, write_html
     from ..reports.render import rows_for
     from ..store import RunNotFound
-    from .compare_cmd import comparison_gates
+    from ..reports.gating import comparison_gates
 
     try:
         comp = compare_runs(store, run_a, run_b, seed=seed, confidence=confidence, allow_mismatch=allow_mismatch)
