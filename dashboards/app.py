@@ -15,7 +15,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the helper package beside this file
     sys.path.insert(0, str(HERE))
 
-st.set_page_config(page_title="posttrain-harness", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(page_title="posttrain-harness", page_icon="📊", layout="wide")
 
 PAGES = [
     st.Page(HERE / "views" / "runs.py", title="Runs", icon=":material/table_rows:", url_path="runs", default=True),

@@ -20,6 +20,11 @@ from .errors import StoreError
 
 PHASES = ("before", "after")
 
+# Task settings that say where a suite ran, not what it measured: a difference in
+# these is shown in the cross-machine banner instead of refusing the comparison.
+ENVIRONMENT_SETTINGS = frozenset({"device", "dtype", "batch_size", "lm_eval", "torch", "transformers",
+                                  "attn_implementation", "num_workers"})
+
 
 class CompareError(StoreError, ValueError):
     """The comparison cannot be made (missing phase, no metrics...)."""
@@ -30,8 +35,9 @@ class ComparisonMismatch(CompareError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__("the two evaluations are not comparable:\n  - " + "\n  - ".join(problems)
-                         + "\n(pass allow_mismatch=True / --allow-mismatch to compare anyway, with warnings)")
+        super().__init__("the two evaluations did not measure the same thing:\n  - " + "\n  - ".join(problems)
+                         + "\n(these change what is measured, not only where it ran; pass --force "
+                           "(allow_mismatch=True) to compare anyway, with warnings)")
 
 
 @dataclass
@@ -57,6 +63,7 @@ class MetricComparison:
     improved: int = 0                # items that moved in the good direction
     regressed: int = 0               # items that moved in the bad direction
     significant: bool = False        # the interval excludes 0
+    concern: str | None = None       # declared by the evaluator (records' metric entries), if any
 
     @property
     def paired(self) -> bool:
@@ -92,6 +99,7 @@ class Comparison:
     confidence: float
     seed: int
     n_boot: int
+    environment: list[str] = field(default_factory=list)  # where the sides ran differently (banner)
     # paired rows per suite/metric, kept for :func:`flipped_items` (not serialised)
     _pairs: dict[str, tuple[list, list]] = field(default_factory=dict, repr=False)
 
@@ -107,7 +115,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": dict(self.a), "b": dict(self.b), "confidence": self.confidence, "seed": self.seed,
-                "n_boot": self.n_boot, "warnings": list(self.warnings),
+                "n_boot": self.n_boot, "warnings": list(self.warnings), "environment": list(self.environment),
                 "metrics": [m.to_dict() for m in self.metrics]}
 
 
@@ -193,7 +201,10 @@ def _number(x: Any) -> float | None:
     return None
 
 
-def _task_problems(tasks_a: dict, tasks_b: dict, suites: Iterable[str]) -> list[str]:
+def _task_problems(tasks_a: dict, tasks_b: dict, suites: Iterable[str],
+                   environment: list[str] | None = None) -> list[str]:
+    """What makes the suites measure different things; environment-only setting
+    differences (:data:`ENVIRONMENT_SETTINGS`) go to ``environment`` instead."""
     problems = []
     for suite in sorted(suites):
         ta, tb = tasks_a.get(suite), tasks_b.get(suite)
@@ -206,14 +217,51 @@ def _task_problems(tasks_a: dict, tasks_b: dict, suites: Iterable[str]) -> list[
                 problems.append(f"{suite}: {key} differs (A {ta.get(key)!r}, B {tb.get(key)!r})")
         sa, sb = ta.get("settings") or {}, tb.get("settings") or {}
         diff_keys = sorted(k for k in set(sa) | set(sb) if sa.get(k) != sb.get(k))
+        env_keys = [k for k in diff_keys if k in ENVIRONMENT_SETTINGS]
+        diff_keys = [k for k in diff_keys if k not in ENVIRONMENT_SETTINGS]
+        if env_keys and environment is not None:
+            environment.append(f"{suite}: " + ", ".join(f"{k} A {sa.get(k)!r} vs B {sb.get(k)!r}" for k in env_keys))
         if diff_keys:
             detail = ", ".join(f"{k}: A {sa.get(k)!r} vs B {sb.get(k)!r}" for k in diff_keys)
             problems.append(f"{suite}: settings differ ({detail})")
     return problems
 
 
+def accelerator_label(record: dict) -> str:
+    """``1× NVIDIA H100 80GB HBM3`` / ``cpu``: what a run ran on, by name, not only ``cuda``."""
+    acc = (record.get("environment") or {}).get("accelerator") or {}
+    kind = acc.get("kind") or (record.get("model") or {}).get("device") or "?"
+    if kind == "cpu" or not acc.get("name"):
+        return str(kind)
+    return f"{acc.get('count') or 1}× {acc['name']}"
+
+
 def _side_info(record: dict, phase: str) -> dict[str, Any]:
-    return {"id": record.get("id"), "name": record.get("name"), "phase": phase}
+    env = record.get("environment") or {}
+    return {"id": record.get("id"), "name": record.get("name"), "phase": phase,
+            "accelerator": accelerator_label(record), "host": env.get("host"),
+            "dtype": (record.get("model") or {}).get("dtype")}
+
+
+def environment_differences(rec_a: dict, rec_b: dict) -> list[str]:
+    """Where two runs ran differently (accelerator, host, device, dtype, library and
+    Python versions), each ``what: A … vs B …``. Empty for the same run or machine."""
+    if rec_a is rec_b or (rec_a.get("id") and rec_a.get("id") == rec_b.get("id")):
+        return []
+    ea, eb = rec_a.get("environment") or {}, rec_b.get("environment") or {}
+    ma, mb = rec_a.get("model") or {}, rec_b.get("model") or {}
+    out = []
+    pairs = [("accelerator", accelerator_label(rec_a), accelerator_label(rec_b)),
+             ("host", ea.get("host"), eb.get("host")),
+             ("device", ma.get("device"), mb.get("device")),
+             ("dtype", ma.get("dtype"), mb.get("dtype")),
+             ("python", ea.get("python"), eb.get("python"))]
+    la, lb = ea.get("libraries") or {}, eb.get("libraries") or {}
+    pairs += [(lib, la.get(lib), lb.get(lib)) for lib in sorted(set(la) | set(lb))]
+    for what, x, y in pairs:
+        if x != y and (x is not None or y is not None):
+            out.append(f"{what}: A {x if x is not None else '—'} vs B {y if y is not None else '—'}")
+    return out
 
 
 def compare_records(rec_a: dict[str, Any], samples_a: Iterable[dict], rec_b: dict[str, Any],
@@ -250,7 +298,8 @@ def compare_records(rec_a: dict[str, Any], samples_a: Iterable[dict], rec_b: dic
         if only:
             warnings.append(f"suites only in {side} (not compared): {', '.join(sorted(only))}")
 
-    problems = _task_problems(rec_a.get("tasks") or {}, rec_b.get("tasks") or {}, common)
+    env_settings: list[str] = []
+    problems = _task_problems(rec_a.get("tasks") or {}, rec_b.get("tasks") or {}, common, env_settings)
     if problems and not allow_mismatch:
         raise ComparisonMismatch(problems)
     warnings.extend(f"mismatch: {p}" for p in problems)
@@ -274,7 +323,8 @@ def compare_records(rec_a: dict[str, Any], samples_a: Iterable[dict], rec_b: dic
             names.setdefault(suite, set()).add(short)
 
     comp = Comparison(a=_side_info(rec_a, phase_a), b=_side_info(rec_b, phase_b), metrics=[],
-                      warnings=warnings, confidence=confidence, seed=seed, n_boot=n_boot)
+                      warnings=warnings, confidence=confidence, seed=seed, n_boot=n_boot,
+                      environment=environment_differences(rec_a, rec_b) + env_settings)
     for suite in sorted(names):
         for short in sorted(names[suite]):
             metric = f"{suite}/{short}"
@@ -291,6 +341,7 @@ def _compare_metric(metric: str, suite: str, short: str, keys: list, rows_a: dic
     if not hib_values:
         comp.warnings.append(f"{metric}: no aggregate metric records its direction; assuming higher is better")
     hib = bool(hib_values[0]) if hib_values else True
+    concern = next((m.get("concern") for m in (agg_b, agg_a) if m and m.get("concern")), None)
 
     xs, ys, pa, pb = [], [], [], []
     for k in keys:
@@ -312,7 +363,7 @@ def _compare_metric(metric: str, suite: str, short: str, keys: list, rows_a: dic
     mc = MetricComparison(metric=metric, suite=suite, name=short, higher_is_better=hib, n_paired=n,
                           value_a=None, value_b=None, aggregate_a=aggregate_a, aggregate_b=aggregate_b,
                           diff=None, ci_low=None, ci_high=None, confidence=comp.confidence,
-                          binary=False, p_value=None)
+                          binary=False, p_value=None, concern=concern)
     if n == 0:
         if aggregate_a is not None and aggregate_b is not None:
             mc.diff = aggregate_b - aggregate_a
@@ -399,71 +450,23 @@ def flipped_items(comparison_or_inputs: Comparison | tuple, metric: str) -> list
 
 
 # ------------------------------------------------------------------ formatting
+# Rendering lives in harness.reports (one metric table for every renderer).
 
 
-def _fmt(x: float | None, spec: str = ".3f") -> str:
-    return "—" if x is None else format(x, spec)
+def format_table(comparison: Comparison, gates: Iterable[Any] = (), *, show_all: bool = False,
+                 record_a: dict | None = None, record_b: dict | None = None) -> str:
+    """Verdict line per concern, then an aligned table. ↑/↓: the good direction; ``*``: the
+    interval excludes 0. Per-category and redundant rows only with ``show_all``."""
+    from .reports.render import rows_for, text_lines
+
+    rows = rows_for(comparison, gates, record_a, record_b)
+    return "\n".join(text_lines(comparison, rows, show_all=show_all))
 
 
-def _signed(x: float | None) -> str:
-    return "—" if x is None else f"{x:+.3f}"
+def format_markdown(comparison: Comparison, gates: Iterable[Any] = (), *, show_all: bool = False,
+                    record_a: dict | None = None, record_b: dict | None = None) -> str:
+    """The same as :func:`format_table`, as GitHub-flavoured markdown."""
+    from .reports.render import markdown_lines, rows_for
 
-
-def _row(m: MetricComparison) -> dict[str, str]:
-    a = m.value_a if m.value_a is not None else m.aggregate_a
-    b = m.value_b if m.value_b is not None else m.aggregate_b
-    ci = "—" if m.ci_low is None else f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]"
-    if m.diff is None or not m.improvement:
-        verdict = ""
-    else:
-        verdict = ("better" if m.improvement > 0 else "worse") + (" *" if m.significant else "")
-    return {"metric": m.metric, "dir": "↑" if m.higher_is_better else "↓", "n": str(m.n_paired or "—"),
-            "A": _fmt(a), "B": _fmt(b), "B−A": _signed(m.diff), "CI": ci,
-            "p": "—" if m.p_value is None else f"{m.p_value:.3g}",
-            "flips +/−": f"+{m.improved}/−{m.regressed}" if m.paired else "—", "": verdict}
-
-
-def _side_label(side: dict) -> str:
-    return f"{side.get('name') or '?'} ({side.get('id') or '?'}, {side.get('phase')})"
-
-
-def format_table(comparison: Comparison) -> str:
-    """An aligned text table. ↑/↓: the good direction; ``*``: the interval excludes 0."""
-    rows = [_row(m) for m in comparison.metrics]
-    cols = list(_row_header())
-    widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in cols}
-    pct = round(comparison.confidence * 100)
-
-    def line(r: dict) -> str:
-        return "  ".join(r[c].ljust(widths[c]) if c in ("metric", "") else r[c].rjust(widths[c])
-                         for c in cols).rstrip()
-
-    out = [f"A: {_side_label(comparison.a)}", f"B: {_side_label(comparison.b)}", "",
-           line({c: (f"{pct}% CI" if c == "CI" else c) for c in cols})]
-    out += [line(r) for r in rows] or ["(no common metrics)"]
-    out.append("")
-    out.append(f"↑/↓ good direction · CI: paired bootstrap ({comparison.n_boot} resamples, seed "
-               f"{comparison.seed}) · p: McNemar exact (0/1 scores) · * interval excludes 0")
-    out += [f"warning: {w}" for w in comparison.warnings]
-    return "\n".join(out)
-
-
-def _row_header() -> tuple[str, ...]:
-    return ("metric", "dir", "n", "A", "B", "B−A", "CI", "p", "flips +/−", "")
-
-
-def format_markdown(comparison: Comparison) -> str:
-    """The same table as :func:`format_table`, as GitHub-flavoured markdown."""
-    pct = round(comparison.confidence * 100)
-    head = ["Metric", "", "n", "A", "B", "B − A", f"{pct}% CI", "McNemar p", "improved / regressed", ""]
-    lines = [f"**A**: {_side_label(comparison.a)}  ", f"**B**: {_side_label(comparison.b)}", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for m in comparison.metrics:
-        r = _row(m)
-        lines.append("| " + " | ".join([f"`{r['metric']}`", r["dir"], r["n"], r["A"], r["B"], r["B−A"],
-                                         r["CI"], r["p"], r["flips +/−"], r[""]]) + " |")
-    lines.append("")
-    lines.append("↑/↓: the good direction. \\*: the paired interval excludes 0.")
-    for w in comparison.warnings:
-        lines.append(f"> ⚠️ {w}")
-    return "\n".join(lines) + "\n"
+    rows = rows_for(comparison, gates, record_a, record_b)
+    return "\n".join(markdown_lines(comparison, rows, show_all=show_all)) + "\n"

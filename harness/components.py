@@ -18,6 +18,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .console import Progress
 from .errors import RecipeError
 
 #: Data formats a data source may declare, with the keys each example carries.
@@ -273,6 +274,8 @@ class TrainContext:
     run_name: str | None = None
     #: Further trainer-config fields a tracker needs (e.g. Trackio's ``project``).
     tracker_args: dict[str, Any] = field(default_factory=dict)
+    # progress(total, desc, unit) -> bar with update(n) / close(): one bar per stage, per step
+    progress: Callable[..., Any] = field(default_factory=Progress)
 
 
 @dataclass
@@ -366,6 +369,8 @@ class EvalContext:
     log: Callable[[str], None] = print
     #: the recipe's folder: resolve relative paths a parameter holds against it (None: no recipe file)
     recipe_dir: Path | None = None
+    # progress(total, desc, unit) -> bar with update(n) / close(): one bar per suite, per item
+    progress: Callable[..., Any] = field(default_factory=Progress)
 
 
 class Evaluator(Component):

@@ -47,15 +47,16 @@ def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens
             idx = order[start:start + batch_size]
             enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
                       add_special_tokens=not templated).to(model.device)
+            tick = _tick(bar, len(idx) / max(1, max_new_tokens))
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
-                                     top_k=None)
+                                     top_k=None, **({"stopping_criteria": [tick]} if tick else {}))
             new = out[:, enc["input_ids"].shape[1]:]
             for i, row in zip(idx, new):
                 outputs[i] = tok.decode(row, skip_special_tokens=True).strip()
-            if bar is not None:
-                bar.update(len(idx))
+            if bar is not None:  # the batch is done: whatever its ticks did not count yet
+                bar.update(len(idx) - (tick.counted if tick else 0))
     finally:
         tok.padding_side = pad_side
         if was_training:
@@ -68,8 +69,24 @@ def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens
 def _progress(total: int, desc: str | None):
     if not desc:
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
+    from .console import progress_bar
+
+    return progress_bar(total, desc, "prompt")
+
+
+def _tick(bar, per_token: float):
+    """A stopping criterion that never stops: it moves the bar a fraction of a prompt per
+    generated token, so a batch of 8 long replies does not sit at 0/8 (an ETA from the start)."""
+    if bar is None:
         return None
-    return tqdm(total=total, desc=desc, unit="prompt", leave=False)
+    from transformers import StoppingCriteria
+
+    class Tick(StoppingCriteria):
+        counted = 0.0
+
+        def __call__(self, input_ids, scores, **kwargs):
+            self.counted += per_token
+            bar.update(per_token)
+            return False
+
+    return Tick()

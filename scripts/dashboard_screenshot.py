@@ -1,9 +1,13 @@
-"""Screenshot a dashboard page in headless Chromium (the README's image).
+"""Screenshot dashboard pages in headless Chromium (the README's and docs' images).
 
-    python scripts/dashboard_screenshot.py --store STORE --path "/compare?a=RUN_ID" --out docs/img/compare.png
+    python scripts/dashboard_screenshot.py --store STORE --path "/compare?a=RUN_ID" --out docs/img/compare.png \
+        [--path ... --out ...] [--full-page]
 
-Starts ``harness dashboard`` on a free port, waits for the page to finish
-running, saves a full-page PNG and stops the server.
+Starts ``harness dashboard`` on a free port, waits for each page to finish
+running, saves a PNG (the first screen, 1400×1000, unless ``--full-page``) and
+stops the server. Every request the browser makes is logged: one that leaves
+127.0.0.1 is printed and makes the script exit 1 (the dashboard serves no
+external resource).
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--store", required=True)
-    ap.add_argument("--path", default="/compare")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--path", action="append", required=True, help="page path and query (repeatable)")
+    ap.add_argument("--out", action="append", required=True, help="PNG for the --path at the same position")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--height", type=int, default=1000)
+    ap.add_argument("--full-page", action="store_true")
     args = ap.parse_args()
+    if len(args.path) != len(args.out):
+        ap.error("give one --out per --path")
+    external: list[str] = []
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -44,22 +53,30 @@ def main() -> int:
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
-            page = browser.new_page(viewport={"width": args.width, "height": 1200})
-            page.goto(url + args.path)
-            page.locator("[data-testid=stVegaLiteChart]").first.wait_for(timeout=120_000)
-            page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')"
-                                   " && !document.querySelector('[data-stale=true]')", timeout=120_000)
-            page.wait_for_timeout(1500)
-            height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-            page.set_viewport_size({"width": args.width, "height": min(max(height, 1200), 5000)})
-            page.wait_for_timeout(1000)
-            page.screenshot(path=args.out)
+            for path, out in zip(args.path, args.out):
+                page = browser.new_page(viewport={"width": args.width, "height": args.height})
+                page.on("request", lambda r: external.append(r.url)
+                        if not r.url.startswith((url, "data:", "blob:")) else None)
+                page.goto(url + path)
+                page.locator("[data-testid=stVegaLiteChart], [data-testid=stDataFrame], [data-testid=stAlert]").first.wait_for(
+                    timeout=120_000)
+                page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')"
+                                       " && !document.querySelector('[data-stale=true]')", timeout=120_000)
+                page.wait_for_timeout(2000)
+                if args.full_page:
+                    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+                    page.set_viewport_size({"width": args.width, "height": min(max(height, args.height), 5000)})
+                    page.wait_for_timeout(1000)
+                page.screenshot(path=out)
+                page.close()
+                print(out)
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(args.out)
-    return 0
+    for u in external:
+        print(f"external request: {u}", file=sys.stderr)
+    return 1 if external else 0
 
 
 if __name__ == "__main__":

@@ -138,8 +138,9 @@ def test_runs_page_lists_every_folder_with_record_values(app, real_store):
     rec = _record(real_store, "run")
     row = table[table["id"] == real_store["run"]].iloc[0]
     assert row["after:quick_mc/acc"] == pytest.approx(rec["metrics"]["after"]["quick_mc/acc"]["value"])
-    assert row["quick_mc/acc"] == (f"{rec['metrics']['before']['quick_mc/acc']['value']:.3f} → "
-                                   f"{rec['metrics']['after']['quick_mc/acc']['value']:.3f}")
+    assert row["quick_mc/acc"] == pytest.approx(rec["metrics"]["after"]["quick_mc/acc"]["value"])  # a number
+    assert row["Δ quick_mc/acc"] == pytest.approx(rec["metrics"]["after"]["quick_mc/acc"]["value"]
+                                                  - rec["metrics"]["before"]["quick_mc/acc"]["value"])
     assert row["gates"] == ("passed" if rec["gates_passed"] else "failed")
     assert row["stage:train-0-sft [s]"] == pytest.approx(
         next(s["duration_s"] for s in rec["stages"] if s["name"] == "train-0-sft"))
@@ -185,46 +186,80 @@ def test_every_page_handles_an_empty_store(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ Compare
 
 
-def test_compare_before_after_shows_the_records_numbers_and_harness_compare(app, real_store):
+def test_compare_before_after_opens_with_the_verdict_and_the_one_metric_table(app, real_store):
+    from harness.reports.metric_table import concern_verdicts, metric_rows
+
     at = app("compare", a=real_store["run"])
     rec = _record(real_store, "run")
     comp = hc.compare_runs(Store(real_store["dir"]), real_store["run"])
-    bench, safety = _df(at, "key", group="benchmark"), _df(at, "key", group="safety")
-    assert set(bench["suite"]) == {"quick_mc"} and set(safety["suite"]) == {"quick-safety"}
-    both = pd.concat([bench, safety])
-    for _, row in both.iterrows():
-        key = row["key"]
-        assert row["A"] == pytest.approx(rec["metrics"]["before"][key]["value"])
-        assert row["B"] == pytest.approx(rec["metrics"]["after"][key]["value"])
-        m = comp.metric(key)
-        assert row["B − A"] == pytest.approx(m.diff)
-        assert (row["ci_low"], row["ci_high"]) == pytest.approx((m.ci_low, m.ci_high))
-        assert row["good"] == ("↑" if m.higher_is_better else "↓")
+    rows = metric_rows(comp, rec["gates"], record_a=rec, record_b=rec)
+    heading = at.markdown[0].value if at.markdown else ""
+    for v in concern_verdicts(rows):
+        if v.change != "none":
+            assert f"{v.label} {v.change}" in heading          # the verdict line comes first
+    cap = _df(at, "key", group="capability")
+    assert set(cap["suite"]) == {"quick_mc"}
+    by_key = {r.metric: r for r in rows}
+    for group in ("capability", "harm", "over_refusal"):
+        try:
+            part = _df(at, "key", group=group)
+        except AssertionError:
+            continue
+        for _, row in part.iterrows():
+            r = by_key[row["key"]]
+            assert r.concern == group and r.headline
+            assert row["A"] == pytest.approx(r.a) and row["B"] == pytest.approx(r.b)
+            assert row["B − A"] == pytest.approx(row["B"] - row["A"])   # A, B and B − A add up
+            assert row["good"] == ("↑" if r.higher_is_better else "↓")
+    acc = cap[cap["key"] == "quick_mc/acc"].iloc[0]
     gate = next(g for g in rec["gates"] if g["metric"] == "quick_mc/acc")
-    acc = bench[bench["key"] == "quick_mc/acc"].iloc[0]
     assert acc["gate"].startswith("✓" if gate["passed"] else "✗")
-    assert len(at.get("vega_lite_chart")) == 2  # grouped bars + radar
-    spec = json.loads(at.get("vega_lite_chart")[1].proto.spec)
-    assert "layer" in spec  # the radar: rings, spokes, polygons, labels
+    [forest] = at.get("vega_lite_chart")
+    spec = json.loads(forest.proto.spec)
+    assert "layer" in spec and "right is better" in forest.proto.spec
+
+
+def test_compare_two_runs_phase_lives_in_the_url(app, real_store):
+    """The two-run phase bug: A's phase was left over from the previous A, and a reload showed
+    another comparison. Now the phase is in the URL and returns to A's final phase when A changes."""
+    at = app("compare", mode="two", a=real_store["eval"], b=real_store["run"], pb="after")
+    assert at.selectbox(key="compare.pa").value == "before"      # eval-only: its only phase
+    at.selectbox(key="compare.a").set_value(real_store["run"]).run()
+    assert at.selectbox(key="compare.pa").value == "after"       # not the leftover "before"
+    at.selectbox(key="compare.pa").set_value("before").run()
+    url = {k: at.query_params[k] for k in ("mode", "a", "b", "pa", "pb")}
+    flat = {k: v[0] if isinstance(v, list) else v for k, v in url.items()}
+    assert flat == {"mode": "two", "a": real_store["run"], "b": real_store["run"], "pa": "before", "pb": "after"}
+    reloaded = app("compare", **flat)                             # the same link, a fresh session
+    assert reloaded.selectbox(key="compare.pa").value == "before"
+    assert reloaded.selectbox(key="compare.pb").value == "after"
+    first, again = _df(at, "key", group="capability"), _df(reloaded, "key", group="capability")
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), again.reset_index(drop=True))
 
 
 def test_compare_two_runs_refuses_a_mismatch_until_allowed(app, real_store):
     at = app("compare", mode="two", a=real_store["run"], b=real_store["eval"])
-    assert any("not comparable" in e.value for e in at.error)
+    assert any("did not measure the same thing" in e.value for e in at.error)
     at.checkbox(key="compare.allow_mismatch").check().run()
     assert not at.exception
-    bench = _df(at, "key", group="benchmark")
+    assert at.query_params["force"] in ("1", ["1"])               # a forced view is shareable too
+    cap = _df(at, "key", group="capability")
     rec_b = _record(real_store, "eval")
-    acc = bench[bench["key"] == "quick_mc/acc"].iloc[0]
-    assert acc["B"] == pytest.approx(rec_b["metrics"]["before"]["quick_mc/acc"]["value"])
+    acc = cap[cap["key"] == "quick_mc/acc"].iloc[0]
+    paired = hc.compare_records(_record(real_store, "run"), Store(real_store["dir"]).samples(real_store["run"], "after"),
+                                rec_b, Store(real_store["dir"]).samples(real_store["eval"], "before"),
+                                allow_mismatch=True).metric("quick_mc/acc")
+    assert acc["B"] == pytest.approx(paired.value_b)
     assert any("mismatch" in w.value for w in at.warning)
 
 
-def test_compare_many_runs_groups_by_accelerator(app, real_store):
+def test_compare_many_runs_heat_table_grouped_by_accelerator(app, real_store):
     at = app("compare", mode="many")
-    assert len(at.get("vega_lite_chart")) == 1
-    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
-    assert "accelerator" in json.dumps(spec.get("spec", spec).get("encoding", {}))
+    [chart] = at.get("vega_lite_chart")
+    assert "accelerator" in chart.proto.spec and '"labelOverlap": false' in chart.proto.spec
+    table = _df(at, "gates", "accelerator")
+    metric_cols = [c for c in table.columns if "/" in c]
+    assert metric_cols and all(pd.api.types.is_numeric_dtype(table[c]) for c in metric_cols)  # sortable numbers
     at.selectbox(key="compare.group_by").set_value("model").run()
     assert "model" in at.get("vega_lite_chart")[0].proto.spec
 
@@ -282,6 +317,16 @@ def test_run_page_shows_record_and_training_curves(app, real_store):
     series = {d.get("series") for c in at.get("vega_lite_chart") for ds in c.proto.datasets
               for d in _rows(ds)}
     assert {"loss", "rewards/margins"} <= series
+
+
+def test_run_page_overlays_other_runs_curves(app, real_store):
+    at = app("run", run=real_store["run"], **{"with": real_store["xss"]})  # the copy also trained
+    titles = [json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")]
+    assert "loss (runs overlaid)" in titles and "learning rate (runs overlaid)" in titles
+    chart = next(c for c in at.get("vega_lite_chart") if json.loads(c.proto.spec).get("title") == "loss (runs overlaid)")
+    labels = {d["series"] for ds in chart.proto.datasets for d in _rows(ds)}
+    assert any(label.startswith("xss-probe · ") for label in labels)
+    assert any(label.startswith("quickstart-short · ") for label in labels)
 
 
 def _rows(dataset) -> list[dict]:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_dashboard import XSS, build_store
+from tests.test_dashboard import REPO, XSS, build_store
+
+H100, CPU = "20261126-185752-naive-refusal-92b4", "20261126-185941-naive-refusal-c1b8"
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -37,10 +39,23 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     store = build_store(tmp_path_factory.mktemp("dashboard-browser"))
+    yield from _serve(store["dir"], tmp_path_factory.mktemp("server") / "server.log", store)
+
+
+@pytest.fixture(scope="module")
+def example_server(tmp_path_factory):
+    """The dashboard over the real H100 and CPU naive-refusal runs (examples/runs)."""
+    root = tmp_path_factory.mktemp("examples") / "runs"
+    for name in (H100, CPU):
+        subprocess.run([sys.executable, "-m", "harness.cli", "unpack", "--store", str(root),
+                        str(REPO / "examples" / "runs" / f"{name}.tar.gz")], check=True, capture_output=True)
+    yield from _serve(root, tmp_path_factory.mktemp("examples-server") / "server.log", {"dir": root})
+
+
+def _serve(store_dir: Path, log: Path, store: dict):
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "dashboard", "--store", str(store["dir"]),
+        proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "dashboard", "--store", str(store_dir),
                                  "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -75,8 +90,12 @@ def page(browser):
     pg = ctx.new_page()
     pg.dialogs = []
     pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+    pg.external = []  # the Playwright request log, less what the dashboard itself serves
+    pg.on("request", lambda r: pg.external.append(r.url)
+          if not r.url.startswith(("http://127.0.0.1:", "data:", "blob:")) else None)
     yield pg
     ctx.close()
+    assert pg.external == [], f"requests that left 127.0.0.1: {pg.external}"
 
 
 def _open(page, url: str, heading: str, ready: str) -> None:
@@ -102,11 +121,11 @@ def test_runs_page(server, page):
 def test_compare_page_and_screenshot(server, page, tmp_path):
     url, store = server
     _open(page, f"{url}/compare?a={store['run']}", "Compare", "[data-testid=stVegaLiteChart]")
-    for heading in ("Benchmarks (capability)", "Safety", "Gates", "Charts"):
-        assert page.get_by_role("heading", name=heading).is_visible()
+    for heading in ("Capability", "Gates"):
+        assert page.get_by_role("heading", name=heading, exact=True).is_visible()
     charts = page.locator("[data-testid=stVegaLiteChart]")
-    charts.nth(1).locator("canvas, svg").first.wait_for(timeout=30_000)
-    assert charts.count() == 2
+    charts.first.locator("canvas, svg").first.wait_for(timeout=30_000)
+    assert charts.count() == 1  # the forest plot
     page.wait_for_timeout(500)  # let the charts finish drawing
     height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": min(max(height, 1200), 4000)})
@@ -139,3 +158,28 @@ def test_run_page(server, page):
     page.locator("[data-testid=stVegaLiteChart]:visible").first.wait_for(timeout=30_000)
     _open(page, f"{url}/run?run={store['corrupt']}", "Run", "[data-testid=stAlert]")
     assert page.get_by_text("run.json of this run cannot be parsed").is_visible()
+
+
+def test_naive_refusal_verdict_and_forest_plot_fit_the_first_screen(example_server, page):
+    url, _ = example_server
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    _open(page, f"{url}/compare?a={H100}", "Compare", "[data-testid=stVegaLiteChart]")
+    verdict = page.get_by_role("heading", name="capability unchanged · harm better · over-refusal worse (gate failed)")
+    chart = page.locator("[data-testid=stVegaLiteChart]").first
+    chart.locator("canvas, svg").first.wait_for(timeout=30_000)
+    for element in (verdict, chart):
+        box = element.bounding_box()
+        assert box is not None and box["y"] + min(box["height"], 200) < 1000  # visible without scrolling
+
+
+def test_h100_against_cpu_shows_the_banner_and_the_verdict(example_server, page):
+    url, _ = example_server
+    _open(page, f"{url}/compare?mode=two&a={H100}&b={CPU}", "Compare", "[data-testid=stAlert]")
+    assert page.get_by_text("did not measure the same thing").is_visible()    # max_new_tokens differs
+    page.get_by_text("advbench: settings differ (max_new_tokens: A 64 vs B 48)").wait_for(timeout=30_000)
+    _open(page, f"{url}/compare?mode=two&a={H100}&b={CPU}&force=1", "Compare", "[data-testid=stVegaLiteChart]")
+    banner = page.locator("[data-testid=stAlert]").filter(has_text="Ran differently")
+    assert banner.is_visible()
+    text = banner.inner_text()
+    assert "A = 1× NVIDIA H100 80GB HBM3, B = cpu" in text and "dtype: A bfloat16 vs B float32" in text
+    assert page.get_by_role("heading").filter(has_text="capability").first.is_visible()

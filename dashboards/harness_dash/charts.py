@@ -2,101 +2,82 @@
 
 from __future__ import annotations
 
-import math
-
 import altair as alt
 import pandas as pd
 
-SIDE_COLORS = alt.Scale(range=["#9aa5b1", "#1f77b4", "#ff7f0e", "#2ca02c"])
+CHANGE_COLORS = alt.Scale(domain=["better", "worse", "unchanged", "inconclusive"],
+                          range=["#1a7f37", "#cf222e", "#57606a", "#bf8700"])
+GATE_COLORS = alt.Scale(domain=["failed", "inconclusive", "passed"], range=["#cf222e", "#bf8700", "#8c959f"])
 
 
-def grouped_bars(table: pd.DataFrame, label_a: str, label_b: str) -> alt.Chart:
-    """A and B side by side per metric, benchmark and safety metrics in separate panels."""
-    long = pd.concat([
-        pd.DataFrame({"metric": table["key"] + " " + table["good"], "group": table["group"],
-                      "side": label, "value": table[col]})
-        for label, col in ((label_a, "A"), (label_b, "B"))
-    ]).dropna(subset=["value"])
-    return (alt.Chart(long).mark_bar().encode(
-        x=alt.X("metric:N", title=None, axis=alt.Axis(labelAngle=-30, labelLimit=220)),
-        xOffset=alt.XOffset("side:N", sort=[label_a, label_b]),
-        y=alt.Y("value:Q", title="value"),
-        color=alt.Color("side:N", sort=[label_a, label_b], scale=SIDE_COLORS, title=None),
-        tooltip=["metric", "side", alt.Tooltip("value:Q", format=".3f")],
-    ).properties(height=280, width=alt.Step(28))
-        .facet(column=alt.Column("group:N", title=None, sort=["benchmark", "safety"]))
-        .resolve_scale(x="independent"))
+def forest(rows: list) -> alt.LayerChart:
+    """B − A per metric with its paired interval, right = better for every metric, the
+    gate bounds as ticks (red: failing gate), every metric label visible."""
+    from harness.reports.svg import gate_marks
+
+    data, marks = [], []
+    for i, r in enumerate(rows):
+        if r.improvement is None:
+            continue
+        iv = r.improvement_interval()
+        label = f"{r.metric} {'↑' if r.higher_is_better else '↓'}" + (" ✗ gate" if r.gate == "failed" else "")
+        data.append({"metric": label, "order": i, "improvement": r.improvement, "diff": r.diff,
+                     "low": iv[0] if iv else r.improvement, "high": iv[1] if iv else r.improvement,
+                     "change": r.change, "gate": r.gate or "none", "A": r.a, "B": r.b})
+        marks += [{"metric": label, "order": i, "bound": x, "rule": rule, "gate": r.gate or "passed"}
+                  for x, rule in gate_marks(r)]
+    frame = pd.DataFrame(data)
+    extent = max([abs(v) for v in frame[["improvement", "low", "high"]].to_numpy().ravel()]
+                 + [abs(m["bound"]) for m in marks] + [0.05]) * 1.1
+    scale = alt.Scale(domain=[-extent, extent], nice=False)
+    y = alt.Y("metric:N", sort=alt.EncodingSortField("order"), title=None,
+              axis=alt.Axis(labelLimit=420, labelFontSize=12, labelOverlap=False,
+                            labelColor=alt.ExprRef("indexof(datum.value, '✗') >= 0 ? '#cf222e' : '#31333f'")))
+    x_title = "B − A, oriented so that right is better  (← worse · better →)"
+    base = alt.Chart(frame)
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color="#57606a").encode(x="x:Q")
+    interval = base.mark_rule(strokeWidth=2).encode(
+        y=y, x=alt.X("low:Q", scale=scale, title=x_title), x2="high:Q",
+        color=alt.Color("change:N", scale=CHANGE_COLORS, title="change"))
+    point = base.mark_circle(size=80, opacity=1).encode(
+        y=y, x=alt.X("improvement:Q", scale=scale), color=alt.Color("change:N", scale=CHANGE_COLORS, legend=None),
+        tooltip=["metric", "change", "gate", alt.Tooltip("A:Q", format=".3f"), alt.Tooltip("B:Q", format=".3f"),
+                 alt.Tooltip("diff:Q", title="B − A", format="+.3f"), alt.Tooltip("low:Q", format="+.3f"),
+                 alt.Tooltip("high:Q", format="+.3f")])
+    layers = [zero, interval, point]
+    if marks:
+        layers.append(alt.Chart(pd.DataFrame(marks)).mark_tick(thickness=3, size=18).encode(
+            y=y, x=alt.X("bound:Q", scale=scale),
+            color=alt.Color("gate:N", scale=GATE_COLORS, title="gate bound"),
+            tooltip=["metric", "rule", alt.Tooltip("bound:Q", format="+.3f"), "gate"]))
+    return alt.layer(*layers).resolve_scale(color="independent").properties(
+        height=alt.Step(26), width="container")
 
 
-def radar(table: pd.DataFrame, label_a: str, label_b: str) -> alt.LayerChart:
-    """A radar of every metric, oriented so that outward is better (``1 − x`` for ↓
-    metrics) and clipped to [0, 1]; capability axes on the right, safety on the left.
-
-    Vega-Lite has no radar mark: points are placed with x = r·sin θ, y = r·cos θ.
-    """
-    rows = table.sort_values(["group", "key"]).reset_index(drop=True)
-    n = len(rows)
-    angles = [2 * math.pi * i / n for i in range(n)]
-    axes = pd.DataFrame({
-        "axis": [f"{k} {g}" + (" (1−x)" if g == "↓" else "") for k, g in zip(rows["key"], rows["good"])],
-        "group": rows["group"], "angle": angles,
-    })
-    pts = []
-    for label, col in ((label_a, "A"), (label_b, "B")):
-        for i, (axis, angle, v, good) in enumerate(zip(axes["axis"], angles, rows[col], rows["good"])):
-            if v is None or pd.isna(v):
-                continue
-            r = min(max((1 - v) if good == "↓" else v, 0.0), 1.0)
-            pts.append({"side": label, "axis": axis, "order": i, "score": r, "value": v,
-                        "x": r * math.sin(angle), "y": r * math.cos(angle)})
-    if pts:  # close each polygon
-        first = pd.DataFrame(pts).groupby("side", sort=False).first().reset_index()
-        first["order"] = n
-        poly = pd.concat([pd.DataFrame(pts), first], ignore_index=True)
+def heat_table(long: pd.DataFrame, group_by: str, change: bool = False) -> alt.Chart:
+    """Metrics × runs, each cell the value (text) on a colour oriented so that green is
+    better (``1 − x`` for ↓ metrics; for changes, the signed improvement); runs grouped
+    by ``group_by`` (columns sorted by it); every label shown."""
+    if change:
+        score = [(-v if g == "↓" else v) for v, g in zip(long["value"], long["good"])]
+        m = max([abs(v) for v in score] + [1e-9])
+        domain = [-m, m]
     else:
-        poly = pd.DataFrame(columns=["side", "axis", "order", "score", "value", "x", "y"])
-    rings = pd.DataFrame([{"ring": r, "order": i, "x": r * math.sin(2 * math.pi * i / 72),
-                           "y": r * math.cos(2 * math.pi * i / 72)}
-                          for r in (0.25, 0.5, 0.75, 1.0) for i in range(73)])
-    spokes = pd.DataFrame([{"axis": a, "order": o, "x": o * math.sin(t), "y": o * math.cos(t)}
-                           for a, t in zip(axes["axis"], angles) for o in (0, 1)])
-    labels = axes.assign(x=[1.06 * math.sin(t) for t in angles], y=[1.1 * math.cos(t) for t in angles])
-    scale = alt.Scale(domain=[-2.2, 2.2], nice=False)
-    enc = {"x": alt.X("x:Q", scale=scale, axis=None), "y": alt.Y("y:Q", scale=scale, axis=None)}
-    base_ring = alt.Chart(rings).mark_line(color="#ddd", strokeWidth=1).encode(
-        **enc, detail="ring:N", order="order:Q")
-    base_spoke = alt.Chart(spokes).mark_line(color="#ddd", strokeWidth=1).encode(
-        **enc, detail="axis:N", order="order:Q")
-    labels["align"] = ["left" if x > 0.05 else "right" if x < -0.05 else "center" for x in labels["x"]]
-    label_color = alt.Color("group:N", scale=alt.Scale(domain=["benchmark", "safety"], range=["#444", "#b22222"]),
-                            legend=alt.Legend(title="axis"))
-    text = alt.layer(*[alt.Chart(labels[labels["align"] == a]).mark_text(fontSize=10, align=a).encode(
-        **enc, text="axis:N", color=label_color) for a in ("left", "right", "center")])
-    shape = alt.Chart(poly).mark_line(point=True, strokeWidth=2).encode(
-        **enc, order="order:Q",
-        color=alt.Color("side:N", sort=[label_a, label_b], scale=SIDE_COLORS, title=None),
-        tooltip=["side", "axis", alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("score:Q", format=".3f")])
-    return (base_ring + base_spoke + shape + text).resolve_scale(color="independent").properties(
-        width=420, height=420)
-
-
-def runs_side_by_side(long: pd.DataFrame, group_by: str) -> alt.Chart:
-    """One panel per metric, one bar per run, coloured by ``group_by``.
-
-    ``long`` has columns run, metric, good, value, phase and the group-by column.
-    """
-    color = (alt.Color(f"{group_by}:N", title=group_by, legend=alt.Legend(labelLimit=320, orient="bottom"))
-             if group_by != "none" else alt.value("#1f77b4"))
-    return (alt.Chart(long).mark_bar().encode(
-        x=alt.X("run:N", sort=alt.EncodingSortField(field="sort_key", order="ascending"), title=None,
-                axis=alt.Axis(labelAngle=-40, labelLimit=160)),
-        y=alt.Y("value:Q", title=None),
-        color=color,
+        score = [(1 - v) if g == "↓" else v for v, g in zip(long["value"], long["good"])]
+        domain = [0, 1]
+    long = long.assign(score=score)
+    x = alt.X("run:N", sort=alt.EncodingSortField(field="sort_key", order="ascending"), title=None,
+              axis=alt.Axis(labelAngle=-35, labelLimit=260, labelOverlap=False, orient="top"))
+    y = alt.Y("metric_label:N", title=None, axis=alt.Axis(labelLimit=360, labelOverlap=False))
+    base = alt.Chart(long).encode(x=x, y=y)
+    cells = base.mark_rect(stroke="white").encode(
+        color=alt.Color("score:Q", scale=alt.Scale(scheme="redyellowgreen", domain=domain),
+                        title="better →"),
         tooltip=["id", "metric", "phase", alt.Tooltip("value:Q", format=".3f")]
-        + ([group_by] if group_by != "none" else []),
-    ).properties(width=alt.Step(22), height=220)
-        .facet(facet=alt.Facet("title:N", title=None), columns=3)
-        .resolve_scale(x="independent", y="independent"))
+        + ([group_by] if group_by != "none" else []))
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("value:Q", format=".3f"))
+    chart = (cells + text).properties(width=alt.Step(90), height=alt.Step(24))
+    return chart
 
 
 def stage_durations(stages: pd.DataFrame) -> alt.Chart:
@@ -113,4 +94,13 @@ def training_curves(log: pd.DataFrame, keys: list[str], x: str, title: str) -> a
     return alt.Chart(long, title=title).mark_line(point=len(log) < 60).encode(
         x=alt.X(f"{x}:Q", title=x), y=alt.Y("value:Q", title=None), color=alt.Color("series:N", title=None),
         tooltip=[x, "series", alt.Tooltip("value:Q", format=".4g")],
+    ).properties(height=260)
+
+
+def overlay_curves(long: pd.DataFrame, title: str) -> alt.Chart:
+    """One quantity of several runs' training logs: step on x, one line per run and stage."""
+    return alt.Chart(long, title=title).mark_line().encode(
+        x=alt.X("step:Q", title="step"), y=alt.Y("value:Q", title=None),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1)),
+        tooltip=["series", "step", alt.Tooltip("value:Q", format=".4g")],
     ).properties(height=260)

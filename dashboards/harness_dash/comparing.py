@@ -1,5 +1,5 @@
 """The Compare and Items pages' view of ``harness.compare`` (the one implementation
-of the paired statistics): cached comparisons, benchmark/safety grouping, gates."""
+of the paired statistics): cached comparisons, the one metric table, gates."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from harness import compare as hc
+from harness.reports.metric_table import metric_rows
 
 from . import loading
-
-SAFETY_WORDS = ("safety", "advbench", "xstest", "harmbench", "refusal", "toxic", "jailbreak")
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -37,65 +36,59 @@ def phases(record: dict[str, Any]) -> list[str]:
     return [p for p in hc.PHASES if metrics.get(p)]
 
 
-def suite_group(record: dict[str, Any], suite: str, samples: list[dict] | None = None) -> str:
-    """``safety`` or ``benchmark``: by the evaluator that scored the suite (its label,
-    plugin or name mentions safety), by well-known safety suite names, or by safety
-    filter verdicts on its items."""
-    task = (record.get("tasks") or {}).get(suite) or {}
-    label = str(task.get("evaluator") or "")
-    names = [label, suite]
-    for comp in record.get("components") or []:
-        if comp.get("role") == f"evaluate:{label}":
-            names += [str(comp.get("fullname") or ""), str(comp.get("plugin") or "")]
-    if any(w in n.lower() for n in names for w in SAFETY_WORDS):
-        return "safety"
-    if samples and any(r.get("filters") for r in samples if r.get("suite") == suite):
-        return "safety"
-    return "benchmark"
+def rows(comp: hc.Comparison, gates: list[dict[str, Any]], record_a: dict[str, Any],
+         record_b: dict[str, Any]) -> list:
+    """The one metric table (``harness.reports.metric_table``) of this comparison."""
+    return metric_rows(comp, gates, record_a=record_a, record_b=record_b)
 
 
-def gates_by_metric(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for gate in record.get("gates") or []:
-        out.setdefault(str(gate.get("metric")), []).append(gate)
-    return out
-
-
-def gate_label(gates: list[dict[str, Any]]) -> str:
-    if not gates:
-        return ""
-    return "; ".join(("✓ " if g.get("passed") else "✗ ") + str(g.get("message") or g.get("rule") or "")
-                     for g in gates)
-
-
-def table(comp: hc.Comparison, record_b: dict[str, Any], samples_b: list[dict] | None = None) -> pd.DataFrame:
-    """One row per metric: group, suite, metric, good direction, A, B, B − A, interval,
-    McNemar p, significance, flips and the gate verdicts recorded by B's run."""
-    gates = gates_by_metric(record_b)
-    rows = []
-    for m in comp.metrics:
-        a = m.aggregate_a if m.aggregate_a is not None else m.value_a
-        b = m.aggregate_b if m.aggregate_b is not None else m.value_b
-        verdict = ""
-        if m.improvement:
-            verdict = ("better" if m.improvement > 0 else "worse") + (" (significant)" if m.significant else "")
-        rows.append({
-            "group": suite_group(record_b, m.suite, samples_b),
-            "suite": m.suite, "metric": m.name, "key": m.metric,
-            "good": "↑" if m.higher_is_better else "↓",
-            "A": a, "B": b, "B − A": m.diff, "ci_low": m.ci_low, "ci_high": m.ci_high,
-            "p": m.p_value, "significant": bool(m.significant), "verdict": verdict,
-            "n paired": m.n_paired, "improved": m.improved, "regressed": m.regressed,
-            "gate": gate_label(gates.get(m.metric, [])),
+def table(rows_: list) -> pd.DataFrame:
+    """The metric rows as a frame: concern, suite, metric, good direction, A, B, B − A,
+    interval, McNemar p, change, gate; the same numbers as every other renderer."""
+    out = []
+    for r in rows_:
+        out.append({
+            "group": r.concern, "suite": r.suite, "metric": r.name, "key": r.metric,
+            "good": "↑" if r.higher_is_better else "↓",
+            "A": r.a, "B": r.b, "B − A": r.diff, "ci_low": r.ci_low, "ci_high": r.ci_high,
+            "p": r.p_value, "significant": r.significant,
+            "change": r.change + (" (significant)" if r.significant else ""),
+            "n paired": r.n, "improved": r.improved, "regressed": r.regressed,
+            "gate": {"passed": "✓ passed", "failed": "✗ failed", "inconclusive": "? inconclusive"}.get(r.gate or "", "")
+            + ("" if not r.gate_messages else ": " + "; ".join(r.gate_messages)),
+            "parent": r.parent or "", "hidden": r.hidden,
         })
-    frame = pd.DataFrame(rows)
-    if not frame.empty:
-        frame = frame.sort_values(["group", "suite", "metric"], kind="stable").reset_index(drop=True)
-    return frame
+    return pd.DataFrame(out)
 
 
-def gates_frame(record: dict[str, Any]) -> pd.DataFrame:
-    rows = [{"verdict": "✓ passed" if g.get("passed") else "✗ failed", "metric": g.get("metric"),
-             "rule": g.get("rule"), "threshold": g.get("threshold"), "observed": g.get("observed"),
-             "bound": g.get("bound"), "message": g.get("message")} for g in record.get("gates") or []]
-    return pd.DataFrame(rows)
+def gates_frame(record_or_gates: dict[str, Any] | list[dict[str, Any]]) -> pd.DataFrame:
+    gates = record_or_gates.get("gates") or [] if isinstance(record_or_gates, dict) else record_or_gates
+    marks = {"passed": "✓ passed", "failed": "✗ failed", "inconclusive": "? inconclusive"}
+    rows = [{"verdict": marks.get(str(g.get("verdict") or ("passed" if g.get("passed") else "failed")), "?"),
+             "metric": g.get("metric"), "rule": g.get("rule"), "threshold": g.get("threshold"),
+             "observed": g.get("observed"), "bound": g.get("bound"), "message": g.get("message")} for g in gates]
+    return pd.DataFrame(rows, columns=["verdict", "metric", "rule", "threshold", "observed", "bound", "message"])
+
+
+def gates_for(root: str, comp: hc.Comparison, rec_a: dict[str, Any], rec_b: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gates that speak for this comparison (see ``harness compare``): the run's own
+    for before → after, else B's recipe gates judged with A as the baseline."""
+    from harness.reports.gating import comparison_gates
+    from harness.store import Store
+
+    same = rec_a is rec_b or rec_a.get("id") == rec_b.get("id")
+    gates = comparison_gates(Store(root), comp, rec_a, rec_a if same else rec_b)
+    return [g.to_dict() if hasattr(g, "to_dict") else dict(g) for g in gates]
+
+
+def higher_is_better(record: dict[str, Any], metric: str) -> bool:
+    """The metric's good direction as the record states it (default: higher)."""
+    for phase in ("after", "before"):
+        entry = ((record.get("metrics") or {}).get(phase) or {}).get(metric)
+        if isinstance(entry, dict) and "higher_is_better" in entry:
+            return bool(entry["higher_is_better"])
+    return True
+
+
+def has_metric(record: dict[str, Any], metric: str) -> bool:
+    return any(metric in ((record.get("metrics") or {}).get(p) or {}) for p in hc.PHASES)

@@ -84,21 +84,21 @@ def metric_names(frame: pd.DataFrame) -> list[str]:
     return sorted(names)
 
 
+def headline_metrics(frame: pd.DataFrame) -> list[str]:
+    """Metrics worth a column: no per-category breakdowns, no redundant refusal_rate."""
+    return [m for m in metric_names(frame) if m.count("/") == 1 and not m.endswith("/refusal_rate")]
+
+
 def headline(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add one text column per metric: ``0.250 → 0.810`` (before → after)."""
+    """Add two numeric (sortable) columns per headline metric: the final value (``after``,
+    else ``before``) under the metric's name, and ``Δ <metric>`` (after − before)."""
     out = frame.copy()
-    for metric in metric_names(frame):
-        b = frame.get(f"before:{metric}", pd.Series(index=frame.index, dtype=float))
-        a = frame.get(f"after:{metric}", pd.Series(index=frame.index, dtype=float))
-        out[metric] = [_arrow(x, y) for x, y in zip(b, a)]
+    for metric in headline_metrics(frame):
+        b = frame.get(f"before:{metric}", pd.Series(index=frame.index, dtype=float)).astype(float)
+        a = frame.get(f"after:{metric}", pd.Series(index=frame.index, dtype=float)).astype(float)
+        out[metric] = a.where(a.notna(), b)
+        out[f"Δ {metric}"] = a - b
     return out
-
-
-def _arrow(before: Any, after: Any) -> str:
-    fmt = lambda v: "–" if v is None or pd.isna(v) else f"{v:.3f}"  # noqa: E731
-    if (before is None or pd.isna(before)) and (after is None or pd.isna(after)):
-        return ""
-    return f"{fmt(before)} → {fmt(after)}"
 
 
 def tag_set(tags: str) -> set[str]:

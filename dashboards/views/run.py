@@ -8,6 +8,8 @@ import json
 import pandas as pd
 import streamlit as st
 
+from harness.reports import curves
+from harness.reports.curves import panel_columns
 from harness_dash import charts, comparing, loading, urlstate
 from harness_dash.runs_table import accelerator_label
 from harness_dash.text import md
@@ -33,13 +35,14 @@ status = record.get("status") or "incomplete"
 st.header(md(record.get("name") or run_id))
 env = record.get("environment") or {}
 model = record.get("model") or {}
-cols = st.columns(5)
+cols = st.columns(3)
 cols[0].metric("status", status)
 cols[1].metric("gates", {True: "passed", False: "failed"}.get(record.get("gates_passed"), "none"))
 cols[2].metric("wall time", f"{record['duration_s']:.1f} s" if isinstance(record.get("duration_s"), (int, float))
                else "–")
-cols[3].metric("model", str(model.get("name") or "–"))
-cols[4].metric("accelerator", accelerator_label(env.get("accelerator")) or "–")
+# long names (model, accelerator) as text: st.metric truncates them ("SmolLM2-1…")
+st.markdown(f"**model** {md(model.get('name') or '–')} · **on** {md(accelerator_label(env.get('accelerator')) or '–')}"
+            f" · **host** {md(env.get('host') or '–')} · {md(model.get('device') or '')} {md(model.get('dtype') or '')}")
 
 if status == "corrupt":
     st.error("run.json of this run cannot be parsed:")
@@ -78,7 +81,7 @@ with tabs[0]:
         st.dataframe(mt, hide_index=True, key="run.metrics", column_config={
             c: st.column_config.NumberColumn(format="%.4f") for c in ("before", "± before", "after", "± after")})
         if len(comparing.phases(record)) == 2:
-            st.page_link("views/compare.py", label="Paired comparison of before → after", icon=":material/compare_arrows:",
+            st.page_link("views/compare.py", label="Paired comparison of before → after", icon="⚖️",
                          query_params={"a": run_id})
     else:
         st.caption("No metrics recorded.")
@@ -105,6 +108,26 @@ with tabs[1]:
     training = record.get("training") or []
     if not training:
         st.caption("This run has no training stage.")
+    train_cols = [c for c in frame.columns if c.startswith("stage:train")]  # from the runs table: no extra reads
+    trained = [i for i, has in zip(frame["id"], frame[train_cols].notna().any(axis=1)) if has and i != run_id] \
+        if training and train_cols else []
+    if trained:
+        k_with = urlstate.seed(P, "with", kind="multi", options=trained)
+        overlay = st.multiselect("overlay the curves of other runs", trained, key=k_with,
+                                 format_func=lambda i: f"{i}  ({names.get(i) or '?'})")
+        urlstate.publish(P, ["run", "with"])
+        if overlay:
+            panels: dict = {}
+            for other in [run_id, *overlay]:
+                rec = loading.record(root, other)
+                logs = [(f"{t.get('stage')} ({t.get('trainer')})", loading.train_log(root, other, str(t["log"])))
+                        for t in rec.get("training") or [] if t.get("log")]
+                for panel, series in curves.series(logs, prefix=f"{names.get(other) or other} · ").items():
+                    panels.setdefault(panel, {}).update(series)
+            for panel, series in panels.items():
+                long = pd.DataFrame([{"step": x, "value": y, "series": label}
+                                     for label, pts in series.items() for x, y in pts])
+                st.altair_chart(charts.overlay_curves(long, f"{panel} (runs overlaid)"))
     for t_i, t in enumerate(training):
         st.subheader(f"{md(t.get('stage'))} · {md(t.get('trainer'))} on {md(t.get('data'))}")
         if t.get("metrics"):
@@ -125,15 +148,10 @@ with tabs[1]:
             x = "row"
         numeric = [c for c in log.columns if c != x and pd.api.types.is_numeric_dtype(log[c])
                    and log[c].notna().any()]
-        groups = {
-            "loss": [c for c in numeric if "loss" in c],
-            "rewards / margins": [c for c in numeric if c.startswith("rewards/") or "margin" in c],
-        }
-        grouped = {c for g in groups.values() for c in g}
-        groups["other"] = [c for c in numeric if c not in grouped and c not in ("epoch", "step")]
-        for title, series in groups.items():
-            if series:
-                st.altair_chart(charts.training_curves(log, series, x, title))
+        # one panel per quantity (loss, rewards/margins, learning rate, grad norm): counters such
+        # as num_tokens never share an axis with the losses; every column stays in the log table
+        for title, series in panel_columns(numeric).items():
+            st.altair_chart(charts.training_curves(log, series, x, title))
         with st.expander(f"log rows ({len(log)})"):
             st.dataframe(log, hide_index=True)
 

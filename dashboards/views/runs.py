@@ -6,7 +6,7 @@ import streamlit as st
 
 from harness_dash import urlstate
 from harness_dash.loading import load_runs
-from harness_dash.runs_table import FILTERS, apply_filters, filter_options, headline, metric_names
+from harness_dash.runs_table import FILTERS, apply_filters, filter_options, headline, headline_metrics
 from harness_dash.text import md
 
 P = "runs"  # session-state prefix of this page's widgets
@@ -40,7 +40,7 @@ with st.sidebar:
     st.caption("The filters are kept in the URL: copy it to share this view.")
 
 shown = apply_filters(frame, chosen, date_from or None, date_to or None)
-metrics = metric_names(frame)
+metrics = headline_metrics(frame)
 view = headline(shown)
 
 counts = shown["status"].value_counts()
@@ -50,15 +50,29 @@ for col, status in zip(cols[1:], ["completed", "failed", "incomplete", "corrupt"
     col.metric(status, int(counts.get(status, 0)))
 
 stage_cols = [c for c in shown.columns if c.startswith("stage:")]
-order = ["id", "name", "status", "gates", "date", "recipe", "model", "loader", "tags", "accelerator",
-         "host", "git_sha", "wall_s", *metrics, *stage_cols]
+# what tells runs apart first: when, verdict, where, then the headline metrics (numbers: sortable)
+order = ["name", "date", "status", "gates", "accelerator", *[c for m in metrics for c in (m, f"Δ {m}")],
+         "model", "recipe", "host", "wall_s", "id", "loader", "tags", "git_sha", *stage_cols]
 config = {
+    "name": st.column_config.TextColumn("name", pinned=True),
     "wall_s": st.column_config.NumberColumn("wall [s]", format="%.1f"),
     "git_sha": st.column_config.TextColumn("git sha"),
-    **{m: st.column_config.TextColumn(f"{m} (before → after)") for m in metrics},
+    "accelerator": st.column_config.TextColumn("accelerator", width="medium"),
+    **{m: st.column_config.NumberColumn(m, format="%.3f", help=f"{m}: final value (after, else before)")
+       for m in metrics},
+    **{f"Δ {m}": st.column_config.NumberColumn(f"Δ {m.split('/', 1)[1]}", format="%+.3f",
+                                               help=f"{m}: after − before") for m in metrics},
     **{c: st.column_config.NumberColumn(c.removeprefix("stage:"), format="%.2f") for c in stage_cols},
 }
-st.dataframe(view, column_order=order, column_config=config, hide_index=True, key="runs.table")
+
+
+def _gate_cell(v: str) -> str:
+    return {"failed": "background-color: #fdd; color: #900; font-weight: bold",
+            "passed": "background-color: #dfd; color: #060"}.get(str(v), "")
+
+
+st.dataframe(view.style.map(_gate_cell, subset=["gates"]), column_order=order, column_config=config,
+             hide_index=True, key="runs.table")
 
 st.download_button("Download these runs as CSV", shown.to_csv(index=False).encode(),
                    file_name="runs.csv", mime="text/csv")
@@ -69,8 +83,8 @@ if ids:
     labels = dict(zip(shown["id"], shown["name"]))
     run_id = st.selectbox("run", ids, format_func=lambda i: f"{i}  ({labels.get(i) or '?'})", key="runs.open")
     c1, c2, c3 = st.columns(3)
-    c1.page_link("views/run.py", label="Record", icon=":material/description:", query_params={"run": run_id})
-    c2.page_link("views/compare.py", label="Compare before → after", icon=":material/compare_arrows:", query_params={"a": run_id})
-    c3.page_link("views/items.py", label="Items", icon=":material/search:", query_params={"a": run_id})
+    c1.page_link("views/run.py", label="Record", icon="📄", query_params={"run": run_id})
+    c2.page_link("views/compare.py", label="Compare before → after", icon="⚖️", query_params={"a": run_id})
+    c3.page_link("views/items.py", label="Items", icon="🔍", query_params={"a": run_id})
 else:
     st.info("No run matches these filters.")

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..reports.gating import comparison_gates, record_gates
 from ._common import EXIT_GATE_FAILED, EXIT_OK, fail, store_option
 
 
@@ -23,41 +24,58 @@ from ._common import EXIT_GATE_FAILED, EXIT_OK, fail, store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.option("--markdown", is_flag=True, help="Print a markdown table.")
 @click.option("--flips", metavar="METRIC", help="Also list the items whose METRIC score flipped.")
-@click.option("--allow-mismatch", is_flag=True,
-              help="Compare even if task content hashes, versions or settings differ (with warnings).")
+@click.option("--force", "--allow-mismatch", "allow_mismatch", is_flag=True,
+              help="Compare even if what is measured differs (items, suite version, generation settings), "
+                   "with warnings. Runs from other machines (device, dtype, host, library versions) "
+                   "compare without it, under a banner saying what differs.")
+@click.option("--all", "show_all", is_flag=True, help="Also show per-category rows and redundant complements "
+              "(refusal_rate beside harmful_compliance).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the paired bootstrap.")
 @click.option("--confidence", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
               show_default=True, help="Confidence level of the interval on the difference.")
 @click.option("--n-boot", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Bootstrap resamples.")
 def compare(run_a: str, run_b: str | None, store, as_json: bool, markdown: bool,
-            flips: str | None, allow_mismatch: bool, seed: int, confidence: float, n_boot: int) -> None:
+            flips: str | None, allow_mismatch: bool, show_all: bool, seed: int, confidence: float,
+            n_boot: int) -> None:
     """Compare RUN_B against RUN_A item by item (or RUN_A's before against its after).
 
     \b
     Runs are ids, unique id prefixes, run names or `latest`. Each run's final
-    evaluation is used ("after" if it trained, else "before"). Per metric: both
-    means over the paired items, the difference B − A with a paired-bootstrap
-    interval, McNemar's exact p for 0/1 scores, and items improved/regressed.
+    evaluation is used ("after" if it trained, else "before"). The first line is
+    the verdict per concern (capability, harm, over-refusal); then per metric:
+    both means over the paired items, the difference B − A with a paired-bootstrap
+    interval, McNemar's exact p for 0/1 scores, items improved/regressed, and
+    the gates of B's recipe (judged against A).
     """
-    from ..compare import CompareError, compare_runs, flipped_items, format_markdown, format_table
+    from ..compare import CompareError, compare_runs, flipped_items
+    from ..reports.metric_table import concern_verdicts
+    from ..reports.render import markdown_lines, rows_for, text_lines
     from ..store import RunNotFound
 
     try:
         comp = compare_runs(store, run_a, run_b, seed=seed, n_boot=n_boot, confidence=confidence,
                             allow_mismatch=allow_mismatch)
         flip_rows = flipped_items(comp, flips) if flips else None
+        rec_a = store.load(comp.a["id"])
+        rec_b = rec_a if comp.b["id"] == comp.a["id"] else store.load(comp.b["id"])
     except (RunNotFound, CompareError) as exc:
         fail(str(exc))
     except (KeyError, ValueError) as exc:
         fail(exc.args[0] if exc.args else str(exc))
+    gates = comparison_gates(store, comp, rec_a, rec_b)
+    rows = rows_for(comp, gates, rec_a, rec_b)
     if as_json:
         out: dict[str, Any] = comp.to_dict()
+        out["verdicts"] = [v.to_dict() for v in concern_verdicts(rows)]
+        out["rows"] = [r.to_dict() for r in rows]
+        out["gates"] = [g.to_dict() if hasattr(g, "to_dict") else g for g in gates]
         if flips:
             out["flips"] = {"metric": flips, "items": flip_rows}
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
-    click.echo(format_markdown(comp) if markdown else format_table(comp))
+    lines = (markdown_lines if markdown else text_lines)(comp, rows, show_all=show_all)
+    click.echo("\n".join(lines))
     if flips and flip_rows is not None:
         click.echo(f"\nItems whose {flips} changed ({len(flip_rows)}):")
         for r in flip_rows:
@@ -100,24 +118,6 @@ def recipe_gates(path: str | Path) -> dict[str, Any]:
         if load_recipe is not None:
             return parse_gates_table(dict(load_recipe(path).recipe.gates), where=f"{path}: gates")
     return parse_gates_table(data.get("gates") or {}, where=f"{path}: gates")
-
-
-def record_gates(record: dict[str, Any]) -> dict[str, Any]:
-    """The gates of the recipe a run was made with (resolved, else as given)."""
-    from ..gates import parse_gates_table
-
-    recipe = record.get("recipe") or {}
-    resolved = recipe.get("resolved") or {}
-    if isinstance(resolved, dict) and resolved.get("gates"):
-        return parse_gates_table(resolved["gates"], where="run recipe: gates")
-    if recipe.get("text"):
-        import tomllib
-
-        try:
-            return parse_gates_table(tomllib.loads(recipe["text"]).get("gates") or {}, where="run recipe: gates")
-        except tomllib.TOMLDecodeError:
-            return {}
-    return {}
 
 
 @click.command("gate")
@@ -165,7 +165,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
 
     def reports(results: list, comparison: Any = None) -> None:
         if junit_path:
-            write_junit(record, results, junit_path)
+            write_junit(record, results, junit_path, comparison)
         if summary_path:
             write_summary(record, results, summary_path, comparison)
 
@@ -193,7 +193,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     results = evaluate_gates(gates, record, before_samples=before, after_samples=after, reference=reference)
 
     comparison = None
-    if summary_path and (record.get("metrics") or {}).get("after"):
+    if (summary_path or junit_path) and (record.get("metrics") or {}).get("after"):
         try:
             comparison = compare_records(record, before, record, after, phase_a="before", phase_b="after")
         except CompareError:
@@ -206,8 +206,10 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
                                "baseline": reference[0]["id"] if reference else None,
                                "gates": [r.to_dict() for r in results]}, indent=2))
     else:
-        for r in results:
-            click.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.message}")
+        from ..reports.render import gate_lines
+
+        for line in gate_lines(results):
+            click.echo(line)
         n_failed = sum(not r.passed for r in results)
         click.echo(f"\n{record.get('name') or record['id']}: "
                    + (f"{n_failed} of {len(results)} gate checks failed" if n_failed
@@ -215,4 +217,6 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
 
 
-COMMANDS = [compare, gate]
+from .report_cmd import report  # noqa: E402  (registered with the comparison commands)
+
+COMMANDS = [compare, gate, report]

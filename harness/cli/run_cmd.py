@@ -44,15 +44,19 @@ def _checked(loaded, host):
     return loaded
 
 
-def _execute(loaded, host, store, **kwargs) -> dict:
+def _execute(loaded, host, store, *, verbose: int = 0, quiet: bool = False, **kwargs) -> dict:
     """Run with library chatter (TRL's loss dicts, lm-eval's prints) on stderr, so that
-    stdout carries only the command's result (``--json`` stays parseable)."""
+    stdout carries only the command's result (``--json`` stays parseable); how much of it
+    shows is ``harness.console``'s business (-v / --quiet)."""
     import contextlib
 
+    from .. import console
+
+    console.configure(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
     from ..pipeline import run_recipe
 
     with contextlib.redirect_stdout(sys.stderr):
-        return run_recipe(loaded, host, store, **kwargs)
+        return run_recipe(loaded, host, store, log=console.log, **kwargs)
 
 
 def _own_comparison(record: dict, store):
@@ -68,7 +72,8 @@ def _own_comparison(record: dict, store):
         return None
 
 
-def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_json: bool) -> int:
+def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_json: bool,
+            quiet: bool = False) -> int:
     from ..gates import GateResult
 
     gates = [GateResult(**g) for g in record.get("gates", [])]
@@ -88,7 +93,7 @@ def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_j
     else:
         from .runs_cmd import format_record
 
-        click.echo(format_record(record))
+        click.echo(format_record(record, _own_comparison(record, store), quiet=quiet, brief=True))
     if record["status"] != "completed":
         return EXIT_ERROR
     if record["gates_passed"] is False:
@@ -104,6 +109,9 @@ _report_options = [
     click.option("--no-cache", is_flag=True, help="Do not read or write the evaluation cache."),
     click.option("--strict", is_flag=True, envvar="HARNESS_STRICT_PLUGINS",
                  help="Fail if any plugin fails to load."),
+    click.option("-v", "--verbose", count=True, help="Show library output (warnings, per-step loss dicts, "
+                 "dataset bars) and per-category metric lines."),
+    click.option("-q", "--quiet", is_flag=True, help="Print only the verdict and the gate table."),
 ]
 
 
@@ -118,11 +126,12 @@ def report_options(fn):
 @store_option
 @click.option("--baseline", help="Gate changes against this stored run instead of this run's own 'before'.")
 @report_options
-def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict):
+def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict, verbose, quiet):
     """Run a recipe: evaluate, train, evaluate again, gate, store the record."""
     host, loaded = _load_checked(recipe, strict)
-    record = _execute(loaded, host, store, use_cache=not no_cache, baseline=baseline)
-    sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
+    record = _execute(loaded, host, store, verbose=verbose, quiet=quiet, use_cache=not no_cache,
+                      baseline=baseline)
+    sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json, quiet=quiet))
 
 
 @click.command(name="validate")
@@ -187,7 +196,7 @@ def _refusal_filter_for(host) -> str:
 @store_option
 @report_options
 def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, junit, summary, as_json,
-          no_cache, strict):
+          no_cache, strict, verbose, quiet):
     """Evaluate a model without training; the result is stored as a run.
 
     ``--tasks`` go to the evaluator that declares ``evaluates = "tasks"``, ``--suites``
@@ -227,8 +236,8 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, j
     except ValidationError as exc:
         fail(f"invalid evaluation: {exc}")
     _checked(loaded, host)
-    record = _execute(loaded, host, store, use_cache=not no_cache, kind="eval")
-    sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
+    record = _execute(loaded, host, store, verbose=verbose, quiet=quiet, use_cache=not no_cache, kind="eval")
+    sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json, quiet=quiet))
 
 
 COMMANDS = [run, eval_, validate]

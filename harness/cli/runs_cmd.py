@@ -22,9 +22,20 @@ def _fmt(metric: dict | None) -> str:
     return f"{metric['value']:.3f}" + (f" ± {err:.3f}" if err is not None else "")
 
 
-def format_record(record: dict) -> str:
-    """A run as readable text: header, stages, metrics before → after, gates."""
-    out = [f"run      {record.get('id')}  ({record.get('name')})",
+def format_record(record: dict, comparison=None, *, quiet: bool = False, show_all: bool = False,
+                  brief: bool = False) -> str:
+    """A run as readable text: the verdict per concern, header, stages, metrics
+    before → after (the paired metric table when ``comparison`` is given), gates.
+    ``quiet``: only the verdict line and the gate table; ``brief``: no stage and data
+    lines (the end of `harness run`, which just printed them)."""
+    from ..reports.metric_table import concern_verdicts, verdict_line
+    from ..reports.render import rows_for, text_lines
+
+    rows = rows_for(comparison, record.get("gates") or [], record, record) if comparison is not None else None
+    verdict = [verdict_line(concern_verdicts(rows))] if rows is not None else []
+    if quiet:
+        return "\n".join(verdict + _gate_table(record) + _error_lines(record))
+    out = verdict + [f"run      {record.get('id')}  ({record.get('name')})",
            f"status   {record.get('status')}"
            + ("" if record.get("gates_passed") is None else
               f"  gates {'passed' if record['gates_passed'] else 'FAILED'}")]
@@ -39,64 +50,138 @@ def format_record(record: dict) -> str:
                    f" · git {str(env.get('git_sha') or '-')[:10]}")
     if record.get("duration_s") is not None:
         out.append(f"time     {record['duration_s']:.1f}s")
-    stages = record.get("stages") or []
+    stages = [] if brief else record.get("stages") or []
     if stages:
         out += ["", _table([[s["name"], s["status"], f"{s.get('duration_s', 0):.1f}s",
                              "cached" if s.get("cached") else ""] for s in stages],
                            ["stage", "status", "time", ""])]
-    for d in record.get("data") or []:
+    for d in [] if brief else record.get("data") or []:
         filt = ", ".join(f"{f['filter']}:{f['action']} {f['flagged']} flagged" for f in d.get("filters", []))
         out.append(f"data     {d['name']}: {d['rows_in']} → {d.get('rows_out', '?')} rows"
                    + (f" ({filt})" if filt else ""))
     metrics = record.get("metrics") or {}
     before, after = metrics.get("before") or {}, metrics.get("after") or {}
-    if before or after:
-        rows = []
+    if rows is not None:
+        out += [""] + text_lines(comparison, rows, show_all=show_all, verdict=False, sides=False)
+    elif before or after:
+        table = []
         for key in sorted(set(before) | set(after)):
             b, a = before.get(key), after.get(key)
             ref = a or b or {}
             arrow = "↑" if ref.get("higher_is_better", True) else "↓"
             delta = f"{a['value'] - b['value']:+.3f}" if a and b and None not in (a["value"], b["value"]) else ""
-            rows.append([key, arrow, _fmt(b), _fmt(a), delta])
-        out += ["", _table(rows, ["metric", "good", "before", "after", "change"])]
-    if record.get("gates"):
-        out += ["", _table([["PASS" if g["passed"] else "FAIL", g["metric"], g["rule"], g["message"]]
-                            for g in record["gates"]], ["gate", "metric", "rule", "detail"])]
-    if record.get("error"):
-        err = record["error"]
-        out += ["", f"error in stage '{err.get('stage')}': {err.get('type')}: {err.get('message')}"]
+            table.append([key, arrow, _fmt(b), _fmt(a), delta])
+        out += ["", _table(table, ["metric", "good", "before", "after", "change"])]
+    out += _gate_table(record) + _error_lines(record)
     return "\n".join(out)
+
+
+def _gate_table(record: dict) -> list[str]:
+    if not record.get("gates"):
+        return []
+    word = {"passed": "PASS", "failed": "FAIL"}
+    return ["", _table([[word.get(str(g.get("verdict") or ("passed" if g["passed"] else "failed")),
+                                  str(g.get("verdict", "")).upper()), g["metric"], g["rule"], g["message"]]
+                        for g in record["gates"]], ["gate", "metric", "rule", "detail"])]
+
+
+def _error_lines(record: dict) -> list[str]:
+    if not record.get("error"):
+        return []
+    err = record["error"]
+    return ["", f"error in stage '{err.get('stage')}': {err.get('type')}: {err.get('message')}"]
+
+
+RUN_COLUMNS = ("id", "date", "name", "status", "gates", "accelerator", "host", "model", "kind", "tags", "time")
+DEFAULT_COLUMNS = ("id", "date", "name", "status", "gates", "accelerator")
+
+
+def _accelerator(record: dict) -> str:
+    from ..compare import accelerator_label
+
+    return accelerator_label(record) if record.get("environment") or record.get("model") else ""
+
+
+def _final(record: dict, metric: str) -> str:
+    metrics = record.get("metrics") or {}
+    after, before = (metrics.get("after") or {}).get(metric), (metrics.get("before") or {}).get(metric)
+    final = after or before
+    if not final or final.get("value") is None:
+        return "-"
+    text = f"{final['value']:.3f}"
+    if after and before and None not in (after.get("value"), before.get("value")):
+        text += f" ({after['value'] - before['value']:+.3f})"
+    return text
+
+
+def run_cell(record: dict, column: str) -> str:
+    """One cell of `harness runs`: a run field, or a metric's final value (change in brackets)."""
+    if "/" in column:
+        return _final(record, column)
+    if column == "gates":
+        return {None: "", True: "pass", False: "FAIL"}[record.get("gates_passed")]
+    if column == "date":
+        return str(record.get("created_at") or "").replace("T", " ")[:16]
+    if column == "accelerator":
+        return _accelerator(record)
+    if column == "host":
+        return str((record.get("environment") or {}).get("host") or "")
+    if column == "model":
+        return str((record.get("model") or {}).get("name") or "")
+    if column == "tags":
+        return ",".join(map(str, record.get("tags") or []))
+    if column == "time":
+        return f"{record['duration_s']:.0f}s" if record.get("duration_s") is not None else ""
+    return str(record.get(column) or "")
+
+
+def headline_metrics(records: list[dict], limit: int = 4) -> list[str]:
+    """The metrics gated most often across these runs (what their recipes care about)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        for g in {g.get("metric") for g in r.get("gates") or [] if g.get("metric")}:
+            counts[g] = counts.get(g, 0) + 1
+    return sorted(counts, key=lambda m: (-counts[m], m))[:limit]
 
 
 @click.command()
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run, with its id.")
 @click.option("--limit", type=int, default=None, help="Show at most N runs.")
-def runs(store, as_json, limit):
+@click.option("--columns", metavar="COL,...",
+              help="Columns to show, comma-separated: " + ", ".join(RUN_COLUMNS) + ", or any metric "
+                   "(suite/metric: its final value, the change in brackets). Default: "
+                   + ",".join(DEFAULT_COLUMNS) + " and the most-gated metrics.")
+def runs(store, as_json, limit, columns):
     """List stored runs, newest first."""
     records = list(store.iter_records())[:limit]
     if as_json:
         keep = ("id", "name", "kind", "status", "gates_passed", "created_at", "duration_s", "tags")
-        click.echo(json.dumps([{k: r.get(k) for k in keep} | {"model": (r.get("model") or {}).get("name")}
+        click.echo(json.dumps([{k: r.get(k) for k in keep} | {"model": (r.get("model") or {}).get("name"),
+                                                               "accelerator": _accelerator(r),
+                                                               "host": (r.get("environment") or {}).get("host")}
                                for r in records], indent=2))
         return
     if not records:
         click.echo(f"no runs in {store.root}")
         return
-    rows = []
-    for r in records:
-        gates = {None: "", True: "pass", False: "FAIL"}[r.get("gates_passed")]
-        rows.append([r["id"], r.get("name") or "", r.get("status") or "", gates,
-                     (r.get("model") or {}).get("name") or "",
-                     f"{r['duration_s']:.0f}s" if r.get("duration_s") is not None else ""])
-    click.echo(_table(rows, ["id", "name", "status", "gates", "model", "time"]))
+    if columns:
+        cols = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in cols if c not in RUN_COLUMNS and "/" not in c]
+        if unknown:
+            fail(f"--columns: unknown column(s) {', '.join(unknown)}; choose from {', '.join(RUN_COLUMNS)} "
+                 "or a metric written suite/metric")
+    else:
+        cols = list(DEFAULT_COLUMNS) + headline_metrics(records)
+    click.echo(_table([[run_cell(r, c) for c in cols] for r in records], cols))
 
 
 @click.command()
 @click.argument("run_ref", metavar="RUN")
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
-def show(run_ref, store, as_json):
+@click.option("--all", "show_all", is_flag=True, help="Also show per-category and redundant metric rows.")
+def show(run_ref, store, as_json, show_all):
     """Show one run (an id, an id prefix, a run name or 'latest')."""
     from ..store import RunNotFound
 
@@ -104,7 +189,23 @@ def show(run_ref, store, as_json):
         record = store.load(run_ref)
     except RunNotFound as exc:
         fail(str(exc))
-    click.echo(json.dumps(record, indent=2) if as_json else format_record(record))
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+        return
+    click.echo(format_record(record, own_comparison(record, store), show_all=show_all))
+
+
+def own_comparison(record: dict, store):
+    """A run's before vs after, paired (None for an eval-only or unreadable run)."""
+    from ..compare import CompareError, compare_records
+
+    if not ((record.get("metrics") or {}).get("after") and (record.get("metrics") or {}).get("before")):
+        return None
+    try:
+        return compare_records(record, store.samples(record["id"], "before"), record,
+                               store.samples(record["id"], "after"), phase_a="before", phase_b="after")
+    except (CompareError, OSError, ValueError):
+        return None
 
 
 @click.group()

@@ -15,8 +15,9 @@ def _as_dict(result: Any) -> dict[str, Any]:
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
 
 
-def build_junit(record: dict[str, Any], gate_results: Iterable[Any]) -> ET.Element:
-    """The ``<testsuites>`` element for one run."""
+def build_junit(record: dict[str, Any], gate_results: Iterable[Any], comparison: Any = None) -> ET.Element:
+    """The ``<testsuites>`` element for one run. With ``comparison``, the verdict per
+    concern is a ``verdict`` property and the metric table the suite's ``system-out``."""
     run = str(record.get("name") or record.get("id") or "run")
     results = [_as_dict(r) for r in gate_results]
     status = record.get("status", "completed")
@@ -49,6 +50,13 @@ def build_junit(record: dict[str, Any], gate_results: Iterable[Any]) -> ET.Eleme
                                    type="GateFailed")
                 el.text = (f"metric: {r['metric']}\nrule: {r['rule']} {r.get('threshold')}\n"
                            f"observed: {r.get('observed')}\nbound: {r.get('bound')}\n{r.get('message', '')}")
+    if comparison is not None:
+        from .metric_table import concern_verdicts, verdict_line
+        from .render import rows_for, text_lines
+
+        rows = rows_for(comparison, results, record, record)
+        ET.SubElement(props, "property", name="verdict", value=verdict_line(concern_verdicts(rows)))
+        ET.SubElement(suite, "system-out").text = "\n".join(text_lines(comparison, rows))
     tests = len(suite.findall("testcase"))
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
@@ -61,11 +69,12 @@ def build_junit(record: dict[str, Any], gate_results: Iterable[Any]) -> ET.Eleme
     return root
 
 
-def write_junit(record: dict[str, Any], gate_results: Iterable[Any], path: str | Path) -> Path:
+def write_junit(record: dict[str, Any], gate_results: Iterable[Any], path: str | Path,
+                comparison: Any = None) -> Path:
     """Write the JUnit XML report of ``record``'s gates to ``path``; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = ET.ElementTree(build_junit(record, gate_results))
+    tree = ET.ElementTree(build_junit(record, gate_results, comparison))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)
     return path

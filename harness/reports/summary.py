@@ -40,6 +40,13 @@ def render_summary(record: dict[str, Any], gate_results: Iterable[Any], comparis
     else:
         head = f"✅ **{name}** ({run_id}) completed (no gates)"
     lines = [f"## harness: {name}", "", head, ""]
+    rows = None
+    if comparison is not None:
+        from .metric_table import concern_verdicts, verdict_line
+        from .render import rows_for
+
+        rows = rows_for(comparison, results, record, record)
+        lines += [f"**{verdict_line(concern_verdicts(rows))}**", ""]
 
     if results:
         lines += ["### Gates", "", "| | Metric | Rule | Threshold | Observed | Bound | Detail |",
@@ -50,28 +57,17 @@ def render_summary(record: dict[str, Any], gate_results: Iterable[Any], comparis
                          f"{_cell(r.get('message', ''))} |")
         lines.append("")
 
-    lines += _metrics_section(record, comparison)
+    lines += _metrics_section(record, comparison, rows)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _metrics_section(record: dict[str, Any], comparison: Any) -> list[str]:
+def _metrics_section(record: dict[str, Any], comparison: Any, rows: list | None) -> list[str]:
     if comparison is not None:
+        from .render import markdown_lines
+
         pct = round(comparison.confidence * 100)
-        out = ["### Metrics", "", f"{comparison.a.get('phase')} → {comparison.b.get('phase')}, paired on items; "
-               f"interval: {pct}% paired bootstrap; ↑/↓ good direction; \\* interval excludes 0", "",
-               f"| Metric | | {comparison.a.get('phase')} | {comparison.b.get('phase')} | Δ | {pct}% CI | "
-               "McNemar p | improved / regressed |", "|---|---|---|---|---|---|---|---|"]
-        for m in comparison.metrics:
-            a = m.value_a if m.value_a is not None else m.aggregate_a
-            b = m.value_b if m.value_b is not None else m.aggregate_b
-            ci = "—" if m.ci_low is None else f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]"
-            diff = "—" if m.diff is None else f"{m.diff:+.3f}" + (" \\*" if m.significant else "")
-            p = "—" if m.p_value is None else f"{m.p_value:.3g}"
-            flips = f"{m.improved} / {m.regressed}" if m.n_paired else "—"
-            out.append(f"| `{m.metric}` | {'↑' if m.higher_is_better else '↓'} | {_num(a)} | {_num(b)} | "
-                       f"{diff} | {ci} | {p} | {flips} |")
-        out += [f"> ⚠️ {w}" for w in comparison.warnings]
-        return out + [""]
+        return ["### Metrics", "", f"{comparison.a.get('phase')} → {comparison.b.get('phase')}, paired on items; "
+                f"interval: {pct}% paired bootstrap", ""] + markdown_lines(comparison, rows or [], verdict=False) + [""]
     metrics = record.get("metrics") or {}
     before, after = metrics.get("before") or {}, metrics.get("after") or {}
     names = sorted(set(before) | set(after))

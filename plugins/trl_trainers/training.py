@@ -132,6 +132,7 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
     context.log(f"{context.stage}: {trainer.name} on '{data.name}' ({len(dataset)} {data.format} examples), "
                 f"{device} {record['precision']}" + (f", LoRA r={record['lora']['r']}" if lora is not None else ""))
     trl_trainer = getattr(trl, trainer.trainer_class)(**kwargs)
+    _quiet_progress(trl_trainer, context)
     if lora is not None:
         targets = trl_trainer.model.peft_config["default"].target_modules
         # module names PEFT matched, without the layer prefix ("q_proj", not "model.layers.0.self_attn.q_proj")
@@ -167,6 +168,39 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
     context.log(f"{context.stage}: done in {metrics.get('train_runtime', 0):.1f}s, "
                 f"{metrics['steps']} steps, train_loss {metrics.get('train_loss', float('nan')):.4f}")
     return harness.TrainResult(model=result, log=log, metrics=metrics)
+
+
+def _quiet_progress(trl_trainer: Any, context: Any) -> None:
+    """One bar per stage that moves per step (the harness's console decides whether it shows)
+    instead of transformers' bar plus a printed loss dict per logging step; the loss dicts
+    still reach the run record through ``state.log_history``."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback, TrainerCallback
+
+    progress = getattr(context, "progress", None)
+    if progress is None or not getattr(progress, "replace_library_bars", True):
+        return  # -v: TRL's own bar and loss dicts
+
+    class StepProgress(TrainerCallback):
+        bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = progress(state.max_steps, context.stage, "step")
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.update(1)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.bar is not None and logs and "loss" in logs:
+                self.bar.set_postfix_str(f"loss {logs['loss']:.4f}")
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.bar is not None:
+                self.bar.close()
+
+    trl_trainer.remove_callback(ProgressCallback)
+    trl_trainer.remove_callback(PrinterCallback)
+    trl_trainer.add_callback(StepProgress())
 
 
 def _number(value: Any) -> Any:

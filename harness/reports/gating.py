@@ -1,0 +1,46 @@
+"""Which gates speak for a comparison: the recipe's gates of a stored run, judged for
+the pair being compared. Shared by `harness compare`, `harness report` and the dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def record_gates(record: dict[str, Any]) -> dict[str, Any]:
+    """The gates of the recipe a run was made with (resolved, else as given)."""
+    from ..gates import parse_gates_table
+
+    recipe = record.get("recipe") or {}
+    resolved = recipe.get("resolved") or {}
+    if isinstance(resolved, dict) and resolved.get("gates"):
+        return parse_gates_table(resolved["gates"], where="run recipe: gates")
+    if recipe.get("text"):
+        import tomllib
+
+        try:
+            return parse_gates_table(tomllib.loads(recipe["text"]).get("gates") or {}, where="run recipe: gates")
+        except tomllib.TOMLDecodeError:
+            return {}
+    return {}
+
+
+def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
+    """The gates that speak for this comparison: a run's own recorded gates for its
+    before → after; for two runs, B's recipe gates judged with A as the baseline
+    (what `harness gate B --baseline A` prints). [] when B's phase is not its final one."""
+    from ..compare import final_phase
+    from ..gates import GateSpecError, evaluate_gates
+
+    if rec_a is rec_b:
+        return list(rec_b.get("gates") or [])
+    try:
+        if comp.b["phase"] != final_phase(rec_b):
+            return []
+        specs = record_gates(rec_b)
+    except (GateSpecError, ValueError):
+        return []
+    if not specs:
+        return []
+    return evaluate_gates(specs, rec_b, before_samples=store.samples(rec_b["id"], "before"),
+                          after_samples=store.samples(rec_b["id"], "after"),
+                          reference=(rec_a, store.samples(rec_a["id"], comp.a["phase"]), comp.a["phase"]))
