@@ -6,7 +6,6 @@ This module is the public API a plugin may use. Importing it imports no ML libra
 from .components import (
     COMPONENT_KINDS,
     CONCERNS,
-    DATA_FORMATS,
     Component,
     DataSource,
     EvalContext,
@@ -18,6 +17,7 @@ from .components import (
     ParamError,
     Params,
     Reporter,
+    RewardFunction,
     SafetyFilter,
     TaskInfo,
     TrainContext,
@@ -26,6 +26,7 @@ from .components import (
     TrainResult,
     Verdict,
 )
+from .formats import DATA_FORMATS, DataFormat, get_format, registered_formats
 from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import content_hash, items_hash
 from .hookspecs import hookimpl
@@ -35,7 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COMPONENT_KINDS", "CONCERNS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
-    "Evaluator", "Metric", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
+    "Evaluator", "Metric", "DataFormat", "RewardFunction", "get_format", "registered_formats", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
     "SafetyFilter", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
     "RunEnded", "RunStarted", "StageEnded", "content_hash", "items_hash", "hookimpl", "PluginUnavailable", "__version__",
 ]

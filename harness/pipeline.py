@@ -122,7 +122,8 @@ class Run:
             filters = [(self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
                        for f in d.filters]
             data, report = data_prep.prepare(d.name, d.source, source.data_format(), examples, filters,
-                                             d.pair_checks, self._optional_filter)
+                                             d.pair_checks, self._optional_filter,
+                                             formats=lambda n: self.host.resolve("data_format", n).cls)
             self.datasets[d.name] = data
             if getattr(source, "stats", None):  # e.g. rows a bundled source skipped, and why
                 report["source_stats"] = source.stats
@@ -193,7 +194,8 @@ class Run:
         data = self.datasets[section.data]
         stage = section.name or f"train-{i}-{section.trainer}"
         ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
-                           log=self.log)
+                           log=self.log, rewards=self._rewards(i, section),
+                           weights_dtype=_explicit_dtype(self.recipe.model.params()))
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()
@@ -205,6 +207,16 @@ class Run:
         throughput = {k: v for k, v in result.metrics.items()
                       if k in ("train_samples_per_second", "train_steps_per_second", "tokens_per_second")}
         return {"throughput": throughput}
+
+    def _rewards(self, i: int, section) -> list:
+        """The stage's reward functions, created through the host with the safety filters they ask for."""
+        rewards = []
+        for ref in section.rewards:
+            reward = self._use(f"train:{i}:reward", "reward_function", ref.reward, ref.params())
+            reward.bind({slot: self._use(f"train:{i}:reward:filter", "safety_filter", name, {})
+                         for slot, name in reward.filters_needed().items()})
+            rewards.append(reward)
+        return rewards
 
     # ------------------------------------------------------------ gates
 
@@ -273,6 +285,12 @@ class Run:
                 self._use("report", "reporter", section.reporter, section.params()).report(self.record, self.dir)
             except Exception as exc:  # noqa: BLE001 - a reporter never loses the stored run
                 self.log(f"reporter '{section.reporter}' failed: {type(exc).__name__}: {exc}")
+
+
+def _explicit_dtype(model_params: dict[str, Any]) -> str | None:
+    """The weight dtype a recipe's [model] table asks for by name ("auto" or unset: none)."""
+    dtype = model_params.get("dtype")
+    return dtype if isinstance(dtype, str) and dtype != "auto" else None
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -38,6 +38,8 @@ REGISTER_HOOKS = {
     "register_safety_filters": "safety_filter",
     "register_evaluators": "evaluator",
     "register_reporters": "reporter",
+    "register_data_formats": "data_format",
+    "register_reward_functions": "reward_function",
 }
 
 KIND_LABELS = {
@@ -47,6 +49,8 @@ KIND_LABELS = {
     "safety_filter": "safety filter",
     "evaluator": "evaluator",
     "reporter": "reporter",
+    "data_format": "data format",
+    "reward_function": "reward function",
 }
 
 
@@ -127,6 +131,9 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.components: dict[str, list[ComponentInfo]] = {k: [] for k in COMPONENT_KINDS}
+        from .formats import set_active_host
+
+        set_active_host(self)  # data sources look formats up in the newest host
         if os.environ.get("HARNESS_TRACE_PLUGINS", "") not in ("", "0"):
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .components import DATA_FORMATS, ParamError, pydantic_errors
+from .components import ParamError, pydantic_errors
 from .gates import GateSpec
 
 
@@ -81,10 +81,22 @@ class DataSection(_Component):
     pair_checks: Literal["report", "drop", "off"] = "report"
 
 
+class RewardRef(_Component):
+    """A reward function for an online-RL stage; extra keys are its parameters."""
+
+    reward: str
+
+
+def _as_reward_refs(value):
+    return [RewardRef(reward=x) if isinstance(x, str) else x for x in (value or [])]
+
+
 class TrainSection(_Component):
     trainer: str
     data: str
     name: str | None = None
+    #: ``["gsm8k-exact", { reward = "length", max_chars = 200 }]`` for trainers that use rewards
+    rewards: Annotated[list[RewardRef], BeforeValidator(_as_reward_refs)] = Field(default_factory=list)
 
 
 class EvaluateSection(_Component):
@@ -225,7 +237,7 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
             errors.append((f"{where}.name", f"data set name '{d.name}' is used twice"))
         seen.add(d.name)
         info = component("data_source", d.source, d.params(), where, "source")
-        data_formats[d.name] = _source_format(info, d.params()) if info else None
+        data_formats[d.name] = _source_format(info, d.params(), host, errors, where) if info else None
         path = d.params().get("path")
         if d.source != "hf" and isinstance(path, str) and not Path(path).exists():
             errors.append((f"{where}.path", f"data file not found: {path}"))
@@ -239,8 +251,9 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
             known = ", ".join(data_formats) or "none"
             errors.append((f"{where}.data", f"no [[data]] named '{t.data}' (defined: {known})"))
         elif info and info.cls.formats and data_formats[t.data] and data_formats[t.data] not in info.cls.formats:
-            errors.append((f"{where}.data", f"trainer '{info.name}' takes {', '.join(info.cls.formats)} data; "
-                                            f"'{t.data}' is {data_formats[t.data]}"))
+            errors.append((f"{where}.data", _format_mismatch(info, t.data, data_formats[t.data], host)))
+        if info:
+            errors += _check_rewards(t, info, where, component)
 
     for i, e in enumerate(r.evaluate):
         where = f"evaluate[{i}]"
@@ -257,12 +270,46 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         raise RecipeError(loaded.source, errors)
 
 
-def _source_format(info, params: dict) -> str | None:
+def _source_format(info, params: dict, host, errors: list, where: str) -> str | None:
+    from .plugins import UnknownComponent
+
     try:
         fmt = info.cls(**params).data_format()
     except Exception:  # noqa: BLE001 - the parameter check reports the cause
         return None
-    return fmt if fmt in DATA_FORMATS else None
+    try:
+        host.resolve("data_format", fmt)
+    except UnknownComponent as exc:
+        errors.append((f"{where}.source", f"data source '{info.name}' declares format '{fmt}': {exc.message}"))
+        return None
+    return fmt
+
+
+def _format_mismatch(trainer, data_name: str, fmt: str, host) -> str:
+    """Which trainers would take this data, so the fix is in the message."""
+    fits = sorted(c.name for c in host.available("trainer") if fmt in c.cls.formats)
+    hint = f"; trainers that take {fmt} data: {', '.join(fits)}" if fits else ""
+    return f"trainer '{trainer.name}' takes {', '.join(trainer.cls.formats)} data; '{data_name}' is {fmt}{hint}"
+
+
+def _check_rewards(section, trainer, where: str, component) -> list[tuple[str, str]]:
+    """Trainers that score their own generations need rewards; the others take none."""
+    if not trainer.cls.uses_rewards:
+        if section.rewards:
+            return [(f"{where}.rewards", f"trainer '{trainer.name}' does not use reward functions; remove "
+                                         f"`rewards` (online-RL trainers such as 'grpo' do)")]
+        return []
+    if not section.rewards:
+        return [(f"{where}.rewards", f"trainer '{trainer.name}' needs reward functions: add e.g. "
+                                     f"rewards = [\"gsm8k-exact\"] (see `harness plugins` for the loaded ones)")]
+    errors: list[tuple[str, str]] = []
+    for j, ref in enumerate(section.rewards):
+        component("reward_function", ref.reward, ref.params(), f"{where}.rewards[{j}]", "reward")
+    weights = section.params().get("reward_weights")
+    if isinstance(weights, list) and len(weights) != len(section.rewards):
+        errors.append((f"{where}.reward_weights", f"{len(weights)} weights for {len(section.rewards)} rewards; "
+                                                  f"give one weight per reward, in the same order"))
+    return errors
 
 
 def _check_requires(requires: list[str], host) -> list[tuple[str, str]]:

@@ -13,12 +13,14 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness import DATA_FORMATS, ParamError
+from harness import DATA_FORMATS, ParamError, registered_formats
 
 from .chat import to_conversational
 
-#: Order in which a format is inferred from the columns present (most specific first).
-INFER_ORDER = ("preference", "prompt_completion", "chat", "text")
+def infer_order() -> list[str]:
+    """Registered formats, most specific (most keys) first: the order a format is inferred in."""
+    formats = registered_formats()
+    return sorted(formats, key=lambda name: -len(formats[name].keys()))
 
 
 def resolve_path(path: str) -> Path:
@@ -53,10 +55,11 @@ def peek_columns(builder: str, path: Path) -> list[str]:
 def infer_format(columns: list[str], mapping: dict[str, str], where: Path) -> str:
     _check_mapped(columns, mapping, where)
     present = set(columns) | set(mapping)
-    for fmt in INFER_ORDER:
+    order = infer_order()
+    for fmt in order:
         if all(k in present for k in DATA_FORMATS[fmt]):
             return fmt
-    wanted = "; ".join(f"{f}: {', '.join(DATA_FORMATS[f])}" for f in INFER_ORDER)
+    wanted = "; ".join(f"{f}: {', '.join(DATA_FORMATS[f])}" for f in order)
     raise ParamError([("format", f"cannot infer the format of {where}: its columns are "
                                  f"{', '.join(columns) or 'none'}. Formats need ({wanted}). Set `format` and "
                                  "map your columns, e.g. columns = {prompt = \"question\", completion = \"answer\"}")])
@@ -88,7 +91,11 @@ def check_columns(fmt: str, columns: list[str], mapping: dict[str, str], where: 
     return full
 
 
-def _check_field(value: Any, key: str, row: int, where: Path) -> None:
+def _check_field(value: Any, key: str, row: int, where: Path, role: str = "") -> None:
+    if role == "label":
+        if isinstance(value, bool):
+            return
+        raise ValueError(f"{where}, row {row}: field {key!r} must be true or false, got {value!r}")
     if isinstance(value, str) and key != "messages":
         return
     if key == "text":
@@ -122,8 +129,9 @@ def load_rows(builder: str, params: Any, *, seed: int) -> tuple[str, list[dict[s
     rows = []
     for file_row, raw in zip(indices, picked):
         row = {key: raw[col] for key, col in mapping.items()}
+        roles = registered_formats()[fmt].fields
         for key in DATA_FORMATS[fmt]:
-            _check_field(row[key], key, file_row, path)
+            _check_field(row[key], key, file_row, path, roles.get(key, ""))
         row["id"] = str(row.get("id", file_row))
         for col, value in raw.items():  # other columns ride along as metadata
             if col not in mapped_cols and col not in row:
