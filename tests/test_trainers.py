@@ -318,6 +318,9 @@ def test_first_party_rewards(host):
         [1.0, 1.0, 0.0, 0.0]
     whole = host.create("reward_function", "exact-match", {"whole_line": True})
     assert whole(["q"] * 2, [" Cold.\nmore", "cold war"], answer=["cold", "cold"]) == [1.0, 0.0]
+    similar = host.create("reward_function", "answer-similarity", {})
+    assert similar(["q"] * 4, [" sight", " Cold.", "colt", ""], answer=["eight", "cold", "cold", "cold"]) == \
+        [0.8, 1.0, 0.75, 0.0]
     length = host.create("reward_function", "format-length", {"min_chars": 2, "max_chars": 4,
                                                                 "pattern": "[0-9]"})
     assert length(["q"] * 4, ["1", "12", "123456", "abc"]) == [0.5, 1.0, 0.5, 0.0]
@@ -439,3 +442,57 @@ def test_bf16_model_trains_fp32_master_weights_unless_pure_bf16_is_asked_for(hos
         assert share < 0.5, share
         assert weights["master"] == "bfloat16" and "updates below bfloat16 resolution" in weights["warning"]
         assert any("WARNING" in line and "resolution" in line for line in logs)
+
+
+# ------------------------------------------------- the tiny KTO / GRPO recipes
+
+
+def run_tiny_recipe(host, name, tmp_path):
+    from pathlib import Path
+
+    from harness.pipeline import run_recipe
+    from harness.recipe import check_recipe, load_recipe
+    from harness.store import Store
+
+    loaded = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / name)
+    check_recipe(loaded, host)
+    record = run_recipe(loaded, host, Store(tmp_path / "runs"), use_cache=False)
+    assert record["status"] == "completed", record["error"]
+    return record
+
+
+def metric(record, phase, key):
+    return record["metrics"][phase][key]["value"]
+
+
+@pytest.mark.slow
+def test_quickstart_kto_raises_quick_mc(host, tmp_path):
+    """recipes/quickstart-kto.toml: ~30 s on an idle 2-core CPU."""
+    record = run_tiny_recipe(host, "quickstart-kto.toml", tmp_path)
+    before, after = metric(record, "before", "quick_mc/acc_norm"), metric(record, "after", "quick_mc/acc_norm")
+    assert after > before + 0.1, (before, after)
+    assert record["gates_passed"] is True
+    (stage,) = record["training"]
+    assert stage["trainer"] == "kto" and stage["metrics"]["config"]["trl_config"] == "trl.KTOConfig"
+    assert record["data"][0]["format"] == "unpaired_preference"
+
+
+@pytest.mark.slow
+def test_quickstart_grpo_raises_its_reward(host, tmp_path):
+    """recipes/quickstart-grpo.toml: ~40 s on an idle 2-core CPU (SFT 100 steps, GRPO 16 steps)."""
+    record = run_tiny_recipe(host, "quickstart-grpo.toml", tmp_path)
+    sft, grpo = record["training"]
+    assert grpo["trainer"] == "grpo" and grpo["metrics"]["config"]["rewards"] == ["rewards/answer-similarity"]
+    import json
+    from pathlib import Path
+
+    run_dir = Path(tmp_path / "runs") / record["id"]
+    rows = [json.loads(line) for line in (run_dir / grpo["log"]).read_text().splitlines()]
+    rewards = [r["rewards/answer-similarity/mean"] for r in rows]
+    assert len(rewards) == 16
+    first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
+    assert last > first, rewards  # GRPO's own metric: the reward of what it samples goes up
+    assert metric(record, "after", "quick_mc/acc") > metric(record, "before", "quick_mc/acc") + 0.2
+    assert record["gates_passed"] is True
+    roles = [c["role"] for c in record["components"]]
+    assert "train:1:reward" in roles

@@ -1,7 +1,8 @@
 """The ``rewards`` plugin: first-party reward functions for online RL (``grpo``).
 
 ``gsm8k-exact``        1 when the completion's final number equals the data's ``answer`` (GSM8K style)
-``exact-match``        1 when the completion's first line equals the data's ``answer`` (normalised)
+``exact-match``        1 when the completion's first words are the data's ``answer`` (normalised)
+``answer-similarity``  partial credit: difflib ratio of the completion's first line and the ``answer``
 ``format-length``      1 inside a length window (and matching an optional pattern), falling off outside
 ``refuses-iff-harmful`` +1 for refusing a harmful prompt or answering a benign one, -1 otherwise,
                        judged by the safety filters the host hands over (``refusal`` and ``harm``)
@@ -93,6 +94,26 @@ class ExactMatch(harness.RewardFunction):
         return out
 
 
+class AnswerSimilarity(harness.RewardFunction):
+    name = "answer-similarity"
+    description = ("partial credit: how close the completion's first line is to the `answer` column "
+                   "(difflib ratio of the normalised texts, 0..1); 1.0 only for an exact match")
+
+    class Params(harness.Params):
+        answer_column: str = Field("answer", description="data column holding the reference answer")
+
+    def __call__(self, prompts, completions, **columns):
+        import difflib
+
+        answers = _column(columns, self.params.answer_column, self.name, len(completions))
+        out = []
+        for completion, answer in zip(completions, answers):
+            lines = completion.strip().splitlines()
+            got, want = " ".join(_words(lines[0])) if lines else "", " ".join(_words(str(answer)))
+            out.append(difflib.SequenceMatcher(None, got, want).ratio() if want else 0.0)
+        return out
+
+
 class FormatLength(harness.RewardFunction):
     name = "format-length"
     description = ("1.0 for a completion of min_chars..max_chars characters (matching `pattern` if given), "
@@ -173,7 +194,7 @@ def _is_harmful(value: Any) -> bool:
     return bool(value)
 
 
-REWARDS = (Gsm8kExact, ExactMatch, FormatLength, RefusesIffHarmful)
+REWARDS = (Gsm8kExact, ExactMatch, AnswerSimilarity, FormatLength, RefusesIffHarmful)
 
 
 @harness.hookimpl
