@@ -479,20 +479,18 @@ def test_quickstart_kto_raises_quick_mc(host, tmp_path):
 
 @pytest.mark.slow
 def test_quickstart_grpo_raises_its_reward(host, tmp_path):
-    """recipes/quickstart-grpo.toml: ~40 s on an idle 2-core CPU (SFT 100 steps, GRPO 16 steps)."""
-    record = run_tiny_recipe(host, "quickstart-grpo.toml", tmp_path)
-    sft, grpo = record["training"]
-    assert grpo["trainer"] == "grpo" and grpo["metrics"]["config"]["rewards"] == ["rewards/answer-similarity"]
+    """recipes/quickstart-grpo.toml: GRPO 24 steps, ~50 s on the shared 2-core CPU (less when idle)."""
     import json
-    from pathlib import Path
 
-    run_dir = Path(tmp_path / "runs") / record["id"]
-    rows = [json.loads(line) for line in (run_dir / grpo["log"]).read_text().splitlines()]
-    rewards = [r["rewards/answer-similarity/mean"] for r in rows]
-    assert len(rewards) == 16
+    record = run_tiny_recipe(host, "quickstart-grpo.toml", tmp_path)
+    (grpo,) = record["training"]
+    assert grpo["trainer"] == "grpo" and grpo["metrics"]["config"]["rewards"] == ["rewards/format-length"]
+    rows = [json.loads(line) for line in (tmp_path / "runs" / record["id"] / grpo["log"]).read_text().splitlines()]
+    rewards = [r["rewards/format-length/mean"] for r in rows]
+    assert len(rewards) == 24
     first, last = sum(rewards[:5]) / 5, sum(rewards[-5:]) / 5
-    assert last > first, rewards  # GRPO's own metric: the reward of what it samples goes up
-    assert metric(record, "after", "quick_mc/acc") > metric(record, "before", "quick_mc/acc") + 0.2
-    assert record["gates_passed"] is True
-    roles = [c["role"] for c in record["components"]]
-    assert "train:1:reward" in roles
+    assert last > first + 0.3, rewards  # GRPO's metric: the reward of what it samples goes up
+    assert record["data"][0]["format"] == "prompt_only"
+    assert {"role": "train:0:reward", "name": "format-length"}.items() <= \
+        next(c for c in record["components"] if c["role"] == "train:0:reward").items()
+    assert "quick_mc/acc" in record["metrics"]["after"]

@@ -104,7 +104,7 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
     check_data(trainer, handle, data)
     params = copy.deepcopy(dict(trainer.params))
     lora = params.pop("lora", None)
-    device, dtype = pick_device(handle.device, handle.dtype)
+    device, _ = pick_device(handle.device, handle.dtype)
     model, tokenizer = handle.model, handle.tokenizer
     weights = master_weights(model, requested=context.weights_dtype)
     config, record = build_config(type(trainer), params, device=device, dtype=weights["dtype"],
