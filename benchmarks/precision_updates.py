@@ -41,8 +41,8 @@ def main() -> None:
     args = ap.parse_args()
     host = load_plugins()
     base = host.create("model", "tiny", {}).load()
-    print(f"tiny model, SFT {args.steps} steps at lr {args.lr:g}, batch 4, CPU")
-    print(f"{'weights held in':<18}{'[model] dtype':<16}{'trained as':<22}{'weights changed':>16}")
+    lines = [f"tiny model, SFT {args.steps} steps at lr {args.lr:g}, batch 4, {base.device}",
+             f"{'weights held in':<18}{'[model] dtype':<16}{'trained as':<22}{'weights changed':>16}"]
     for held, requested in (("float32", None), ("bfloat16", None), ("bfloat16", "bfloat16")):
         model = copy.deepcopy(base)
         model.model.to(getattr(torch, held))
@@ -57,7 +57,9 @@ def main() -> None:
                                                             examples=DATA), ctx)
         weights = result.metrics["config"]["weights"]
         trained_as = f"{weights['master']} master" + (" (upcast)" if weights.get("upcast_from") else "")
-        print(f"{held:<18}{requested or 'unset':<16}{trained_as:<22}{changed_share(start, result.model.model):>15.1%}")
+        lines.append(f"{held:<18}{requested or 'unset':<16}{trained_as:<22}"
+                     f"{changed_share(start, result.model.model):>15.1%}")
+    print("\n".join(lines))  # after TRL's own log lines
 
 
 if __name__ == "__main__":
