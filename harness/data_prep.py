@@ -5,7 +5,7 @@ Runs before any training; the record counts what every filter and check did.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .components import SafetyFilter, TrainData
 from .fingerprint import items_hash

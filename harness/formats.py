@@ -168,7 +168,8 @@ def get_format(name: str, host: Any = None) -> type[DataFormat]:
         return _host(host).resolve("data_format", name).cls
     except UnknownComponent as exc:
         raise UnknownFormat(exc.message + (f" (loaded formats: {', '.join(formats)})" if formats else
-                                           " (no data formats are loaded: is the 'formats' plugin disabled?)"))
+                                           " (no data formats are loaded: is the 'formats' plugin disabled?)"
+                            )) from None
 
 
 class _FormatKeys:

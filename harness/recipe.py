@@ -304,7 +304,13 @@ def _check_rewards(section, trainer, where: str, component) -> list[tuple[str, s
                                      f"rewards = [\"gsm8k-exact\"] (see `harness plugins` for the loaded ones)")]
     errors: list[tuple[str, str]] = []
     for j, ref in enumerate(section.rewards):
-        component("reward_function", ref.reward, ref.params(), f"{where}.rewards[{j}]", "reward")
+        info = component("reward_function", ref.reward, ref.params(), f"{where}.rewards[{j}]", "reward")
+        try:
+            needed = info.cls(**ref.params()).filters_needed() if info else {}
+        except Exception:  # noqa: BLE001 - the parameter check reports the cause
+            needed = {}
+        for slot, name in needed.items():  # fail closed: a reward's safety filter must be loaded
+            component("safety_filter", name, {}, f"{where}.rewards[{j}]", f"{slot}_filter")
     weights = section.params().get("reward_weights")
     if isinstance(weights, list) and len(weights) != len(section.rewards):
         errors.append((f"{where}.reward_weights", f"{len(weights)} weights for {len(section.rewards)} rewards; "

@@ -391,6 +391,9 @@ def test_recipe_checks_trainer_formats_and_rewards(host, tmp_path):
     assert "1 weights for 2 rewards" in errors["train[0].reward_weights"]
     errors = dict(recipe_errors(host, tmp_path, "preference", PREFERENCE, "dpo", 'rewards = ["gsm8k-exact"]'))
     assert "does not use reward functions" in errors["train[0].rewards"]
+    errors = dict(recipe_errors(host, tmp_path, "prompt_only", PROMPTS, "grpo",
+                                'rewards = [{ reward = "refuses-iff-harmful", refusal_filter = "refusl" }]'))
+    assert "unknown safety filter 'refusl'; did you mean 'refusal'" in errors["train[0].rewards[0].refusal_filter"]
     assert recipe_errors(host, tmp_path, "prompt_only", PROMPTS, "grpo",
                          'rewards = ["gsm8k-exact", "format-length"]\nreward_weights = [1.0, 0.5]') == []
 

@@ -99,7 +99,6 @@ def _checkpointing(model) -> bool:
 def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
                  context: harness.TrainContext) -> harness.TrainResult:
     import torch
-    import trl
 
     check_data(trainer, handle, data)
     params = copy.deepcopy(dict(trainer.params))
