@@ -153,8 +153,8 @@ def registered_formats(host: Any = None) -> dict[str, type[DataFormat]]:
     return {c.name: c.cls for c in _host(host).available("data_format")}
 
 
-class UnknownFormat(ValueError):
-    pass
+class UnknownFormat(LookupError):
+    """No loaded data format has this name."""
 
 
 def get_format(name: str, host: Any = None) -> type[DataFormat]:
@@ -167,9 +167,8 @@ def get_format(name: str, host: Any = None) -> type[DataFormat]:
     try:
         return _host(host).resolve("data_format", name).cls
     except UnknownComponent as exc:
-        raise UnknownFormat(exc.message + (f" (loaded formats: {', '.join(formats)})" if formats else
-                                           " (no data formats are loaded: is the 'formats' plugin disabled?)"
-                            )) from None
+        hint = "" if formats else " (no data formats are loaded: is the 'formats' plugin disabled?)"
+        raise UnknownFormat(exc.message + hint) from None
 
 
 class _FormatKeys:

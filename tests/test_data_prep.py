@@ -246,3 +246,14 @@ format = "question_answer"
 """)
     with pytest.raises(RecipeError, match="unknown format 'question_answer'; use one of text, chat"):
         check_recipe(recipe, host)
+
+
+def test_data_formats_table_is_a_view_of_the_registered_formats(host):
+    import harness
+
+    assert harness.DATA_FORMATS["unpaired_preference"] == ("prompt", "completion", "label")
+    assert {"text", "chat", "prompt_completion", "preference", "unpaired_preference", "prompt_only"} <= \
+        set(harness.DATA_FORMATS)
+    assert harness.get_format("prompt_only").trl_type == "prompt-only"
+    with pytest.raises(LookupError, match="unknown data format 'pairs'; available: chat, preference"):
+        harness.get_format("pairs")
