@@ -13,7 +13,6 @@ from .compare import compare_records
 from .components import (
     COMPONENT_KINDS,
     CONCERNS,
-    DATA_FORMATS,
     Component,
     DataSource,
     EvalContext,
@@ -25,6 +24,7 @@ from .components import (
     ParamError,
     Params,
     Reporter,
+    RewardFunction,
     SafetyFilter,
     SafetySuite,
     TaskInfo,
@@ -37,6 +37,7 @@ from .components import (
 from .errors import DataError, HarnessError, HookFailed, PluginError, RecipeError, StageError, StoreError
 from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import content_hash, items_hash
+from .formats import DATA_FORMATS, DataFormat, get_format, registered_formats
 from .gates import GateResult
 from .hookspecs import hookimpl
 from .plugins import PluginUnavailable, UnknownComponent, create_component, get_host
@@ -49,7 +50,8 @@ __version__ = "0.1.0"
 __all__ = [
     # components and what they exchange
     "COMPONENT_KINDS", "CONCERNS", "DATA_FORMATS", "Component", "DataSource", "EvalContext", "EvalResult",
-    "Evaluator", "Metric", "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
+    "Evaluator", "Metric", "DataFormat", "RewardFunction", "get_format", "registered_formats",
+    "ModelHandle", "ModelLoader", "ParamError", "Params", "Reporter",
     "SafetyFilter", "SafetySuite", "TaskInfo", "TrainContext", "TrainData", "Trainer", "TrainResult", "Verdict",
     # hooks and lifecycle events
     "hookimpl", "RunEnded", "RunStarted", "StageEnded",

@@ -21,16 +21,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .console import Progress
 from .errors import RecipeError
 
-#: Data formats a data source may declare, with the keys each example carries.
-#: They are TRL's dataset formats; ``prompt``/``completion``/``chosen``/``rejected``
-#: may be plain strings or lists of chat messages ``{"role", "content"}``.
-DATA_FORMATS: dict[str, tuple[str, ...]] = {
-    "text": ("text",),
-    "chat": ("messages",),
-    "prompt_completion": ("prompt", "completion"),
-    "preference": ("prompt", "chosen", "rejected"),
-}
-
 
 class Params(BaseModel):
     """Base for a component's parameters: unknown keys are errors."""
@@ -210,9 +200,11 @@ class ModelLoader(Component):
 class DataSource(Component):
     """Yields training (or evaluation) examples in a declared format.
 
-    ``data_format()`` names one of :data:`DATA_FORMATS`; ``load(seed=...)``
-    returns a list of dicts that carry that format's keys (extra keys are kept
-    as metadata, e.g. ``id`` or ``category``).
+    ``data_format()`` names a registered :class:`harness.DataFormat` (``text``,
+    ``chat``, ``prompt_completion``, ``preference``, ``unpaired_preference``,
+    ``prompt_only`` or a plugin's own); ``load(seed=...)`` returns a list of dicts
+    that carry that format's keys (extra keys are kept as metadata, e.g. ``id``
+    or ``category``).
     """
 
     format: ClassVar[str | None] = None
@@ -247,13 +239,31 @@ class TrainData:
     format: str
     examples: list[dict[str, Any]]
     fingerprint: str = ""
+    #: the resolved :class:`harness.DataFormat` (set by data preparation; looked up by name otherwise)
+    format_cls: Any = field(default=None, repr=False, compare=False)
+
+    def format_class(self):
+        """The registered :class:`harness.DataFormat` named by ``format``."""
+        from .formats import get_format
+
+        return self.format_cls or get_format(self.format)
 
     def to_dataset(self):
-        """As a ``datasets.Dataset`` with only the format's columns."""
+        """As a ``datasets.Dataset`` of TRL's matching type (the format's :meth:`~harness.DataFormat.to_trl`).
+
+        A format that ``keeps_columns`` (prompt-only data for online RL) also keeps every other
+        scalar column all examples share, e.g. ``answer`` for a reward function.
+        """
         import datasets
 
-        keys = DATA_FORMATS[self.format]
-        return datasets.Dataset.from_list([{k: ex[k] for k in keys} for ex in self.examples])
+        fmt = self.format_class()
+        rows = [fmt.to_trl(ex) for ex in self.examples]
+        if fmt.keeps_columns and self.examples:
+            shared = set.intersection(*(set(ex) for ex in self.examples)) - set(rows[0])
+            extra = sorted(k for k in shared if not k.startswith("_")
+                           and all(isinstance(ex[k], (str, int, float, bool)) for ex in self.examples))
+            rows = [{**row, **{k: ex[k] for k in extra}} for row, ex in zip(rows, self.examples)]
+        return datasets.Dataset.from_list(rows)
 
 
 # ------------------------------------------------------------------- training
@@ -261,6 +271,15 @@ class TrainData:
 
 @dataclass
 class TrainContext:
+    """What a trainer gets besides model and data.
+
+    ``rewards`` are the :class:`RewardFunction` components the recipe's ``rewards`` list
+    names (created by the host, their safety filters bound); only trainers that set
+    ``uses_rewards`` receive any. ``weights_dtype`` is the ``[model] dtype`` the recipe
+    asked for explicitly (``None``: not asked): trainers keep fp32 master weights unless
+    it asks for half-precision weights.
+    """
+
     stage: str
     seed: int
     output_dir: Path
@@ -276,6 +295,8 @@ class TrainContext:
     tracker_args: dict[str, Any] = field(default_factory=dict)
     # progress(total, desc, unit) -> bar with update(n) / close(): one bar per stage, per step
     progress: Callable[..., Any] = field(default_factory=Progress)
+    rewards: list["RewardFunction"] = field(default_factory=list)
+    weights_dtype: str | None = None
 
 
 @dataclass
@@ -293,9 +314,38 @@ class TrainResult:
 
 
 class Trainer(Component):
-    """Post-trains a model on one prepared data set."""
+    """Post-trains a model on one prepared data set.
+
+    ``formats`` names the data formats it accepts (recipe validation and data
+    preparation check them); ``uses_rewards`` says it scores its own generations
+    with the recipe's ``rewards`` (online RL).
+    """
 
     formats: ClassVar[tuple[str, ...]] = ()
+    uses_rewards: ClassVar[bool] = False
+
+
+class RewardFunction(Component):
+    """Scores completions for online RL (GRPO): one float per completion, higher is better.
+
+    ``__call__(prompts, completions, **columns)`` gets the prompts and the sampled
+    completions as plain text, plus every other column of the prompt-only data set
+    as a list (``answer=[...]`` for GSM8K-style data). Return ``None`` for a
+    completion the reward does not apply to.
+
+    A reward that needs safety filters names them in :meth:`filters_needed`
+    (``{slot: filter name}``); the host creates them and :meth:`bind` hands them
+    over before training, so a reward never imports another plugin.
+    """
+
+    def filters_needed(self) -> dict[str, str]:
+        return {}
+
+    def bind(self, filters: dict[str, "SafetyFilter"]) -> None:
+        self.filters = filters
+
+    def __call__(self, prompts: list[str], completions: list[str], **columns: Any) -> list[float | None]:
+        raise NotImplementedError
 
     def train(self, model: ModelHandle, data: TrainData, context: TrainContext) -> TrainResult:
         raise NotImplementedError
@@ -485,6 +535,8 @@ class Reporter(Component):
         return None
 
 
+from .formats import DataFormat  # noqa: E402 - formats.py builds on Component, defined above
+
 COMPONENT_KINDS: dict[str, type[Component]] = {
     "model": ModelLoader,
     "data_source": DataSource,
@@ -493,4 +545,6 @@ COMPONENT_KINDS: dict[str, type[Component]] = {
     "evaluator": Evaluator,
     "reporter": Reporter,
     "safety_suite": SafetySuite,
+    "data_format": DataFormat,
+    "reward_function": RewardFunction,
 }

@@ -5,39 +5,17 @@ Runs before any training; the record counts what every filter and check did.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from . import data_quality, errors
-from .components import DATA_FORMATS, SafetyFilter, TrainData
+from .components import SafetyFilter, TrainData
 from .fingerprint import items_hash
+from .formats import DataFormat, get_format, text_slots
 
 MAX_EXAMPLES = 5  # examples of dropped/flagged rows kept in the record
 
 
 DataError = errors.DataError  # kept importable from here
-
-
-def _text_slots(example: dict, fmt: str, on: str) -> Iterator[tuple[str, int | None]]:
-    """(key, message index or None) of every text a filter should read.
-
-    ``on="completion"`` reads what the model is trained to say (for preference data:
-    the chosen reply only: a harmful *rejected* reply is the point of safety data).
-    """
-    if fmt in ("text", "chat"):
-        keys = [DATA_FORMATS[fmt][0]]
-    else:
-        reply = "completion" if fmt == "prompt_completion" else "chosen"
-        keys = {"completion": [reply], "prompt": ["prompt"], "all": ["prompt", reply]}[on]
-    for key in keys:
-        value = example[key]
-        if isinstance(value, str):
-            yield key, None
-            continue
-        for i, msg in enumerate(value):
-            is_reply = msg.get("role") == "assistant"
-            if key == "messages" and on != "all" and is_reply != (on == "completion"):
-                continue
-            yield key, i
 
 
 def _get(example: dict, slot: tuple[str, int | None]) -> str:
@@ -60,17 +38,23 @@ def _reply_text(value: Any) -> str:
     return "\n".join(m.get("content", "") for m in value if m.get("role", "assistant") == "assistant")
 
 
-def check_format(name: str, fmt: str, examples: list[dict]) -> None:
-    keys = DATA_FORMATS[fmt]
+def _format(fmt: str | type[DataFormat]) -> type[DataFormat]:
+    return get_format(fmt) if isinstance(fmt, str) else fmt
+
+
+def check_format(name: str, fmt: str | type[DataFormat], examples: list[dict]) -> None:
+    """Every example must fit the format (its ``check_example``); the error names the first that does not."""
+    fmt = _format(fmt)
     for i, ex in enumerate(examples):
-        missing = [k for k in keys if k not in ex]
-        if missing:
-            raise DataError(f"data set '{name}': example {i} lacks {', '.join(missing)} "
-                            f"(format '{fmt}' needs {', '.join(keys)}; has {', '.join(ex)})")
+        problem = fmt.check_example(ex)
+        if problem:
+            raise DataError(f"data set '{name}': example {i} {problem}")
 
 
-def apply_filter(examples: list[dict], fmt: str, flt: SafetyFilter, action: str, on: str) -> tuple[list[dict], dict]:
-    slots = [(i, slot) for i, ex in enumerate(examples) for slot in _text_slots(ex, fmt, on)]
+def apply_filter(examples: list[dict], fmt: str | type[DataFormat], flt: SafetyFilter, action: str,
+                 on: str) -> tuple[list[dict], dict]:
+    fmt = _format(fmt)
+    slots = [(i, slot) for i, ex in enumerate(examples) for slot in text_slots(fmt, ex, on)]
     verdicts = flt.score([_get(examples[i], s) for i, s in slots]) if slots else []
     flagged: dict[int, list] = {}
     for (i, slot), verdict in zip(slots, verdicts):
@@ -96,6 +80,11 @@ def apply_filter(examples: list[dict], fmt: str, flt: SafetyFilter, action: str,
             report["redacted"] += 1
             kept.append(ex)
     return kept, report
+
+
+def _is_paired(fmt: type[DataFormat]) -> bool:
+    """Formats with ``chosen``/``rejected`` replies get the pair checks below."""
+    return {"chosen", "rejected"} <= set(fmt.fields) and fmt.fields["rejected"] == "rejected"
 
 
 def check_pairs(examples: list[dict], action: str, refusal: SafetyFilter | None,
@@ -128,20 +117,30 @@ def check_pairs(examples: list[dict], action: str, refusal: SafetyFilter | None,
 
 def prepare(name: str, source_name: str, fmt: str, examples: list[dict],
             filters: list[tuple[SafetyFilter, str, str]], pair_checks: str,
-            pair_filters: Callable[[str], SafetyFilter | None]) -> tuple[TrainData, dict]:
-    """Apply filters and checks; return the data set and its record entry."""
-    check_format(name, fmt, examples)
+            pair_filters: Callable[[str], SafetyFilter | None], *,
+            formats: Callable[[str], type[DataFormat]] = get_format) -> tuple[TrainData, dict]:
+    """Apply filters and checks; return the data set and its record entry.
+
+    ``formats`` looks a format name up (the run's plugin host); pair checks run on formats
+    with a ``reply`` and a ``rejected`` key (paired preference data).
+    """
+    try:
+        fmt_cls = formats(fmt)
+    except LookupError as exc:
+        raise DataError(f"data set '{name}': source '{source_name}' declares format '{fmt}': {exc}") from None
+    check_format(name, fmt_cls, examples)
     report: dict[str, Any] = {"name": name, "source": source_name, "format": fmt,
                               "rows_in": len(examples), "fingerprint_in": items_hash(examples), "filters": []}
     report["quality"] = data_quality.check(name, fmt, examples)
     for flt, action, on in filters:
-        examples, filter_report = apply_filter(examples, fmt, flt, action, on)
+        examples, filter_report = apply_filter(examples, fmt_cls, flt, action, on)
         report["filters"].append(filter_report)
-    if fmt == "preference" and pair_checks != "off":
+    if _is_paired(fmt_cls) and pair_checks != "off":
         examples, report["pair_checks"] = check_pairs(examples, pair_checks, pair_filters("full_refusal"),
                                                       pair_filters("harmful"))
     if not examples:
         raise DataError(f"data set '{name}': no examples left after filters and checks")
     fingerprint = items_hash(examples)
     report.update(rows_out=len(examples), fingerprint=fingerprint)
-    return TrainData(name=name, format=fmt, examples=examples, fingerprint=fingerprint), report
+    return TrainData(name=name, format=fmt, examples=examples, fingerprint=fingerprint,
+                     format_cls=fmt_cls), report

@@ -13,11 +13,15 @@ import json
 import sys
 from typing import Any
 
-from .components import DATA_FORMATS
+from .formats import DATA_FORMATS
+
+
+def _keys(fmt: str) -> tuple[str, ...]:
+    return DATA_FORMATS[fmt] if fmt in DATA_FORMATS else ()
 
 
 def _key(example: dict[str, Any], fmt: str) -> str:
-    return json.dumps([example.get(k) for k in DATA_FORMATS.get(fmt, ())], sort_keys=True, default=str)
+    return json.dumps([example.get(k) for k in _keys(fmt)], sort_keys=True, default=str)
 
 
 def _text(value: Any) -> str:
@@ -40,7 +44,7 @@ def counts(fmt: str, examples: list[dict[str, Any]]) -> dict[str, int]:
         if key in seen:
             out["duplicates"] += 1
         seen.add(key)
-        if any(not _text(ex.get(k)).strip() for k in DATA_FORMATS.get(fmt, ())):
+        if any(not _text(ex.get(k)).strip() for k in _keys(fmt)):
             out["empty"] += 1
         if fmt == "preference" and _text(ex.get("chosen")).strip() == _text(ex.get("rejected")).strip():
             out["identical_pairs"] += 1

@@ -42,8 +42,23 @@ def register_data_sources(register):
     Call ``register(SourceClass)`` once per source. ``SourceClass`` subclasses
     :class:`harness.DataSource`; a recipe names it in ``[[data]] source =
     "NAME"``. Its ``load()`` returns a list of example dicts in the format it
-    declares (``text``, ``chat``, ``prompt_completion`` or ``preference``; see
-    :data:`harness.DATA_FORMATS`).
+    declares: the name of a registered :class:`harness.DataFormat` (see
+    :func:`register_data_formats`).
+    """
+
+
+@hookspec
+def register_data_formats(register):
+    """Register data formats.
+
+    Call ``register(FormatClass)`` once per format. ``FormatClass`` subclasses
+    :class:`harness.DataFormat`: its ``name`` is what a data source declares
+    (``[[data]] format = "NAME"``), ``fields`` maps each key an example carries to
+    its role (``prompt``, ``reply``, ``rejected``, ``conversation``, ``document``,
+    ``label``) and ``trl_type`` names the TRL dataset type it is. Data
+    preparation checks examples with ``check_example``, safety filters read the
+    texts its roles select, and trainers get rows from ``to_trl``. Trainers list
+    the formats they accept in ``formats``.
     """
 
 
@@ -55,6 +70,19 @@ def register_trainers(register):
     subclasses :class:`harness.Trainer`; a recipe names it in ``[[train]]
     trainer = "NAME"``. ``train(model, data, context)`` returns a
     :class:`harness.TrainResult` (the trained model handle and its log).
+    """
+
+
+@hookspec
+def register_reward_functions(register):
+    """Register reward functions for online RL trainers (``grpo``).
+
+    Call ``register(RewardClass)`` once per reward. ``RewardClass`` subclasses
+    :class:`harness.RewardFunction`; a recipe names it in a train stage's
+    ``rewards = ["NAME", ...]`` (optional ``reward_weights``). Calling an
+    instance with ``(prompts, completions, **columns)`` returns one float (or
+    ``None``) per completion; ``filters_needed()`` asks the host for safety
+    filters by name instead of importing another plugin.
     """
 
 

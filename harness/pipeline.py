@@ -127,7 +127,8 @@ class Run:
                 (self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
                 for f in d.filters]
             data, report = data_prep.prepare(d.name, d.source, source.data_format(), examples, filters,
-                                             d.pair_checks, self.host.filter_detecting)
+                                             d.pair_checks, self.host.filter_detecting,
+                                             formats=lambda n: self.host.resolve("data_format", n).cls)
             self.datasets[d.name] = data
             if getattr(source, "stats", None):  # e.g. rows a bundled source skipped, and why
                 report["source_stats"] = source.stats
@@ -193,7 +194,8 @@ class Run:
         stage = section.name or f"train-{i}-{section.trainer}"
         ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
                            log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir,
-                           **self._tracker_context())
+                           rewards=self._rewards(i, section),
+                           weights_dtype=_explicit_dtype(self.recipe.model.params()), **self._tracker_context())
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()
@@ -220,6 +222,16 @@ class Run:
                 report_to.append(wanted.pop("report_to"))
                 extra.update(wanted)
         return {"report_to": report_to, "run_name": self.run_id, "tracker_args": extra} if report_to else {}
+
+    def _rewards(self, i: int, section) -> list:
+        """The stage's reward functions, created through the host with the safety filters they ask for."""
+        rewards = []
+        for ref in section.rewards:
+            reward = self._use(f"train:{i}:reward", "reward_function", ref.reward, ref.params())
+            reward.bind({slot: self._use(f"train:{i}:reward:filter", "safety_filter", name, {})
+                         for slot, name in reward.filters_needed().items()})
+            rewards.append(reward)
+        return rewards
 
     # ------------------------------------------------------------ gates
 
@@ -348,6 +360,12 @@ def _error_entry(stage: str | None, exc: BaseException, **extra: Any) -> dict[st
         message = f"reporter '{extra['reporter']}' failed: {message}"
     return {"stage": stage, "type": type(exc).__name__, "message": message, **extra,
             "traceback": "".join(traceback.format_exception(original))}
+
+
+def _explicit_dtype(model_params: dict[str, Any]) -> str | None:
+    """The weight dtype a recipe's [model] table asks for by name ("auto" or unset: none)."""
+    dtype = model_params.get("dtype")
+    return dtype if isinstance(dtype, str) and dtype != "auto" else None
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -40,6 +40,8 @@ REGISTER_HOOKS = {
     "register_evaluators": "evaluator",
     "register_reporters": "reporter",
     "register_safety_suites": "safety_suite",
+    "register_data_formats": "data_format",
+    "register_reward_functions": "reward_function",
 }
 
 KIND_LABELS = {
@@ -50,6 +52,8 @@ KIND_LABELS = {
     "evaluator": "evaluator",
     "reporter": "reporter",
     "safety_suite": "safety suite",
+    "data_format": "data format",
+    "reward_function": "reward function",
 }
 
 
@@ -141,6 +145,9 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.components: dict[str, list[ComponentInfo]] = {k: [] for k in COMPONENT_KINDS}
+        from .formats import set_active_host
+
+        set_active_host(self)  # data sources look formats up in the newest host
         if os.environ.get("HARNESS_TRACE_PLUGINS", "") not in ("", "0"):
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()

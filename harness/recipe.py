@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .components import DATA_FORMATS, ParamError, pydantic_errors
+from .components import ParamError, pydantic_errors
 from .errors import RecipeError
 from .gates import GateSpec
 from .resources import PACKAGE_PREFIX, resolve_package_path
@@ -75,10 +75,22 @@ class DataSection(_Component):
     pair_checks: Literal["report", "drop", "off"] = "report"
 
 
+class RewardRef(_Component):
+    """A reward function for an online-RL stage; extra keys are its parameters."""
+
+    reward: str
+
+
+def _as_reward_refs(value):
+    return [RewardRef(reward=x) if isinstance(x, str) else x for x in (value or [])]
+
+
 class TrainSection(_Component):
     trainer: str
     data: str
     name: str | None = None
+    #: ``["gsm8k-exact", { reward = "length", max_chars = 200 }]`` for trainers that use rewards
+    rewards: Annotated[list[RewardRef], BeforeValidator(_as_reward_refs)] = Field(default_factory=list)
 
 
 class EvaluateSection(_Component):
@@ -268,7 +280,7 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
                 errors.append((f"{where}.{key}", f"data file not found: {path}"))
         data_formats[d.name] = None
         if info and len(errors) == n_errors:
-            fmt, problems = _checked_source(info, d.params())
+            fmt, problems = _checked_source(info, d.params(), host)
             data_formats[d.name] = fmt
             errors += [(f"{where}.{key}" if key else where, msg) for key, msg in problems]
         for j, f in enumerate(d.filters):
@@ -281,9 +293,10 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         if t.data not in data_formats:
             known = ", ".join(data_formats) or "none"
             errors.append((f"{where}.data", f"no [[data]] named '{t.data}' (defined: {known})"))
-        elif info and info.cls.formats and data_formats[t.data] and data_formats[t.data] not in info.cls.formats:
-            errors.append((f"{where}.data", f"trainer '{info.name}' takes {', '.join(info.cls.formats)} data; "
-                                            f"'{t.data}' is {data_formats[t.data]}"))
+        elif info and info.cls.formats and (fmt := data_formats[t.data]) and fmt not in info.cls.formats:
+            errors.append((f"{where}.data", _format_mismatch(info, t.data, fmt, host)))
+        if info:
+            errors += _check_rewards(t, info, where, component)
 
     declared: dict[str, str] = {}
     undeclared = False  # an evaluator that knows its metric names only after running
@@ -403,8 +416,11 @@ def _check_gate_metrics(gates: list[str], declared: dict[str, str], undeclared: 
     return errors
 
 
-def _checked_source(info, params: dict) -> tuple[str | None, list[tuple[str, str]]]:
-    """The source's data format, after its own cheap check of the data (file, line, column)."""
+def _checked_source(info, params: dict, host) -> tuple[str | None, list[tuple[str, str]]]:
+    """The source's data format (a registered one), after its own cheap check of the data
+    (file, line, column)."""
+    from .plugins import UnknownComponent
+
     try:
         source = info.cls(**params)
         source.check()
@@ -413,7 +429,44 @@ def _checked_source(info, params: dict) -> tuple[str | None, list[tuple[str, str
         return None, list(exc.errors)
     except Exception as exc:  # noqa: BLE001 - a plugin's check failed in an unexpected way: say so, do not hide it
         return None, [("", f"data source '{info.name}' could not check its data: {type(exc).__name__}: {exc}")]
-    return (fmt if fmt in DATA_FORMATS else None), []
+    try:
+        host.resolve("data_format", fmt)
+    except UnknownComponent as exc:
+        return None, [("source", f"data source '{info.name}' declares format '{fmt}': {exc.message}")]
+    return fmt, []
+
+
+def _format_mismatch(trainer, data_name: str, fmt: str, host) -> str:
+    """Which trainers would take this data, so the fix is in the message."""
+    fits = sorted(c.name for c in host.available("trainer") if fmt in c.cls.formats)
+    hint = f"; trainers that take {fmt} data: {', '.join(fits)}" if fits else ""
+    return f"trainer '{trainer.name}' takes {', '.join(trainer.cls.formats)} data; '{data_name}' is {fmt}{hint}"
+
+
+def _check_rewards(section, trainer, where: str, component) -> list[tuple[str, str]]:
+    """Trainers that score their own generations need rewards; the others take none."""
+    if not trainer.cls.uses_rewards:
+        if section.rewards:
+            return [(f"{where}.rewards", f"trainer '{trainer.name}' does not use reward functions; remove "
+                                         f"`rewards` (online-RL trainers such as 'grpo' do)")]
+        return []
+    if not section.rewards:
+        return [(f"{where}.rewards", f"trainer '{trainer.name}' needs reward functions: add e.g. "
+                                     f"rewards = [\"gsm8k-exact\"] (see `harness plugins` for the loaded ones)")]
+    errors: list[tuple[str, str]] = []
+    for j, ref in enumerate(section.rewards):
+        info = component("reward_function", ref.reward, ref.params(), f"{where}.rewards[{j}]", "reward")
+        try:
+            needed = info.cls(**ref.params()).filters_needed() if info else {}
+        except Exception:  # noqa: BLE001 - the parameter check reports the cause
+            needed = {}
+        for slot, name in needed.items():  # fail closed: a reward's safety filter must be loaded
+            component("safety_filter", name, {}, f"{where}.rewards[{j}]", f"{slot}_filter")
+    weights = section.params().get("reward_weights")
+    if isinstance(weights, list) and len(weights) != len(section.rewards):
+        errors.append((f"{where}.reward_weights", f"{len(weights)} weights for {len(section.rewards)} rewards; "
+                                                  f"give one weight per reward, in the same order"))
+    return errors
 
 
 def _check_requires(requires: list[str], host) -> list[tuple[str, str]]:

@@ -128,3 +128,131 @@ filters = ["refusal"]
     assert entry["rows_in"] == 3 and entry["rows_out"] == 1
     assert entry["filters"][0]["dropped"] == 2 and "email" in json.dumps(entry["filters"][0]["examples"]).lower()
     assert record["training"][0]["examples"] == 1
+
+
+# ------------------------------------------------------- registered formats
+
+UNPAIRED = [
+    {"prompt": "Contact?", "completion": "Write to jane.doe@example.com.", "label": True},
+    {"prompt": "Contact?", "completion": "Mail bob@example.org for it.", "label": False},
+    {"prompt": "Capital of France?", "completion": "Paris.", "label": True},
+]
+
+
+def test_unpaired_preference_filters_only_desirable_completions(host):
+    """An undesirable completion is trained away from: like a rejected reply, a filter leaves it alone."""
+    data, report = _prepare(host, UNPAIRED, "unpaired_preference", [("pii", "drop", "completion")])
+    assert [ex["completion"] for ex in data.examples] == ["Mail bob@example.org for it.", "Paris."]
+    assert report["filters"][0]["flagged"] == 1 and "pair_checks" not in report
+
+
+def test_unpaired_preference_label_must_be_a_boolean(host):
+    with pytest.raises(DataError, match="example 1 field 'label' must be true or false, got 'yes'"):
+        _prepare(host, [UNPAIRED[0], {**UNPAIRED[1], "label": "yes"}], "unpaired_preference")
+
+
+def test_prompt_only_keeps_reward_columns_for_the_trainer(host):
+    rows = [{"prompt": "2+2?", "answer": "4", "id": "a", "_flags": ["x"]},
+            {"prompt": "3+3?", "answer": "6", "id": "b", "nested": {"no": 1}}]
+    data, report = _prepare(host, rows, "prompt_only", [("pii", "drop", "completion")])
+    assert report["filters"][0]["flagged"] == 0  # no completion to read
+    ds = data.to_dataset()
+    assert sorted(ds.column_names) == ["answer", "id", "prompt"]  # shared scalar columns only
+    assert ds[1] == {"prompt": "3+3?", "answer": "6", "id": "b"}
+    pc = _prepare(host, PC, "prompt_completion")[0].to_dataset()
+    assert sorted(pc.column_names) == ["completion", "prompt"]  # other formats: their keys only
+
+
+class QuestionAnswer:
+    """A third-party format: one registered object, no other change."""
+
+    import harness as _h
+
+    class QA(_h.DataFormat):
+        name = "question_answer"
+        description = "a question and its answer"
+        fields = {"question": "prompt", "answer": "reply"}
+        trl_type = "prompt-completion"
+
+        @classmethod
+        def to_trl(cls, example):
+            return {"prompt": example["question"], "completion": example["answer"]}
+
+    @staticmethod
+    @_h.hookimpl
+    def register_data_formats(register):
+        register(QuestionAnswer.QA)
+
+
+def test_a_third_party_format_is_one_registered_object(tmp_path):
+    from harness.plugins import load_plugins
+    from harness.recipe import check_recipe
+
+    qa_host = load_plugins(extra=[("qa-format", QuestionAnswer)])
+    rows = [{"question": "Mail?", "answer": "a@b.co"}, {"question": "Sky?", "answer": "Blue."}]
+    data, report = prepare("d", "test", "question_answer", rows,
+                           [(qa_host.create("safety_filter", "pii", {}), "drop", "completion")], "report",
+                           lambda _n: None, formats=lambda n: qa_host.resolve("data_format", n).cls)
+    assert [ex["answer"] for ex in data.examples] == ["Blue."]  # the filter read the `reply` role
+    assert data.to_dataset()[0] == {"prompt": "Sky?", "completion": "Blue."}
+    with pytest.raises(DataError, match="example 0 lacks answer"):
+        prepare("d", "test", "question_answer", [{"question": "x"}], [], "report", lambda _n: None,
+                formats=lambda n: qa_host.resolve("data_format", n).cls)
+
+    path = tmp_path / "qa.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = qa_host.create("data_source", "jsonl", {"path": str(path)})
+    assert source.data_format() == "question_answer"  # inferred from the columns
+    assert source.load()[1]["answer"] == "Blue."
+    recipe = parse_recipe(f"""
+[run]
+name = "qa"
+[model]
+loader = "tiny"
+[[data]]
+name = "d"
+source = "jsonl"
+path = "{path}"
+[[train]]
+trainer = "sft"
+data = "d"
+[[evaluate]]
+evaluator = "lm-eval"
+tasks = ["quick_mc"]
+""")
+    from harness.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match="trainer 'sft' takes text, chat, prompt_completion data; "
+                                          "'d' is question_answer"):
+        check_recipe(recipe, qa_host)
+
+
+def test_a_source_declaring_an_unknown_format_is_a_recipe_error(tmp_path, host):
+    from harness.recipe import RecipeError, check_recipe
+
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"question": "x"}) + "\n")
+    recipe = parse_recipe(f"""
+[run]
+name = "x"
+[model]
+loader = "tiny"
+[[data]]
+name = "d"
+source = "jsonl"
+path = "{path}"
+format = "question_answer"
+""")
+    with pytest.raises(RecipeError, match="unknown format 'question_answer'; use one of text, chat"):
+        check_recipe(recipe, host)
+
+
+def test_data_formats_table_is_a_view_of_the_registered_formats(host):
+    import harness
+
+    assert harness.DATA_FORMATS["unpaired_preference"] == ("prompt", "completion", "label")
+    assert {"text", "chat", "prompt_completion", "preference", "unpaired_preference", "prompt_only"} <= \
+        set(harness.DATA_FORMATS)
+    assert harness.get_format("prompt_only").trl_type == "prompt-only"
+    with pytest.raises(LookupError, match="unknown data format 'pairs'; available: chat, preference"):
+        harness.get_format("pairs")

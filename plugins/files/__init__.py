@@ -13,7 +13,10 @@ from pydantic import Field, field_validator, model_validator
 
 import harness
 
-_KEYS = sorted({k for keys in harness.DATA_FORMATS.values() for k in keys} | {"id"})
+
+def _known_format_keys() -> list[str]:
+    """Every key of every registered format, plus ``id`` (looked up when a recipe is checked)."""
+    return sorted({k for fmt in harness.registered_formats().values() for k in fmt.keys()} | {"id"})
 
 
 class FileSource(harness.DataSource):
@@ -23,7 +26,8 @@ class FileSource(harness.DataSource):
 
     class Params(harness.Params):
         path: str = Field(description="the file; relative paths are relative to the recipe's folder")
-        format: Optional[str] = Field(None, description="text, chat, prompt_completion or preference; "
+        format: Optional[str] = Field(None, description="a registered data format (text, chat, prompt_completion, "
+                                                        "preference, unpaired_preference, prompt_only, ...); "
                                                         "inferred from the columns when left out")
         columns: dict[str, str] = Field(default_factory=dict,
                                         description="{format key = file column}, e.g. {prompt = \"question\"}")
@@ -43,10 +47,11 @@ class FileSource(harness.DataSource):
         @field_validator("columns")
         @classmethod
         def _known_keys(cls, v):
-            bad = [k for k in v if k not in _KEYS]
+            known = _known_format_keys()
+            bad = [k for k in v if k not in known]
             if bad:
                 raise ValueError(f"unknown format key(s) {', '.join(map(repr, bad))} in columns; "
-                                 f"keys are {', '.join(_KEYS)} (the value is your file's column)")
+                                 f"keys are {', '.join(known)} (the value is your file's column)")
             return v
 
         @model_validator(mode="after")

@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness import DATA_FORMATS, ParamError, to_conversational
+from harness import DATA_FORMATS, ParamError, registered_formats, to_conversational
 
 from .scan import DataFileError, field_problem, infer_format, scan
 
@@ -44,8 +44,8 @@ def check_columns(fmt: str, columns: list[str], mapping: dict[str, str], where: 
     return full
 
 
-def _check_field(value: Any, key: str, row: int, where: Path) -> None:
-    problem = field_problem(value, key)
+def _check_field(value: Any, key: str, row: int, where: Path, role: str = "") -> None:
+    problem = field_problem(value, key, role)
     if problem:
         raise DataFileError(f"{where}, row {row}: field {key!r}: {problem}")
 
@@ -78,8 +78,9 @@ def load_rows(builder: str, params: Any, *, seed: int) -> tuple[str, list[dict[s
     rows = []
     for file_row, raw in zip(indices, picked):
         row = {key: raw[col] for key, col in mapping.items()}
+        roles = registered_formats()[fmt].fields
         for key in DATA_FORMATS[fmt]:
-            _check_field(row[key], key, file_row, path)
+            _check_field(row[key], key, file_row, path, roles.get(key, ""))
         row["id"] = str(row.get("id", file_row))
         for col, value in raw.items():  # other columns ride along as metadata
             if col not in mapped_cols and col not in row:

@@ -22,10 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness import DATA_FORMATS, ParamError
-
-#: Order in which a format is inferred from the columns present (most specific first).
-INFER_ORDER = ("preference", "prompt_completion", "chat", "text")
+from harness import DATA_FORMATS, ParamError, registered_formats
 
 
 class DataFileError(ParamError):
@@ -115,13 +112,20 @@ def csv_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]
     return header, rows()
 
 
+def infer_order() -> list[str]:
+    """Registered formats, most specific (most keys) first: the order a format is inferred in."""
+    formats = registered_formats()
+    return sorted(formats, key=lambda name: -len(formats[name].keys()))
+
+
 def infer_format(columns: list[str], mapping: dict[str, str], where: Path) -> str:
     check_mapped(columns, mapping, where)
     present = set(columns) | set(mapping)
-    for fmt in INFER_ORDER:
+    order = infer_order()
+    for fmt in order:
         if all(k in present for k in DATA_FORMATS[fmt]):
             return fmt
-    wanted = "; ".join(f"{f}: {', '.join(DATA_FORMATS[f])}" for f in INFER_ORDER)
+    wanted = "; ".join(f"{f}: {', '.join(DATA_FORMATS[f])}" for f in order)
     raise ParamError([("format", f"cannot infer the format of {where}: its columns are "
                                  f"{', '.join(columns) or 'none'}. Formats need ({wanted}). Set `format` and "
                                  "map your columns, e.g. columns = {prompt = \"question\", completion = \"answer\"}")])
@@ -135,8 +139,10 @@ def check_mapped(columns: list[str], mapping: dict[str, str], where: Path) -> No
         raise ParamError(errors)
 
 
-def field_problem(value: Any, key: str) -> str | None:
-    """Why ``value`` cannot be the format key ``key`` (None when it can)."""
+def field_problem(value: Any, key: str, role: str = "") -> str | None:
+    """Why ``value`` cannot be the format key ``key`` with that role (None when it can)."""
+    if role == "label":
+        return None if isinstance(value, bool) else f"expected true or false, got {_json_type(value)}: {value!r}"
     if isinstance(value, str) and key != "messages":
         return None
     if key == "text":
@@ -185,8 +191,9 @@ def scan(builder: str, path: Path, fmt: str | None, mapping: dict[str, str]) -> 
             full = {k: mapping.get(k, k) for k in DATA_FORMATS[fmt]}
         count += 1
         _missing_columns(fmt, list(row), mapping, path, f", line {lineno}")
+        roles = registered_formats()[fmt].fields
         for key, col in full.items():
-            problem = field_problem(row[col], key)
+            problem = field_problem(row[col], key, roles.get(key, ""))
             if builder == "csv" and key == "messages":
                 problem = "a CSV field holds text, not a list of messages: use JSONL for format 'chat'"
             if problem:

@@ -45,7 +45,8 @@ class HFDataSource(harness.DataSource):
         split: str = "train"
         data_files: Optional[Union[str, list[str], dict[str, Union[str, list[str]]]]] = None
         revision: Optional[str] = None
-        format: Literal["text", "chat", "prompt_completion", "preference"]
+        format: str = Field(description="a registered data format: text, chat, prompt_completion, preference, "
+                                        "unpaired_preference, prompt_only, ...")
         columns: dict[str, str] = Field(default_factory=dict,
                                         description="{format key: dataset column}, e.g. {prompt = 'question'}")
         limit: Optional[int] = Field(None, ge=1)
@@ -54,6 +55,9 @@ class HFDataSource(harness.DataSource):
     @classmethod
     def validate_params(cls, params: dict[str, Any]):
         p = super().validate_params(params)
+        if p.format not in harness.registered_formats():
+            raise harness.ParamError([("format", f"unknown data format {p.format!r}; loaded formats: "
+                                                 f"{', '.join(harness.registered_formats())}")])
         keys = harness.DATA_FORMATS[p.format]
         bad = [(f"columns.{k}", f"'{k}' is not a key of format '{p.format}' (keys: {', '.join(keys)})")
                for k in p.columns if k not in keys]

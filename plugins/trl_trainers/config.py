@@ -13,7 +13,7 @@ import enum
 import json
 from typing import Any
 
-from .params import trl_config_class
+from .params import trl_config_class, trl_label
 
 
 def device_defaults(device: str, dtype: str) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def build_config(trainer_cls, params: dict[str, Any], *, device: str, dtype: str
                                          seed=seed)
     config = config_cls(**kwargs)
     record = {
-        "trl_config": f"trl.{config_cls.__name__}",
+        "trl_config": trl_label(trainer_cls.config_class),
         "device": device,
         "dtype": dtype,
         "precision": "bf16" if config.bf16 else "fp16" if config.fp16 else "fp32",

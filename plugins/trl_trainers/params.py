@@ -36,10 +36,21 @@ LORA_OWNED = {
 CHECKPOINTING_ALIASES = ("gradient_checkpointing", "activation_checkpointing")
 
 
-def trl_config_class(trainer_cls):
-    import trl
+def trl_class(name: str):
+    """``"DPOConfig"`` -> ``trl.DPOConfig``; a dotted name (``trl.experimental.orpo.ORPOConfig``) as written."""
+    import importlib
 
-    return getattr(trl, trainer_cls.config_class)
+    module, _, attr = (name if "." in name else f"trl.{name}").rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def trl_label(name: str) -> str:
+    """How messages name a TRL class: ``trl.DPOConfig``, ``trl.experimental.orpo.ORPOConfig``."""
+    return name if "." in name else f"trl.{name}"
+
+
+def trl_config_class(trainer_cls):
+    return trl_class(trainer_cls.config_class)
 
 
 @functools.lru_cache(maxsize=None)
@@ -149,7 +160,7 @@ def validate_params(trainer_cls, params: dict[str, Any]) -> dict[str, Any]:
     lora = params.pop("lora", None)
     errors = check_keys(
         params, types, owned=HARNESS_OWNED, extra_known=("lora",), choices=field_choices(config_cls),
-        unknown_msg=f"unknown key for trainer '{trainer_cls.name}' (not a field of trl.{config_cls.__name__})")
+        unknown_msg=f"unknown key for trainer '{trainer_cls.name}' (not a field of {trl_label(trainer_cls.config_class)})")
     both = [k for k in CHECKPOINTING_ALIASES if k in params]
     if len(both) == 2 and params[both[0]] != params[both[1]]:
         errors.append(("gradient_checkpointing", "contradicts activation_checkpointing (its new name in "
@@ -179,5 +190,5 @@ def _build_check(trainer_cls, params: dict[str, Any]) -> list[tuple[str, str]]:
             text = str(exc)
             keys = [k for k, v in params.items()
                     if k in text or (isinstance(v, str) and len(v) > 2 and v in text)] or [""]
-            return [(keys[0], f"trl.{trainer_cls.config_class} rejected the parameters: {text}")]
+            return [(keys[0], f"{trl_label(trainer_cls.config_class)} rejected the parameters: {text}")]
     return []

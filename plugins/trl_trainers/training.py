@@ -18,27 +18,30 @@ import harness
 from harness import pick_device
 
 from .config import build_config, differs_from_defaults
-from .params import lora_config
+from .params import lora_config, trl_class
 
-CONVERSATIONAL_KEYS = ("messages", "prompt", "completion", "chosen", "rejected")
-FORMAT_KEYS = {"text": "text", "chat": "messages", "prompt_completion": "prompt/completion",
-               "preference": "prompt/chosen/rejected"}
+
+def _keys(fmt: str) -> str:
+    try:
+        return "/".join(harness.get_format(fmt).keys())
+    except LookupError:
+        return "?"
 
 
 def check_data(trainer, handle: harness.ModelHandle, data: harness.TrainData) -> None:
     """Refuse data this trainer cannot use, before any work, saying what would fit."""
     if data.format not in trainer.formats:
-        takes = ", ".join(f"{f} ({FORMAT_KEYS[f]})" for f in trainer.formats)
-        others = {"preference": "dpo"}.get(data.format, "sft")
+        takes = ", ".join(f"{f} ({_keys(f)})" for f in trainer.formats)
         raise harness.ParamError([("data", (
             f"trainer '{trainer.name}' cannot train on data set '{data.name}': it is {data.format} data "
-            f"({FORMAT_KEYS.get(data.format, '?')}) but '{trainer.name}' takes {takes}. Use trainer "
-            f"'{others}' for it, or a data source in one of those formats."))])
+            f"({_keys(data.format)}) but '{trainer.name}' takes {takes}. Use a trainer that takes "
+            f"{data.format} data (`harness validate` lists them), or a data source in one of those formats."))])
     if not data.examples:
         raise harness.ParamError([("data", f"data set '{data.name}' is empty (after safety filters); "
                                            f"nothing to train on")])
     first = data.examples[0]
-    if any(isinstance(first.get(k), list) for k in CONVERSATIONAL_KEYS) and not handle.has_chat_template():
+    if any(isinstance(v, list) and v and isinstance(v[0], dict) for v in first.values()) \
+            and not handle.has_chat_template():
         raise harness.ParamError([("data", (
             f"data set '{data.name}' holds chat messages but the tokenizer of model '{handle.name}' has no "
             f"chat template; use plain-text examples or a model whose tokenizer has one"))])
@@ -96,20 +99,23 @@ def _checkpointing(model) -> bool:
 def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
                  context: harness.TrainContext) -> harness.TrainResult:
     import torch
-    import trl
 
     check_data(trainer, handle, data)
     params = copy.deepcopy(dict(trainer.params))
     lora = params.pop("lora", None)
-    device, dtype = pick_device(handle.device, handle.dtype)
-    config, record = build_config(type(trainer), params, device=device, dtype=dtype,
+    device, _ = pick_device(handle.device, handle.dtype)
+    model, tokenizer = handle.model, handle.tokenizer
+    weights = master_weights(model, requested=context.weights_dtype)
+    config, record = build_config(type(trainer), params, device=device, dtype=weights["dtype"],
                                   output_dir=str(context.output_dir), seed=context.seed)
+    record["weights"] = weights
     if context.report_to and "report_to" not in params:  # trackers of the recipe's [[report]] tables
         config.report_to, config.run_name = list(context.report_to), context.run_name
         for key, value in context.tracker_args.items():
             setattr(config, key, value)
         record["report_to"] = config.report_to
-    model, tokenizer = handle.model, handle.tokenizer
+    if weights.get("warning"):
+        context.log(f"{context.stage}: WARNING {weights['warning']}")
     record["pad_token"] = ensure_pad_token(tokenizer) or "kept"
     dataset = data.to_dataset()
     state = _ModelState(model)
@@ -120,18 +126,11 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
         kwargs["peft_config"] = peft_config = lora_config(lora)
         record["lora"] = {"r": peft_config.r, "lora_alpha": peft_config.lora_alpha,
                           "lora_dropout": peft_config.lora_dropout, **differs_from_defaults(peft_config)}
-    if trainer.name == "dpo":
-        if lora is not None:
-            record["reference_model"] = "starting model = policy with the LoRA adapter disabled (no copy)"
-        elif config.precompute_ref_log_probs:
-            record["reference_model"] = "log-probs of the starting model, precomputed before training (no copy)"
-        else:
-            kwargs["ref_model"] = frozen_copy(model)
-            record["reference_model"] = "frozen copy of the starting model"
+    kwargs.update(trainer.trainer_kwargs(model, config, lora, context, record))
 
     context.log(f"{context.stage}: {trainer.name} on '{data.name}' ({len(dataset)} {data.format} examples), "
                 f"{device} {record['precision']}" + (f", LoRA r={record['lora']['r']}" if lora is not None else ""))
-    trl_trainer = getattr(trl, trainer.trainer_class)(**kwargs)
+    trl_trainer = trl_class(trainer.trainer_class)(**kwargs)
     _quiet_progress(trl_trainer, context)
     if lora is not None:
         targets = trl_trainer.model.peft_config["default"].target_modules
@@ -163,7 +162,7 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
         {"stage": context.stage, "trainer": trainer.name, "data": data.name, "lora": lora is not None,
          "merged": lora is not None}]
     result = harness.ModelHandle(trained, tokenizer, name=handle.name, loader=handle.loader,
-                                 device=handle.device, dtype=handle.dtype,
+                                 device=handle.device, dtype=weights["dtype"],
                                  meta={**handle.meta, "post_trained": history})
     context.log(f"{context.stage}: done in {metrics.get('train_runtime', 0):.1f}s, "
                 f"{metrics['steps']} steps, train_loss {metrics.get('train_loss', float('nan')):.4f}")
@@ -201,6 +200,31 @@ def _quiet_progress(trl_trainer: Any, context: Any) -> None:
     trl_trainer.remove_callback(ProgressCallback)
     trl_trainer.remove_callback(PrinterCallback)
     trl_trainer.add_callback(StepProgress())
+
+
+#: bf16 keeps 8 bits of mantissa: an update smaller than ~1/256 of a weight rounds away.
+PURE_BF16_WARNING = ("training pure {dtype} weights (the recipe's [model] dtype asks for it): updates below "
+                     "{dtype} resolution (~1/256 of a weight) are lost; at lr 1e-5 only ~15% of the weights change "
+                     "in 5 steps. Leave [model] dtype unset to train fp32 master weights with bf16 autocast.")
+
+
+def master_weights(model, *, requested: str | None) -> dict[str, Any]:
+    """Train fp32 master weights unless the recipe asked for half-precision weights explicitly.
+
+    A model held in bf16/fp16 (the default on a CUDA card) is upcast in place; TRL's ``bf16=True``
+    then autocasts the compute. The trained model stays fp32 (its weights are the result).
+    Returns what the record says about the weights.
+    """
+    import torch
+
+    held = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    held_name = str(held).removeprefix("torch.")
+    if held == torch.float32:
+        return {"dtype": "float32", "master": "float32"}
+    if requested in ("bfloat16", "float16") and requested == held_name:
+        return {"dtype": held_name, "master": held_name, "warning": PURE_BF16_WARNING.format(dtype=held_name)}
+    model.to(torch.float32)
+    return {"dtype": "float32", "master": "float32", "upcast_from": held_name}
 
 
 def _number(value: Any) -> Any:
