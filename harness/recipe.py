@@ -12,7 +12,7 @@ parameter of the named component and is validated by that component.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -98,6 +98,18 @@ class ReportSection(_Component):
     reporter: str
 
 
+class OutputSection(_Strict):
+    """What a run keeps of the models it trained (see docs/recipes.md, ``[output]``)."""
+
+    #: "final": the last train stage's model in ``model/``; "stages": every train stage's
+    #: (``stages/<stage>/``, the last one in ``model/``); "none": nothing
+    save: Literal["final", "stages", "none"] = "final"
+    #: a folder outside the store for the models (``<path>/<run id>/...``); default: the run folder
+    path: str | None = None
+    #: LoRA stages: keep the merged weights next to the adapter (false: the adapter only)
+    merge: bool = True
+
+
 class BaselineSection(_Strict):
     run: str
     store: str | None = None
@@ -113,6 +125,7 @@ class Recipe(_Strict):
     gates: dict[str, GateSpec] = Field(default_factory=dict)
     report: list[ReportSection] = Field(default_factory=list)
     baseline: BaselineSection | None = None
+    output: OutputSection = Field(default_factory=OutputSection)
 
 
 @dataclass
@@ -120,10 +133,13 @@ class LoadedRecipe:
     recipe: Recipe
     path: Path | None
     text: str
+    #: ``--set KEY=VALUE`` overrides applied to ``text`` before validation (the record keeps both)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def source(self) -> str:
-        return str(self.path) if self.path else "<recipe>"
+        where = str(self.path) if self.path else "<recipe>"
+        return f"{where} (with --set {' --set '.join(self.overrides)})" if self.overrides else where
 
     @property
     def base_dir(self) -> Path:
@@ -133,26 +149,36 @@ class LoadedRecipe:
 # ---------------------------------------------------------------- parsing
 
 
-def load_recipe(path: str | Path) -> LoadedRecipe:
-    """Read and schema-check a recipe file (components are checked by :func:`check_recipe`)."""
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedRecipe:
+    """Read and schema-check a recipe file (components are checked by :func:`check_recipe`);
+    ``overrides`` are ``--set KEY=VALUE`` expressions (see :mod:`harness.overrides`)."""
     path = Path(path)
     if not path.is_file():
         raise RecipeError(str(path), [("", "recipe file not found")])
     text = path.read_text(encoding="utf-8")
-    return parse_recipe(text, path=path)
+    return parse_recipe(text, path=path, overrides=overrides)
 
 
-def parse_recipe(text: str, *, path: Path | None = None) -> LoadedRecipe:
+def parse_recipe(text: str, *, path: Path | None = None,
+                 overrides: list[str] | tuple[str, ...] = ()) -> LoadedRecipe:
+    from .overrides import OverrideError, apply
+
     source = str(path) if path else "<recipe>"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(source, [("", f"not valid TOML: {exc}")]) from None
+    if overrides:
+        try:
+            data = apply(data, overrides)
+        except OverrideError as exc:
+            raise RecipeError(source, [(f"--set {exc.expr}", exc.message)]) from None
+        source = f"{source} (with --set {' --set '.join(overrides)})"
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(source, _schema_errors(exc)) from None
-    loaded = LoadedRecipe(recipe, path, text)
+    loaded = LoadedRecipe(recipe, path, text, list(overrides))
     _resolve_paths(loaded)
     return loaded
 
@@ -182,6 +208,9 @@ def _resolve_paths(loaded: LoadedRecipe) -> None:
                 candidate = loaded.base_dir / value
                 if value.startswith(".") or candidate.exists():
                     extra[key] = str(candidate.resolve())
+    out = loaded.recipe.output
+    if out.path and not Path(out.path).expanduser().is_absolute():
+        out.path = str((loaded.base_dir / out.path).resolve())
 
 
 # ---------------------------------------------------------------- checking

@@ -53,10 +53,50 @@ def load_hf(params) -> harness.ModelHandle:
     meta = {"source": source, "revision": params.revision,
             "commit": getattr(model.config, "_commit_hash", None)}
     name = Path(source).name if source != params.path else params.path
+    local = Path(source).is_dir()
     return harness.ModelHandle(model, tokenizer, name=name, loader="hf", device=device, dtype=dtype,
-                               meta={k: v for k, v in meta.items() if v is not None})
+                               meta={k: v for k, v in meta.items() if v is not None},
+                               files=source if local and _has_weight_files(source) else None)
+
+
+def _has_weight_files(folder: str) -> bool:
+    return any(p.suffix == ".safetensors" for p in Path(folder).iterdir())
+
+
+def load_run(params) -> harness.ModelHandle:
+    """A stored run's saved model, through the ``hf`` path, named after the run."""
+    from types import SimpleNamespace
+
+    from harness.artifacts import ArtifactNotFound, find_model
+    from harness.store import RunNotFound, Store
+
+    store = Store(params.store)
+    try:
+        record = _latest_with_model(store) if params.run == "latest" else store.load(params.run)
+        entry, folder = find_model(record, store.root / record["id"], stage=params.stage)
+    except (RunNotFound, ArtifactNotFound) as exc:
+        raise harness.ParamError([("stage" if params.stage and isinstance(exc, ArtifactNotFound) else "run",
+                                   str(exc))]) from exc
+    handle = load_hf(SimpleNamespace(path=str(folder), revision=None, dtype=params.dtype, device=params.device,
+                                     trust_remote_code=False))
+    handle.loader = "run"
+    handle.name = f"{record.get('name') or 'run'}@{record['id']}"
+    handle.meta = {"source": str(folder), "run": record["id"], "stage": entry["stage"],
+                   "saved_fingerprint": entry["fingerprint"]}
+    handle.files = folder
+    return handle
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _latest_with_model(store):
+    """``latest`` = the newest run that saved a model (not the evaluation that asks for it)."""
+    from harness.store import RunNotFound
+
+    for record in store.iter_records():
+        if any(a.get("kind") == "model" for a in record.get("artifacts") or []):
+            return record
+    raise RunNotFound(f"no run in store {store.root} saved a model (runs that train save one by default)")
