@@ -111,6 +111,10 @@ def find_model(record: dict[str, Any], run_dir: Path, *, stage: str | None = Non
     entries = [a for a in record.get("artifacts") or [] if a.get("kind") == kind
                and (stage is None or a.get("stage") == stage)]
     run = record.get("id", run_dir.name)
+    if not entries and kind == "model" and any(a.get("kind") == "adapter" for a in record.get("artifacts") or []):
+        raise ArtifactNotFound(f"run {record.get('id', run_dir.name)} saved only a LoRA adapter ([output] merge = "
+                               f"false): load it with peft.PeftModel.from_pretrained on the base model, or run "
+                               f"with merge = true to keep the merged weights too")
     if not entries:
         saved = sorted({a.get("stage") for a in record.get("artifacts") or []})
         if stage is not None and saved:

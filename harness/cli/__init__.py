@@ -26,9 +26,9 @@ def cli() -> None:
 
 
 def _add_builtin_commands() -> None:
-    from . import compare_cmd, dashboard_cmd, plugins_cmd, run_cmd, runs_cmd
+    from . import compare_cmd, dashboard_cmd, export_cmd, plugins_cmd, run_cmd, runs_cmd
 
-    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd):
+    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, export_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -90,6 +90,11 @@ def runs(store, as_json, limit):
                      (r.get("model") or {}).get("name") or "",
                      f"{r['duration_s']:.0f}s" if r.get("duration_s") is not None else ""])
     click.echo(_table(rows, ["id", "name", "status", "gates", "model", "time"]))
+    stopped = [r["id"] for r in records if r.get("status") in ("incomplete", "failed") and r.get("recipe")]
+    for run_id in stopped:  # killed (incomplete: no run.json) or failed: both can continue
+        click.echo(f"resume {run_id}: harness resume {run_id}"
+                   + ("  (unless it is still running)" if next(r for r in records if r["id"] == run_id)
+                      ["status"] == "incomplete" else ""))
 
 
 @click.command()
