@@ -54,7 +54,7 @@ evaluator = "safety"
 suites = ["quick-safety"]
 filters = ["refusal"]
 max_new_tokens = 8
-limit = 8
+limit = 16
 """
 
 
@@ -253,8 +253,9 @@ def test_eval_run_model_reproduces_after_metrics_exactly(tmp_path, monkeypatch):
     assert out.exit_code == 0, out.output
     trained = json.loads((store / json.loads(out.stdout)["id"] / RECORD_FILE).read_text())
     # --no-cache: the evaluation really runs on the reloaded model
-    out = runner.invoke(cli, ["eval", "--model", "run:latest", "--tasks", "quick_mc", "--suites", "quick-safety", "--limit", "16",
-                              "--store", str(store), "--no-cache", "--json"])
+    # the recipe's own [[evaluate]] sections, on the run's saved model
+    out = runner.invoke(cli, ["eval", str(recipe), "--model", "run:latest", "--store", str(store), "--no-cache",
+                              "--json"])
     assert out.exit_code == 0, out.output
     again = json.loads((store / json.loads(out.stdout)["id"] / RECORD_FILE).read_text())
     assert again["model"]["run"] == trained["id"] and again["model"]["loader"] == "run"
