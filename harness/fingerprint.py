@@ -127,7 +127,10 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     chat template, padding and truncation sides. Not its name or folder."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None:
-        table: Any = backend.to_str()
+        table: Any = json.loads(backend.to_str())
+        # padding/truncation are per-call state a tokenizer call leaves behind, not its files
+        table.pop("padding", None)
+        table.pop("truncation", None)
     else:
         table = sorted(tokenizer.get_vocab().items()) if hasattr(tokenizer, "get_vocab") else None
     added = getattr(tokenizer, "added_tokens_decoder", {}) or {}

@@ -53,14 +53,8 @@ def load_hf(params) -> harness.ModelHandle:
     meta = {"source": source, "revision": params.revision,
             "commit": getattr(model.config, "_commit_hash", None)}
     name = Path(source).name if source != params.path else params.path
-    local = Path(source).is_dir()
     return harness.ModelHandle(model, tokenizer, name=name, loader="hf", device=device, dtype=dtype,
-                               meta={k: v for k, v in meta.items() if v is not None},
-                               files=source if local and _has_weight_files(source) else None)
-
-
-def _has_weight_files(folder: str) -> bool:
-    return any(p.suffix == ".safetensors" for p in Path(folder).iterdir())
+                               meta={k: v for k, v in meta.items() if v is not None})
 
 
 def load_run(params) -> harness.ModelHandle:
