@@ -7,6 +7,7 @@ not depend on the thread count and a 7B model hashes in seconds, not 30 s.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import mmap
@@ -146,6 +147,7 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     })
 
 
+@functools.lru_cache(maxsize=None)
 def code_fingerprint(cls: type) -> str:
     """Hash of the source files of the package that defines ``cls`` (an evaluator plugin's code):
     an edited evaluator misses the cache even when its version number did not change."""

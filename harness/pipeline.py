@@ -145,6 +145,7 @@ class Run:
 
     def _prepare_data(self) -> dict[str, Any]:
         self.datasets = {}
+        self.record["data"] = []  # a resumed run prepares its data again
         for d in self.recipe.data:
             source = self._use(f"data:{d.name}", "data_source", d.source, d.params())
             examples = source.load(seed=self.recipe.run.seed)

@@ -115,6 +115,7 @@ def test_failed_run_resumes_from_the_last_saved_stage(tmp_path, host):
     assert Probe.calls == 2  # only "after" ran again
     assert resumed["attempts"][0]["status"] == "failed" and "illegal memory" in resumed["attempts"][0]["error"]["message"]
     assert resumed["error"] is None and resumed["metrics"]["before"] == failed["metrics"]["before"]
+    assert [d["name"] for d in resumed["data"]] == ["facts"]  # prepared again, recorded once
     assert [a["stage"] for a in resumed["artifacts"]] == ["train-0-nudge", "train-1-flaky"]
     on_disk = json.loads((store.root / failed["id"] / RECORD_FILE).read_text())
     assert on_disk["status"] == "completed" and not (store.root / failed["id"] / PARTIAL_FILE).exists()
