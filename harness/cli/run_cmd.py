@@ -84,16 +84,30 @@ def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_j
         click.echo(json.dumps({"id": record["id"], "status": record["status"],
                                "gates_passed": record["gates_passed"], "metrics": record["metrics"],
                                "gates": record["gates"], "error": record["error"],
+                               "artifacts": record.get("artifacts") or [],
                                "run_dir": str(store.root / record["id"])}, indent=2))
     else:
         from .runs_cmd import format_record
 
         click.echo(format_record(record))
+        _echo_artifacts(record, store)
     if record["status"] != "completed":
         return EXIT_ERROR
     if record["gates_passed"] is False:
         return EXIT_GATE_FAILED
     return EXIT_OK
+
+
+def _echo_artifacts(record: dict, store) -> None:
+    """Where the trained model is, and the commands that use it."""
+    models = [a for a in record.get("artifacts") or [] if a.get("kind") == "model"]
+    for a in record.get("artifacts") or []:
+        path = Path(a["path"]) if Path(a["path"]).is_absolute() else store.root / record["id"] / a["path"]
+        click.echo(f"saved    {a['kind']} of {a['stage']}: {path} ({a['bytes'] / 1e6:.1f} MB)")
+    if models and record["status"] == "completed":
+        click.echo(f"use it   harness eval --model run:{record['id']} ...  |  harness export {record['id']} DIR")
+    elif record["status"] == "failed" and record.get("recipe"):
+        click.echo(f"resume   harness resume {record['id']}")
 
 
 _report_options = [
