@@ -407,6 +407,39 @@ def test_export_writes_a_loadable_folder_with_a_model_card(tmp_path):
     assert out.exit_code != 0 and "not empty" in out.output
 
 
+class FakeHub:
+    """Stands in for the Hub (no network here): records what `--push-to-hub` asks of HfApi."""
+
+    calls: list = []
+
+    def create_repo(self, repo_id, **kw):
+        FakeHub.calls.append(("create_repo", repo_id, kw))
+
+    def upload_folder(self, *, folder_path, repo_id, **kw):
+        FakeHub.calls.append(("upload_folder", repo_id, sorted(p.name for p in Path(folder_path).iterdir())))
+        return type("Info", (), {"commit_url": f"https://hub/{repo_id}/commit/1"})()
+
+
+def test_push_to_hub_uploads_the_exported_folder(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from harness.cli import _add_builtin_commands, cli
+
+    store = Store(tmp_path / "runs")
+    host = load_plugins(allow=FIRST_PARTY, extra=[("extras", Extras())])
+    rec = _run(host, store, RECIPE + PROBE, use_cache=False)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHub)
+    FakeHub.calls = []
+    _add_builtin_commands()
+    out = CliRunner().invoke(cli, ["export", rec["id"], str(tmp_path / "ship"), "--store", str(store.root),
+                                   "--push-to-hub", "me/tiny", "--private"])
+    assert out.exit_code == 0, out.output
+    assert FakeHub.calls[0] == ("create_repo", "me/tiny", {"private": True, "exist_ok": True})
+    assert FakeHub.calls[1][0] == "upload_folder" and {"README.md", "model.safetensors", "config.json"} <= \
+        set(FakeHub.calls[1][2])
+    assert "pushed to https://hub/me/tiny" in out.output
+
+
 def test_model_index_is_hf_metadata():
     from huggingface_hub import ModelCardData
 
