@@ -276,6 +276,13 @@ def test_run_model_hits_the_cache_of_the_runs_after_evaluation(tmp_path, extras_
     assert Probe.calls == 2, "same saved files, tokenizer and settings: the run's 'after' result is reused"
     assert rec["metrics"]["before"] == trained["metrics"]["after"]
     assert rec["model"]["fingerprint"] == trained["model"]["fingerprint_after"]
+    # a recipe continues training from it
+    more = RECIPE.replace('loader = "tiny"', f'loader = "run"\nrun = "{trained["id"]}"\nstore = "{store.root}"')
+    cont = _run(extras_host, store, more + PROBE)
+    assert cont["status"] == "completed" and cont["model"]["run"] == trained["id"]
+    assert cont["model"]["fingerprint"] == trained["model"]["fingerprint_after"]
+    assert cont["metrics"]["before"] == trained["metrics"]["after"]  # its "before" is the run's "after"
+    assert cont["model"]["fingerprint_after"] not in (trained["model"]["fingerprint_after"], None)
 
 
 def test_run_loader_errors_name_the_run(tmp_path, extras_host):
@@ -287,6 +294,14 @@ def test_run_loader_errors_name_the_run(tmp_path, extras_host):
         extras_host.create("model", "run", {"run": rec["id"], "store": str(store.root)}).load()
     with pytest.raises(harness.ParamError, match="saved a model"):
         extras_host.create("model", "run", {"run": "latest", "store": str(store.root)}).load()
+    # checked before any run starts: no failed run is stored for a model that cannot be found
+    from harness.cli import _add_builtin_commands, cli
+
+    _add_builtin_commands()
+    before = store.run_ids()
+    out = CliRunner().invoke(cli, ["eval", "--model", "run:nope", "--tasks", "quick_mc", "--store", str(store.root)])
+    assert out.exit_code == 2 and "model.run: no run 'nope'" in out.output
+    assert store.run_ids() == before
 
 
 # ------------------------------------------------------------------ cache key

@@ -21,13 +21,16 @@ def _host(strict: bool):
         fail(str(exc))
 
 
-def _load_checked(recipe: str, strict: bool, overrides: tuple[str, ...] = ()):
+def _load_checked(recipe: str, strict: bool, overrides: tuple[str, ...] = (), store=None):
     """The plugin host and the recipe, checked in full; exit 2 with the errors otherwise."""
     from ..recipe import RecipeError, check_recipe, load_recipe
 
     host = _host(strict)
     try:
         loaded = load_recipe(recipe, overrides)
+        if store is not None and loaded.recipe.model.loader == "run":
+            extra = loaded.recipe.model.model_extra
+            extra.setdefault("store", str(store.root))  # a run's model, from the store this command uses
         check_recipe(loaded, host)
     except RecipeError as exc:
         fail(str(exc))
@@ -141,7 +144,7 @@ set_option = click.option(
 @report_options
 def run(recipe, store, baseline, overrides, junit, summary, as_json, no_cache, strict):
     """Run a recipe: evaluate, train, evaluate again, gate, store the record."""
-    host, loaded = _load_checked(recipe, strict, overrides)
+    host, loaded = _load_checked(recipe, strict, overrides, store)
     record = _execute(loaded, host, store, use_cache=not no_cache, baseline=baseline)
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json))
 

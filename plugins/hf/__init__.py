@@ -47,6 +47,15 @@ class RunLoader(harness.ModelLoader):
         dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
         device: str = "auto"
 
+    @classmethod
+    def validate_params(cls, params):
+        """The run must exist and have saved a model: checked before any run starts."""
+        from .loader import find_run_model
+
+        p = super().validate_params(params)
+        find_run_model(p)
+        return p
+
     def load(self) -> harness.ModelHandle:
         from .loader import load_run
 

@@ -61,16 +61,7 @@ def load_run(params) -> harness.ModelHandle:
     """A stored run's saved model, through the ``hf`` path, named after the run."""
     from types import SimpleNamespace
 
-    from harness.artifacts import ArtifactNotFound, find_model
-    from harness.store import RunNotFound, Store
-
-    store = Store(params.store)
-    try:
-        record = _latest_with_model(store) if params.run == "latest" else store.load(params.run)
-        entry, folder = find_model(record, store.root / record["id"], stage=params.stage)
-    except (RunNotFound, ArtifactNotFound) as exc:
-        raise harness.ParamError([("stage" if params.stage and isinstance(exc, ArtifactNotFound) else "run",
-                                   str(exc))]) from exc
+    record, entry, folder = find_run_model(params)
     handle = load_hf(SimpleNamespace(path=str(folder), revision=None, dtype=params.dtype, device=params.device,
                                      trust_remote_code=False))
     handle.loader = "run"
@@ -84,6 +75,22 @@ def load_run(params) -> harness.ModelHandle:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def find_run_model(params):
+    """``(record, artifact entry, folder)`` of the model ``params`` name; ParamError otherwise.
+    Light (no ML import): ``harness validate`` calls it."""
+    from harness.artifacts import ArtifactNotFound, find_model
+    from harness.store import RunNotFound, Store
+
+    store = Store(params.store)
+    try:
+        record = _latest_with_model(store) if params.run == "latest" else store.load(params.run)
+        entry, folder = find_model(record, store.root / record["id"], stage=params.stage)
+    except (RunNotFound, ArtifactNotFound) as exc:
+        raise harness.ParamError([("stage" if params.stage and isinstance(exc, ArtifactNotFound) else "run",
+                                   str(exc))]) from exc
+    return record, entry, folder
 
 
 def _latest_with_model(store):
