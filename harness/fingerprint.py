@@ -59,10 +59,13 @@ def _tree_hash(labels: list[bytes], buffers: list[memoryview]) -> str:
             digests = list(pool.map(_chunk_digest, jobs))
     else:
         digests = [_chunk_digest(j) for j in jobs]
+    per_buffer: list[list[bytes]] = [[] for _ in labels]
+    for digest, owner in zip(digests, owners, strict=True):
+        per_buffer[owner].append(digest)
     h = hashlib.blake2b(digest_size=8)
-    for i, label in enumerate(labels):
+    for label, parts in zip(labels, per_buffer, strict=True):
         h.update(label)
-        h.update(b"".join(d for d, o in zip(digests, owners) if o == i))
+        h.update(b"".join(parts))
     return h.hexdigest()
 
 
