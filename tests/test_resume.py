@@ -55,6 +55,18 @@ class Flaky(Nudge):
         return harness.TrainResult(model=model, log=[{"step": 1, "loss": 0.0}])
 
 
+class FlakyAfter(Probe):
+    """Crashes in the "after" phase while ``broken`` is set."""
+
+    name = "flaky-after"
+    broken = True
+
+    def evaluate(self, model, context):
+        if context.phase == "after" and FlakyAfter.broken:
+            raise MemoryError("CUDA out of memory")
+        return super().evaluate(model, context)
+
+
 class Extras:
     @harness.hookimpl
     def register_trainers(self, register):
@@ -64,6 +76,7 @@ class Extras:
     @harness.hookimpl
     def register_evaluators(self, register):
         register(Probe)
+        register(FlakyAfter)
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +153,24 @@ def test_resume_without_saved_models_starts_training_from_the_base_model(tmp_pat
     assert stages["evaluate-before"]["resumed"] == "reused"
     assert "resumed" not in stages["train-0-nudge"] and "reloaded_from" not in stages["load"]  # ran again
     assert resumed["status"] == "completed"
+
+
+def test_run_that_failed_after_training_reloads_the_final_model_and_only_evaluates(tmp_path, host):
+    recipe = TWO_STAGES.replace('save = "stages"', 'save = "final"').replace('trainer = "flaky"', 'trainer = "nudge"')
+    recipe = recipe.replace('evaluator = "probe"', 'evaluator = "flaky-after"')
+    store = Store(tmp_path / "runs")
+    FlakyAfter.broken = True
+    failed = run_recipe(parse_recipe(recipe), host, store, use_cache=False)
+    assert failed["error"]["stage"] == "evaluate-after"
+    FlakyAfter.broken = False
+    resumed = run_recipe(parse_recipe(recipe), host, store, resume=failed["id"], use_cache=False)
+    stages = {s["name"]: s for s in resumed["stages"]}
+    assert resumed["status"] == "completed"
+    assert [stages[n].get("resumed") for n in ("evaluate-before", "train-0-nudge", "train-1-nudge")] == ["reused"] * 3
+    assert stages["load"]["reloaded_from"] == "model" and stages["data"]["resumed"] == "reused"
+    assert resumed["model"]["fingerprint_after"] == failed["artifacts"][0]["fingerprint"]
+    straight = run_recipe(parse_recipe(recipe), host, Store(tmp_path / "other"), use_cache=False)
+    assert straight["metrics"]["after"] == resumed["metrics"]["after"]
 
 
 KILLED = f"""
