@@ -12,7 +12,9 @@ reusing the stages that completed (see :meth:`Run._reusable`).
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import sys
 import time
 import traceback
@@ -62,6 +64,7 @@ class Run:
         self.previous: dict[str, Any] | None = None
         if resume:
             self.previous = store.load(resume)
+            _refuse_if_running(self.previous)
             self.run_id, self.dir = self.previous["id"], store.root / self.previous["id"]
             self.kind = self.previous.get("kind", kind)
         else:
@@ -88,6 +91,8 @@ class Run:
             "components": self.components, "environment": environment(cwd=self.loaded.base_dir),
             "model": {}, "data": [], "stages": [], "metrics": {}, "tasks": {}, "samples": {},
             "training": [], "artifacts": [], "gates": [], "error": None,
+            # who writes this folder: `harness resume` refuses a run whose process is still alive
+            "process": {"host": socket.gethostname(), "pid": os.getpid()},
         }
 
     def _save_partial(self) -> None:
@@ -425,6 +430,19 @@ class Run:
                 self._use("report", "reporter", section.reporter, section.params()).report(self.record, self.dir)
             except Exception as exc:  # noqa: BLE001 - a reporter never loses the stored run
                 self.log(f"reporter '{section.reporter}' failed: {type(exc).__name__}: {exc}")
+
+
+def _refuse_if_running(previous: dict[str, Any]) -> None:
+    """An incomplete run whose process is alive on this host is still running, not killed."""
+    proc = previous.get("process") or {}
+    if previous.get("status") != "incomplete" or proc.get("host") != socket.gethostname() or not proc.get("pid"):
+        return
+    try:
+        os.kill(int(proc["pid"]), 0)
+    except (ProcessLookupError, PermissionError, ValueError, OverflowError):
+        return
+    raise ValueError(f"run {previous['id']} is still running (pid {proc['pid']} on this host); "
+                     f"resume it once that process has stopped")
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -251,9 +251,22 @@ def test_kill_9_during_training_then_resume_from_the_checkpoint(tmp_path):
     assert not (store / run_id / PARTIAL_FILE).exists()
 
 
-def test_resume_refuses_what_cannot_be_resumed(tmp_path):
+def test_resume_refuses_what_cannot_be_resumed(tmp_path, host):
+    import socket
+
     from harness.cli import _add_builtin_commands, cli
 
     _add_builtin_commands()
     out = CliRunner().invoke(cli, ["resume", "nope", "--store", str(tmp_path / "runs")])
     assert out.exit_code == 2 and "no run 'nope'" in out.output
+    # a run whose process is alive is running, not killed: two writers would corrupt it
+    store = Store(tmp_path / "runs")
+    Flaky.broken = True
+    failed = run_recipe(parse_recipe(TWO_STAGES), host, store, use_cache=False)
+    folder = store.root / failed["id"]
+    partial = {**failed, "status": "running", "process": {"host": socket.gethostname(), "pid": os.getpid()}}
+    (folder / RECORD_FILE).unlink()
+    (folder / PARTIAL_FILE).write_text(json.dumps(partial))
+    with pytest.raises(ValueError, match=f"still running \\(pid {os.getpid()}"):
+        run_recipe(parse_recipe(TWO_STAGES), host, store, resume=failed["id"])
+    assert (folder / PARTIAL_FILE).exists() and not (folder / RECORD_FILE).exists()  # nothing touched
