@@ -236,6 +236,13 @@ def test_lora_stage_keeps_adapter_and_merged_weights_unless_merge_false(tmp_path
         assert not (run_dir / "model").exists()
         with pytest.raises(harness.ParamError, match="only a LoRA adapter"):
             extras_host.create("model", "run", {"run": record["id"], "store": str(store.root)}).load()
+        # export ships the adapter with its card
+        from harness.cli.export_cmd import export_run
+
+        out = export_run(store, record["id"], tmp_path / "adapter-export")
+        assert (out / "adapter_config.json").is_file() and "PeftModel.from_pretrained" in (out / "README.md").read_text()
+        again = PeftModel.from_pretrained(extras_host.create("model", "tiny", {}).load().model, out).merge_and_unload()
+        assert _logits(again).allclose(_logits(with_adapter))
 
 
 # ------------------------------------------------------------------ the run loader

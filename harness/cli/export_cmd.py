@@ -18,14 +18,22 @@ RECORD_COPY = "posttrain-harness-run.json"
 def export_run(store, ref: str, dest: Path, *, stage: str | None = None) -> Path:
     """Copy the run's model (and LoRA adapter) to ``dest`` with ``README.md`` and the record;
     written to a temporary sibling and renamed into place."""
-    from ..artifacts import find_model, resolve_path
+    from ..artifacts import ArtifactNotFound, find_model, resolve_path
     from ..reports.model_card import model_card
     from .run_cmd import _own_comparison
 
     record = store.load(ref)
     run_dir = store.root / record["id"]
-    entry, folder = find_model(record, run_dir, stage=stage)
-    adapters = [a for a in record.get("artifacts") or [] if a.get("kind") == "adapter" and a["stage"] == entry["stage"]]
+    adapter_only = False
+    try:
+        entry, folder = find_model(record, run_dir, stage=stage)
+    except ArtifactNotFound:
+        if not any(a.get("kind") == "adapter" for a in record.get("artifacts") or []):
+            raise
+        entry, folder = find_model(record, run_dir, stage=stage, kind="adapter")  # merge = false
+        adapter_only = True
+    adapters = [] if adapter_only else [a for a in record.get("artifacts") or []
+                                        if a.get("kind") == "adapter" and a["stage"] == entry["stage"]]
     dest = Path(dest).expanduser()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise click.UsageError(f"{dest} exists and is not empty: give a new folder (nothing was written)")
@@ -36,7 +44,8 @@ def export_run(store, ref: str, dest: Path, *, stage: str | None = None) -> Path
         for a in adapters:
             shutil.copytree(resolve_path(a, run_dir), tmp / "adapter")
         comparison = _own_comparison(record, store) if stage is None else None
-        (tmp / "README.md").write_text(model_card(record, comparison), encoding="utf-8")
+        (tmp / "README.md").write_text(model_card(record, comparison, adapter_only=adapter_only),
+                                       encoding="utf-8")
         (tmp / RECORD_COPY).write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str),
                                        encoding="utf-8")
         tmp.chmod(0o755)

@@ -73,8 +73,10 @@ def _settings(section: dict[str, Any]) -> str:
     return ", ".join(f"`{k} = {json.dumps(v)}`" for k, v in section.items() if k not in skip) or "defaults"
 
 
-def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_name: str | None = None) -> str:
-    """The card's markdown, YAML header (with ``model-index``) included."""
+def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_name: str | None = None,
+               adapter_only: bool = False) -> str:
+    """The card's markdown, YAML header (with ``model-index``) included; ``adapter_only``: the folder
+    holds a LoRA adapter (``[output] merge = false``), loaded on the base model with PEFT."""
     data = card_data(record, model_name=model_name)
     model = record.get("model") or {}
     env = record.get("environment") or {}
@@ -87,9 +89,15 @@ def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_n
              f"(run `{record.get('id')}`, {record.get('status')}, {verdict}).", ""]
     if record.get("description"):
         lines += [record["description"], ""]
-    lines += ["```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
-              'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
-              'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")', "```", ""]
+    if adapter_only:
+        lines += ["This folder holds a LoRA adapter; apply it to the base model below:", "",
+                  "```python", "from peft import PeftModel", "from transformers import AutoModelForCausalLM", "",
+                  'base = AutoModelForCausalLM.from_pretrained("path/to/the/base/model")',
+                  'model = PeftModel.from_pretrained(base, "path/to/this/folder").merge_and_unload()', "```", ""]
+    else:
+        lines += ["```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+                  'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
+                  'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")', "```", ""]
 
     lines += ["## Base model", ""]
     lines += _table(["", ""], [
