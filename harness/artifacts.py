@@ -26,6 +26,10 @@ class ArtifactNotFound(LookupError):
     pass
 
 
+class AdapterOnly(ArtifactNotFound):
+    """The stage kept a LoRA adapter but no full model (``[output] merge = false``)."""
+
+
 def artifact_root(run_dir: Path, run_id: str, output_path: str | None) -> Path:
     """Where a run's models go: the run folder, or ``<[output] path>/<run id>``."""
     return Path(output_path).expanduser() / run_id if output_path else Path(run_dir)
@@ -107,18 +111,22 @@ def resolve_path(entry: dict[str, Any], run_dir: Path) -> Path:
 
 def find_model(record: dict[str, Any], run_dir: Path, *, stage: str | None = None,
                kind: str = "model") -> tuple[dict[str, Any], Path]:
-    """The saved model of ``stage`` (default: the run's final one) and its folder."""
-    entries = [a for a in record.get("artifacts") or [] if a.get("kind") == kind
-               and (stage is None or a.get("stage") == stage)]
-    run = record.get("id", run_dir.name)
-    if not entries and kind == "model" and any(a.get("kind") == "adapter" for a in record.get("artifacts") or []):
-        raise ArtifactNotFound(f"run {record.get('id', run_dir.name)} saved only a LoRA adapter ([output] merge = "
+    """The saved ``kind`` of ``stage`` (default: the last stage that saved anything, i.e. the
+    run's final model) and its folder."""
+    saved = record.get("artifacts") or []
+    run = record.get("id", Path(run_dir).name)
+    if stage is None and saved:
+        stage = saved[-1].get("stage")
+    entries = [a for a in saved if a.get("kind") == kind and a.get("stage") == stage]
+    if not entries and kind == "model" and any(a.get("kind") == "adapter" and a.get("stage") == stage
+                                               for a in saved):
+        raise AdapterOnly(f"run {run} saved only a LoRA adapter for stage '{stage}' ([output] merge = "
                                f"false): load it with peft.PeftModel.from_pretrained on the base model, or run "
                                f"with merge = true to keep the merged weights too")
     if not entries:
-        saved = sorted({a.get("stage") for a in record.get("artifacts") or []})
-        if stage is not None and saved:
-            raise ArtifactNotFound(f"run {run} saved no {kind} for stage '{stage}' (saved: {', '.join(saved)})")
+        stages = sorted({a.get("stage") for a in saved})
+        if stages:
+            raise ArtifactNotFound(f"run {run} saved no {kind} for stage '{stage}' (saved: {', '.join(stages)})")
         why = ("it has no train stage" if not (record.get("training") or [])
                else f"its [output] save = '{((record.get('recipe') or {}).get('resolved') or {}).get('output', {}).get('save', '?')}'"
                if record.get("status") == "completed" else f"it is {record.get('status')}")

@@ -234,8 +234,10 @@ def test_lora_stage_keeps_adapter_and_merged_weights_unless_merge_false(tmp_path
         assert not _logits(merged).allclose(_logits(extras_host.create("model", "tiny", {}).load().model))
     else:
         assert not (run_dir / "model").exists()
-        with pytest.raises(harness.ParamError, match="only a LoRA adapter"):
-            extras_host.create("model", "run", {"run": record["id"], "store": str(store.root)}).load()
+        # the run loader applies the adapter to the base model the stage started from
+        reloaded = extras_host.create("model", "run", {"run": record["id"], "store": str(store.root)}).load()
+        assert reloaded.meta["adapter"] and reloaded.files is None
+        assert _logits(reloaded.model).allclose(_logits(with_adapter))
         # export ships the adapter with its card
         from harness.cli.export_cmd import export_run
 
@@ -243,6 +245,23 @@ def test_lora_stage_keeps_adapter_and_merged_weights_unless_merge_false(tmp_path
         assert (out / "adapter_config.json").is_file() and "PeftModel.from_pretrained" in (out / "README.md").read_text()
         again = PeftModel.from_pretrained(extras_host.create("model", "tiny", {}).load().model, out).merge_and_unload()
         assert _logits(again).allclose(_logits(with_adapter))
+
+
+def test_adapter_only_stage_reloads_on_the_previous_stages_saved_model(tmp_path, extras_host):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    lora = RECIPE[RECIPE.index("[[train]]"):].replace('trainer = "sft"', 'trainer = "sft"\nname = "lora"').replace(
+        "max_length = 64", 'max_length = 64\nlora = { r = 4, lora_alpha = 8, target_modules = ["q_proj"] }')
+    store = Store(tmp_path / "runs")
+    record = _run(extras_host, store, RECIPE + lora + PROBE + '\n[output]\nsave = "stages"\nmerge = false\n',
+                  use_cache=False)
+    assert [(a["stage"], a["kind"]) for a in record["artifacts"]] == [("train-0-sft", "model"), ("lora", "adapter")]
+    run_dir = store.root / record["id"]
+    expected = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(run_dir / "stages/train-0-sft/model"),
+                                         run_dir / "adapter").merge_and_unload()
+    reloaded = extras_host.create("model", "run", {"run": record["id"], "store": str(store.root)}).load()
+    assert _logits(reloaded.model).allclose(_logits(expected))
 
 
 # ------------------------------------------------------------------ the run loader

@@ -18,7 +18,7 @@ RECORD_COPY = "posttrain-harness-run.json"
 def export_run(store, ref: str, dest: Path, *, stage: str | None = None) -> Path:
     """Copy the run's model (and LoRA adapter) to ``dest`` with ``README.md`` and the record;
     written to a temporary sibling and renamed into place."""
-    from ..artifacts import ArtifactNotFound, find_model, resolve_path
+    from ..artifacts import AdapterOnly, find_model, resolve_path
     from ..reports.model_card import model_card
     from .run_cmd import _own_comparison
 
@@ -27,9 +27,7 @@ def export_run(store, ref: str, dest: Path, *, stage: str | None = None) -> Path
     adapter_only = False
     try:
         entry, folder = find_model(record, run_dir, stage=stage)
-    except ArtifactNotFound:
-        if not any(a.get("kind") == "adapter" for a in record.get("artifacts") or []):
-            raise
+    except AdapterOnly:
         entry, folder = find_model(record, run_dir, stage=stage, kind="adapter")  # merge = false
         adapter_only = True
     adapters = [] if adapter_only else [a for a in record.get("artifacts") or []
