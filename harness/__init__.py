@@ -7,6 +7,7 @@ see docs/architecture.md). Importing it imports no ML library: helpers that
 need torch (``pick_device``, ``torch_dtype``) import it when called.
 """
 
+from .artifacts import AdapterOnly, ArtifactNotFound, find_model
 from .cache import default_cache_dir
 from .chat import to_conversational
 from .compare import compare_records
@@ -43,7 +44,7 @@ from .hookspecs import hookimpl
 from .plugins import PluginUnavailable, UnknownComponent, create_component, get_host
 from .reports.summary import render_summary, write_summary
 from .runtime import pick_device, torch_dtype
-from .store import RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
+from .store import RECORD_FILE, SCHEMA_VERSION, RunNotFound, Store, read_jsonl, write_json, write_jsonl
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,7 @@ __all__ = [
     "get_host", "default_cache_dir",
     "GateResult", "write_summary", "render_summary", "compare_records",
     # the run store, for plugins that read or write runs (importers, trackers)
-    "Store", "RECORD_FILE", "SCHEMA_VERSION", "read_jsonl", "write_json", "write_jsonl",
+    "Store", "RECORD_FILE", "SCHEMA_VERSION", "RunNotFound", "read_jsonl", "write_json", "write_jsonl",
+    "find_model", "ArtifactNotFound", "AdapterOnly",
     "__version__",
 ]

@@ -1,8 +1,11 @@
 """The evaluation cache: results keyed by what decides them, never by a model's name.
 
-Key = hash of (model weights fingerprint, evaluator component and plugin version,
-the evaluator's own fingerprint of its items and settings, library versions).
-Changed weights, items or settings miss; an unchanged "before" model hits.
+Key = hash of everything that changes a score: the model's weights fingerprint, its
+tokenizer (files and chat template), its generation settings (generation config,
+dtype, device type), the evaluator component, its plugin's version and a hash of
+the plugin's code, the evaluator's own fingerprint of its items and settings, and
+library versions. Changed weights, template, items or settings miss; an unchanged
+"before" model hits.
 Location: ``$HARNESS_CACHE_DIR`` or ``${XDG_CACHE_HOME:-~/.cache}/posttrain-harness/eval``.
 """
 
@@ -32,10 +35,11 @@ class EvalCache:
 
     @staticmethod
     def key(*, model_fingerprint: str, evaluator: str, evaluator_version: str | None,
-            evaluator_fingerprint: str, libraries: dict[str, str]) -> str:
-        return content_hash({"model": model_fingerprint, "evaluator": evaluator,
-                             "version": evaluator_version, "items": evaluator_fingerprint,
-                             "libraries": libraries})
+            evaluator_fingerprint: str, libraries: dict[str, str], tokenizer_fingerprint: str | None = None,
+            generation: dict[str, Any] | None = None, evaluator_code: str | None = None) -> str:
+        return content_hash({"model": model_fingerprint, "tokenizer": tokenizer_fingerprint,
+                             "generation": generation, "evaluator": evaluator, "version": evaluator_version,
+                             "code": evaluator_code, "items": evaluator_fingerprint, "libraries": libraries})
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"

@@ -134,7 +134,8 @@ class ModelHandle:
     """
 
     def __init__(self, model: Any, tokenizer: Any, *, name: str, loader: str = "",
-                 device: str = "cpu", dtype: str = "float32", meta: dict | None = None):
+                 device: str = "cpu", dtype: str = "float32", meta: dict | None = None,
+                 files: str | Path | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
@@ -142,19 +143,51 @@ class ModelHandle:
         self.device = device
         self.dtype = dtype
         self.meta = dict(meta or {})
+        #: a saved folder whose weight files hold exactly these weights (set by loaders that read
+        #: safetensors unchanged, and after a run saves the model): then the fingerprint hashes the
+        #: files, the same hash the run record keeps for its saved model.
+        self.files: Path | None = Path(files) if files else None
         self._fingerprint: str | None = None
 
     def fingerprint(self) -> str:
-        """Hash of the weights (not the name): the key of every cached result."""
-        if self._fingerprint is None:
-            from .fingerprint import weights_fingerprint
+        """Hash of the weights (not the name): the key of every cached result.
 
-            self._fingerprint = weights_fingerprint(self.model)
+        Computed on first use only (a run with the cache off never hashes weights).
+        """
+        if self._fingerprint is None:
+            from .fingerprint import files_fingerprint, weights_fingerprint
+
+            self._fingerprint = files_fingerprint(self.files) if self.files else weights_fingerprint(self.model)
+        return self._fingerprint
+
+    @property
+    def fingerprint_known(self) -> str | None:
+        """The fingerprint if it was already computed, else None (never hashes)."""
         return self._fingerprint
 
     def weights_changed(self) -> None:
         """Forget the cached fingerprint; trainers call this after updating weights."""
         self._fingerprint = None
+        self.files = None
+
+    def use_saved(self, folder: str | Path, fingerprint: str) -> None:
+        """The weights now also live in ``folder`` (just saved), whose files hash to ``fingerprint``."""
+        self.files = Path(folder)
+        self._fingerprint = fingerprint
+
+    def tokenizer_fingerprint(self) -> str:
+        """Hash of the tokenizer's files and chat template (what turns prompts into tokens)."""
+        from .fingerprint import tokenizer_fingerprint
+
+        return tokenizer_fingerprint(self.tokenizer)
+
+    def generation_settings(self) -> dict[str, Any]:
+        """The model's generation config (decoding defaults), device and dtype: what, besides
+        weights and tokenizer, changes a score."""
+        config = getattr(self.model, "generation_config", None)
+        settings = config.to_diff_dict() if config is not None and hasattr(config, "to_diff_dict") else {}
+        settings.pop("transformers_version", None)
+        return {"generation_config": settings, "dtype": self.dtype, "device": self.device.split(":")[0]}
 
     def has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
@@ -174,17 +207,21 @@ class ModelHandle:
                         chat=chat, progress=progress)
 
     def save(self, path: str | Path) -> Path:
-        """Write model and tokenizer with ``save_pretrained`` (loadable by ``hf``)."""
+        """Write model (safetensors), generation config and tokenizer (with its chat template)
+        with ``save_pretrained``: a folder ``AutoModelForCausalLM.from_pretrained`` loads."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path, safe_serialization=True)
         self.tokenizer.save_pretrained(path)
         return path
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self, *, fingerprint: bool = True) -> dict[str, Any]:
+        """What the record says about the model; ``fingerprint=False`` records only a hash
+        already computed (no weight hashing when the cache is off)."""
         n_params = sum(p.numel() for p in self.model.parameters()) if hasattr(self.model, "parameters") else None
         return {"name": self.name, "loader": self.loader, "device": self.device, "dtype": self.dtype,
-                "parameters": n_params, "fingerprint": self.fingerprint(), **self.meta}
+                "parameters": n_params,
+                "fingerprint": self.fingerprint() if fingerprint else self.fingerprint_known, **self.meta}
 
 
 class ModelLoader(Component):
@@ -278,6 +315,12 @@ class TrainContext:
     ``uses_rewards`` receive any. ``weights_dtype`` is the ``[model] dtype`` the recipe
     asked for explicitly (``None``: not asked): trainers keep fp32 master weights unless
     it asks for half-precision weights.
+
+
+    ``resume_from_checkpoint``: a Trainer checkpoint folder in ``output_dir`` to continue from
+    (``harness resume`` of a run killed during this stage); pass it to ``Trainer.train()``.
+    ``adapter_dir``: where a trainer that trains a LoRA adapter saves it (``save_pretrained``)
+    before merging it, so the run keeps the adapter too; None: not asked for.
     """
 
     stage: str
@@ -297,6 +340,8 @@ class TrainContext:
     progress: Callable[..., Any] = field(default_factory=Progress)
     rewards: list["RewardFunction"] = field(default_factory=list)
     weights_dtype: str | None = None
+    resume_from_checkpoint: str | None = None
+    adapter_dir: Path | None = None
 
 
 @dataclass

@@ -4,12 +4,18 @@
 Every stage is timed and recorded as it ends (``record.partial.json``); a stage
 that raises marks the run failed with the stage, the error and the results of
 the stages before it kept. ``run.json`` is written last, atomically.
+
+Each train stage's model is saved in the run folder (see :mod:`harness.artifacts`);
+``Run(..., resume=RUN_ID)`` continues a failed or killed run in its own folder,
+reusing the stages that completed (see :meth:`Run._reusable`).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import socket
 import sys
 import time
 import traceback
@@ -17,12 +23,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import data_prep
+from . import artifacts, data_prep
 from .cache import EvalCache
 from .components import EvalContext, EvalResult, ModelHandle, TrainContext
 from .environment import environment, library_versions
 from .errors import HookFailed, StageError
 from .events import RunEnded, RunStarted, StageEnded
+from .fingerprint import code_fingerprint
 from .recipe import EvaluateSection, LoadedRecipe
 from .store import PARTIAL_FILE, RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
 
@@ -46,7 +53,8 @@ class Run:
     """One execution of a recipe against a store."""
 
     def __init__(self, loaded: LoadedRecipe, host, store: Store, *, use_cache: bool = True,
-                 kind: str = "run", baseline: str | None = None, log: Callable[[str], None] = _echo):
+                 kind: str = "run", baseline: str | None = None, log: Callable[[str], None] = _echo,
+                 resume: str | None = None):
         self.loaded = loaded
         self.recipe = loaded.recipe
         self.host = host
@@ -55,10 +63,20 @@ class Run:
         self.log = log
         self.kind = kind
         self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
-        self.run_id, self.dir = store.new_run_dir(self.recipe.run.name)
+        self.previous: dict[str, Any] | None = None
+        if resume:
+            self.previous = store.load(resume)
+            _refuse_if_running(self.previous)
+            self.run_id, self.dir = self.previous["id"], store.root / self.previous["id"]
+            self.kind = self.previous.get("kind", kind)
+        else:
+            self.run_id, self.dir = store.new_run_dir(self.recipe.run.name)
         self.started = time.time()
-        self.components: list[dict[str, Any]] = []
+        self.components: list[dict[str, Any]] = list((self.previous or {}).get("components") or [])
         self.record: dict[str, Any] = self._skeleton()
+        self.model_root = artifacts.artifact_root(self.dir, self.run_id, self.recipe.output.path)
+        # a resume decides what it keeps before anything is written (a completed run is refused)
+        self.reused, self.reload_from = self._reusable(self._plan()) if self.previous else ([], None)
 
     # ------------------------------------------------------------ record
 
@@ -69,11 +87,14 @@ class Run:
             "description": r.run.description, "tags": r.run.tags, "status": "running", "gates_passed": None,
             "created_at": _now(), "finished_at": None, "duration_s": None, "seed": r.run.seed,
             "recipe": {"path": str(self.loaded.path) if self.loaded.path else None, "text": self.loaded.text,
+                       "overrides": list(getattr(self.loaded, "overrides", []) or []),
                        "resolved": r.model_dump(mode="json")},
             "baseline": self.baseline,
             "components": self.components, "environment": environment(cwd=self.loaded.base_dir),
             "model": {}, "data": [], "stages": [], "metrics": {}, "tasks": {}, "samples": {},
-            "training": [], "gates": [], "error": None,
+            "training": [], "artifacts": [], "gates": [], "error": None,
+            # who writes this folder: `harness resume` refuses a run whose process is still alive
+            "process": {"host": socket.gethostname(), "pid": os.getpid()},
         }
 
     def _save_partial(self) -> None:
@@ -115,11 +136,25 @@ class Run:
     def _load_model(self) -> dict[str, Any]:
         m = self.recipe.model
         self.model: ModelHandle = self._use("model", "model", m.loader, m.params()).load()
-        self.record["model"] = self.model.describe()
+        # no weight hashing when the cache is off: the fingerprint is recorded if something computes it
+        self.record["model"] = self.model.describe(fingerprint=self.cache is not None)
         return {"device": self.model.device, "dtype": self.model.dtype}
+
+    def _reload_saved(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Resume: the model the last reused train stage saved, on the base model's device/dtype."""
+        folder = artifacts.resolve_path(entry, self.dir)
+        base = (self.previous or {}).get("model") or {}
+        self.model = artifacts.load_saved(folder, name=base.get("name") or folder.name,
+                                          loader=base.get("loader") or "run", device=base.get("device", "cpu"),
+                                          dtype=base.get("dtype", "float32"),
+                                          meta={"reloaded_from": entry["path"]})
+        self.model.use_saved(folder, entry["fingerprint"])
+        return {"device": self.model.device, "dtype": self.model.dtype, "resumed": "reloaded",
+                "reloaded_from": entry["path"]}
 
     def _prepare_data(self) -> dict[str, Any]:
         self.datasets = {}
+        self.record["data"] = []  # a resumed run prepares its data again
         for d in self.recipe.data:
             source = self._use(f"data:{d.name}", "data_source", d.source, d.params())
             examples = source.load(seed=self.recipe.run.seed)
@@ -172,10 +207,15 @@ class Run:
                 info = evaluator.registered_as
                 version = self.host.plugins[info.plugin].version if info.plugin in self.host.plugins else None
                 filter_fp = {n: [f.registered_as.fullname, f.params_dict()] for n, f in filters.items()}
-                key = self.cache.key(model_fingerprint=self.model.fingerprint(), evaluator=info.fullname,
-                                     evaluator_version=version,
+                key = self.cache.key(model_fingerprint=self.model.fingerprint(),
+                                     tokenizer_fingerprint=self.model.tokenizer_fingerprint(),
+                                     generation=self.model.generation_settings(),
+                                     evaluator=info.fullname, evaluator_version=version,
+                                     evaluator_code=code_fingerprint(info.cls),
                                      evaluator_fingerprint=f"{item_fp}:{filter_fp}",
                                      libraries=library_versions())
+                if self.record["model"].get("fingerprint") is None and phase == "before":
+                    self.record["model"]["fingerprint"] = self.model.fingerprint()
                 hit = self.cache.get(key)
                 if hit is not None:
                     self.log(f"    {info.fullname}: cache hit ({key})")
@@ -192,13 +232,27 @@ class Run:
         trainer = self._use(f"train:{i}", "trainer", section.trainer, section.params())
         data = self.datasets[section.data]
         stage = section.name or f"train-{i}-{section.trainer}"
-        ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=self.dir / "work" / stage,
-                           log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir,
+        final = i == len(self.recipe.train) - 1
+        save = self.recipe.output.save == "stages" or (self.recipe.output.save == "final" and final)
+        work = self.dir / "work" / stage
+        checkpoint = self._checkpoint(work) if self.previous else None
+        ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=work, log=self.log,
+                           resume_from_checkpoint=str(checkpoint) if checkpoint else None,
+                           adapter_dir=work / "adapter-written" if save else None,
+                           recipe_dir=self.loaded.path and self.loaded.base_dir,
                            rewards=self._rewards(i, section),
                            weights_dtype=_explicit_dtype(self.recipe.model.params()), **self._tracker_context())
+        if checkpoint:
+            self.log(f"    resuming {stage} from {checkpoint.relative_to(self.dir)}")
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()
+        summary: dict[str, Any] = {}
+        if checkpoint:
+            summary["resumed"] = "from_checkpoint"
+            summary["resumed_from_checkpoint"] = checkpoint.relative_to(self.dir).as_posix()
+        if save:
+            summary["saved"] = self._save_stage(stage, final, ctx.adapter_dir)
         rel = f"train/{i}-{section.trainer}.jsonl"
         write_jsonl(self.dir / rel, result.log)
         self.record["training"].append({"stage": stage, "trainer": section.trainer, "data": section.data,
@@ -206,7 +260,36 @@ class Run:
                                         "metrics": result.metrics})
         throughput = {k: v for k, v in result.metrics.items()
                       if k in ("train_samples_per_second", "train_steps_per_second", "tokens_per_second")}
-        return {"throughput": throughput}
+        return {"throughput": throughput, **summary}
+
+    def _save_stage(self, stage: str, final: bool, adapter_written: Path | None) -> list[str]:
+        """Keep this stage's model (and LoRA adapter); a failed save fails the stage."""
+        folder = artifacts.stage_folder(self.model_root, stage, final=final)
+        entries = []
+        adapter = adapter_written is not None and (adapter_written / "adapter_config.json").is_file()
+        if adapter and adapter_written is not None:
+            entries.append(artifacts.keep_adapter(adapter_written, folder / "adapter", stage=stage,
+                                                  run_dir=self.dir))
+        if self.recipe.output.merge or not adapter:
+            entries.append(artifacts.save_model(self.model, folder / "model", stage=stage, run_dir=self.dir))
+        self.record["artifacts"] = [a for a in self.record["artifacts"] if a["stage"] != stage] + entries
+        for e in entries:
+            self.log(f"    saved {e['kind']} → {e['path']} ({e['bytes'] / 1e6:.1f} MB, {e['fingerprint']})")
+        return [e["path"] for e in entries]
+
+    @staticmethod
+    def _checkpoint(work: Path) -> Path | None:
+        """The newest complete Trainer checkpoint a killed stage left (``save_steps``)."""
+        found = [p for p in work.glob("checkpoint-*") if (p / "trainer_state.json").is_file()
+                 and p.name.split("-")[-1].isdigit()]
+        return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
+
+    def _evaluate_after(self) -> dict[str, Any]:
+        summary = self._evaluate("after")
+        # the saved files' hash when the model was saved; else hashed only if the cache needed it
+        self.record["model"]["fingerprint_after"] = (self.model.fingerprint() if self.model.files
+                                                     else self.model.fingerprint_known)
+        return summary
 
     def _tracker_context(self) -> dict[str, Any]:
         """TrainContext fields from the recipe's tracker reporters: training lands in their runs."""
@@ -273,18 +356,19 @@ class Run:
             self._raise_first(self.host.call_each(
                 "on_run_start", event=RunStarted(self.run_id, self.dir, self.recipe.model_dump(mode="json"),
                                                  self.components)), None)
-            self._stage("load", "load", self._load_model)
-            if self.recipe.data:
-                self._stage("data", "data", self._prepare_data)
-            if self.recipe.evaluate:
-                self._stage("evaluate-before", "evaluate", lambda: self._evaluate("before"))
-            for i, t in enumerate(self.recipe.train):
-                self._stage(t.name or f"train-{i}-{t.trainer}", "train", functools.partial(self._train, i))
-            if self.recipe.train and self.recipe.evaluate:
-                self._stage("evaluate-after", "evaluate", lambda: self._evaluate("after"))
-                self.record["model"]["fingerprint_after"] = self.model.fingerprint()
-            if self.recipe.gates:
-                self._stage("gates", "gates", self._gates)
+            plan, reused, reload_from = self._plan(), self.reused, self.reload_from
+            todo = [(n, k) for n, k, _ in plan if n not in reused and k not in ("load", "data")]
+            for name, kind, fn in plan:
+                if name in reused:
+                    self._reuse(name)
+                elif kind == "load":
+                    if any(k in ("train", "evaluate") for _, k in todo):
+                        self._stage("load", "load", (lambda: self._reload_saved(reload_from)) if reload_from
+                                    else fn)
+                elif kind == "data" and reused and not any(k == "train" for _, k in todo):
+                    self._reuse(name)
+                else:
+                    self._stage(name, kind, fn)
             self.record["status"] = "completed"
         except StageFailed as exc:
             self.record["status"] = "failed"
@@ -336,6 +420,80 @@ class Run:
             self.record.setdefault("hook_errors", []).append(
                 _error_entry(None, f, hook=f.hook, plugin=f.plugin))
 
+    def _plan(self) -> list[tuple[str, str, Callable[[], dict[str, Any] | None]]]:
+        """The stages of this recipe, in order: ``(name, kind, function)``."""
+        plan: list[tuple[str, str, Callable[[], dict[str, Any] | None]]] = [("load", "load", self._load_model)]
+        if self.recipe.data:
+            plan.append(("data", "data", self._prepare_data))
+        if self.recipe.evaluate:
+            plan.append(("evaluate-before", "evaluate", lambda: self._evaluate("before")))
+        for i, t in enumerate(self.recipe.train):
+            plan.append((t.name or f"train-{i}-{t.trainer}", "train", functools.partial(self._train, i)))
+        if self.recipe.train and self.recipe.evaluate:
+            plan.append(("evaluate-after", "evaluate", self._evaluate_after))
+        if self.recipe.gates:
+            plan.append(("gates", "gates", lambda: self._gates() or {}))
+        return plan
+
+    def _reusable(self, plan) -> tuple[list[str], dict[str, Any] | None]:
+        """Which completed stages of the previous attempt a resume keeps, and the saved model to
+        reload (None: the base model).
+
+        The completed prefix of the stages is kept up to the last train stage whose model was
+        saved (train stages after it only ever held their model in memory: they run again),
+        plus the non-train stages right after it.
+        """
+        prev = self.previous or {}
+        old = {s["name"]: s for s in prev.get("stages") or []}
+        names = [n for n, k, _ in plan if k not in ("load", "data")]
+        trains = {n for n, k, _ in plan if k == "train"}
+        prefix = []
+        for n in names:
+            if old.get(n, {}).get("status") != "ok":
+                break
+            prefix.append(n)
+        saved = {a["stage"]: a for a in prev.get("artifacts") or []
+                 if a.get("kind") == "model" and artifacts.resolve_path(a, self.dir).is_dir()}
+        cut = next((j for j, n in enumerate(prefix) if n in trains), len(prefix))
+        reload_from = None
+        for j, n in enumerate(prefix):
+            if n in saved:
+                reload_from = saved[n]
+                cut = j + 1
+                while cut < len(prefix) and prefix[cut] not in trains:
+                    cut += 1
+        keep = prefix[:cut]
+        if keep and len(keep) == len(names) and prev.get("status") == "completed":
+            raise ValueError(f"run {self.run_id} is completed: nothing to resume")
+        self._restore(keep, old)
+        self.log(f"resuming {self.run_id}: reusing {', '.join(keep) or 'no stage'}; "
+                 f"model from {reload_from['path'] if reload_from else 'the base model'}")
+        return keep, reload_from
+
+    def _restore(self, keep: list[str], old: dict[str, dict]) -> None:
+        """Carry the kept stages' results from the previous attempt into this record."""
+        prev, rec = self.previous or {}, self.record
+        rec["created_at"] = prev.get("created_at", rec["created_at"])
+        rec["attempts"] = list(prev.get("attempts") or []) + [
+            {k: prev.get(k) for k in ("status", "created_at", "finished_at", "error")}
+            | {"stages": [{k: s.get(k) for k in ("name", "status", "duration_s")} for s in prev.get("stages") or []]}]
+        rec["model"] = dict(prev.get("model") or {})
+        rec["data"] = list(prev.get("data") or [])
+        for phase, stage in (("before", "evaluate-before"), ("after", "evaluate-after")):
+            if stage in keep:
+                rec["metrics"][phase] = prev["metrics"][phase]
+                rec["samples"][phase] = prev["samples"][phase]
+        rec["tasks"] = dict(prev.get("tasks") or {}) if "evaluate-before" in keep else {}
+        rec["training"] = [t for t in prev.get("training") or [] if t.get("stage") in keep]
+        rec["artifacts"] = [a for a in prev.get("artifacts") or [] if a.get("stage") in keep]
+        rec["resumed"] = {"at": _now(), "reused": keep, "attempt": len(rec["attempts"]) + 1}
+
+    def _reuse(self, name: str) -> None:
+        old = next(s for s in reversed((self.previous or {}).get("stages") or []) if s["name"] == name)
+        self.record["stages"].append({**old, "resumed": "reused"})
+        self.log(f"==> {name} (reused from the previous attempt)")
+        self._save_partial()
+
     def _report(self) -> list[dict[str, Any]]:
         """Run the recipe's reporters; a failing ``required`` one fails the run (exit 2)."""
         failures = []
@@ -366,6 +524,19 @@ def _explicit_dtype(model_params: dict[str, Any]) -> str | None:
     """The weight dtype a recipe's [model] table asks for by name ("auto" or unset: none)."""
     dtype = model_params.get("dtype")
     return dtype if isinstance(dtype, str) and dtype != "auto" else None
+
+
+def _refuse_if_running(previous: dict[str, Any]) -> None:
+    """An incomplete run whose process is alive on this host is still running, not killed."""
+    proc = previous.get("process") or {}
+    if previous.get("status") != "incomplete" or proc.get("host") != socket.gethostname() or not proc.get("pid"):
+        return
+    try:
+        os.kill(int(proc["pid"]), 0)
+    except (ProcessLookupError, PermissionError, ValueError, OverflowError):
+        return
+    raise ValueError(f"run {previous['id']} is still running (pid {proc['pid']} on this host); "
+                     f"resume it once that process has stopped")
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import shlex
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -106,6 +106,18 @@ class ReportSection(_Component):
     required: bool = False
 
 
+class OutputSection(_Strict):
+    """What a run keeps of the models it trained (see docs/recipes.md, ``[output]``)."""
+
+    #: "final": the last train stage's model in ``model/``; "stages": every train stage's
+    #: (``stages/<stage>/``, the last one in ``model/``); "none": nothing
+    save: Literal["final", "stages", "none"] = "final"
+    #: a folder outside the store for the models (``<path>/<run id>/...``); default: the run folder
+    path: str | None = None
+    #: LoRA stages: keep the merged weights next to the adapter (false: the adapter only)
+    merge: bool = True
+
+
 class BaselineSection(_Strict):
     run: str
     store: str | None = None
@@ -121,6 +133,7 @@ class Recipe(_Strict):
     gates: dict[str, GateSpec] = Field(default_factory=dict)
     report: list[ReportSection] = Field(default_factory=list)
     baseline: BaselineSection | None = None
+    output: OutputSection = Field(default_factory=OutputSection)
 
 
 @dataclass
@@ -128,10 +141,13 @@ class LoadedRecipe:
     recipe: Recipe
     path: Path | None
     text: str
+    #: ``--set KEY=VALUE`` overrides applied to ``text`` before validation (the record keeps both)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def source(self) -> str:
-        return str(self.path) if self.path else "<recipe>"
+        where = str(self.path) if self.path else "<recipe>"
+        return f"{where} (with --set {' --set '.join(self.overrides)})" if self.overrides else where
 
     @property
     def base_dir(self) -> Path:
@@ -141,8 +157,9 @@ class LoadedRecipe:
 # ---------------------------------------------------------------- parsing
 
 
-def load_recipe(path: str | Path) -> LoadedRecipe:
-    """Read and schema-check a recipe file (components are checked by :func:`check_recipe`)."""
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedRecipe:
+    """Read and schema-check a recipe file (components are checked by :func:`check_recipe`);
+    ``overrides`` are ``--set KEY=VALUE`` expressions (see :mod:`harness.overrides`)."""
     path = Path(path)
     if not path.is_file():
         from .bundled_recipes import find_bundled
@@ -159,20 +176,29 @@ def load_recipe(path: str | Path) -> LoadedRecipe:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise RecipeError(str(path), [("", f"line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8 text; "
                                            "save the recipe as UTF-8")]) from None
-    return parse_recipe(text, path=path)
+    return parse_recipe(text, path=path, overrides=overrides)
 
 
-def parse_recipe(text: str, *, path: Path | None = None) -> LoadedRecipe:
+def parse_recipe(text: str, *, path: Path | None = None,
+                 overrides: list[str] | tuple[str, ...] = ()) -> LoadedRecipe:
+    from .overrides import OverrideError, apply
+
     source = str(path) if path else "<recipe>"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(source, [("", f"not valid TOML: {exc}")]) from None
+    if overrides:
+        try:
+            data = apply(data, overrides)
+        except OverrideError as exc:
+            raise RecipeError(source, [(f"--set {exc.expr}", exc.message)]) from None
+        source = f"{source} (with --set {' --set '.join(overrides)})"
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         raise RecipeError(source, _schema_errors(exc)) from None
-    loaded = LoadedRecipe(recipe, path, text)
+    loaded = LoadedRecipe(recipe, path, text, list(overrides))
     _resolve_paths(loaded)
     return loaded
 
@@ -231,6 +257,9 @@ def _resolve_paths(loaded: LoadedRecipe) -> None:
     for table in tables:
         if table.model_extra:
             _resolve_table(table.model_extra, loaded.base_dir)
+    out = loaded.recipe.output
+    if out.path and not Path(out.path).expanduser().is_absolute():
+        out.path = str((loaded.base_dir / out.path).resolve())
 
 
 # ---------------------------------------------------------------- checking
@@ -323,13 +352,19 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         raise RecipeError(loaded.source, errors)
 
 
-def load_checked(path: str | Path, host) -> LoadedRecipe:
+def load_checked(path: str | Path, host, overrides: list[str] | tuple[str, ...] = (), *,
+                 before_check: Callable[[LoadedRecipe], None] | None = None) -> LoadedRecipe:
     """:func:`load_recipe` then :func:`check_recipe`, reporting every error of the file in one pass:
-    when the schema is wrong, the component errors of the tables the schema accepted come too."""
+    when the schema is wrong, the component errors of the tables the schema accepted come too.
+    ``before_check`` may complete the recipe first (the CLI gives a ``run`` loader its store)."""
     try:
-        loaded = load_recipe(path)
+        loaded = load_recipe(path, overrides)
     except RecipeError as exc:
+        if overrides:  # the file alone is not what was asked for: its other errors could mislead
+            raise
         raise RecipeError(exc.source, exc.errors + _errors_beside_schema(Path(path), exc.errors, host)) from None
+    if before_check is not None:
+        before_check(loaded)
     check_recipe(loaded, host)
     return loaded
 

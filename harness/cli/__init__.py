@@ -44,6 +44,7 @@ def _add_builtin_commands() -> None:
     from . import (
         compare_cmd,
         dashboard_cmd,
+        export_cmd,
         plugins_cmd,
         plugins_new_cmd,
         recipes_cmd,
@@ -54,7 +55,7 @@ def _add_builtin_commands() -> None:
     )
 
     for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, recipes_cmd, results_cmd,
-                   store_cmd):
+                   store_cmd, export_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     plugins_cmd.plugins.add_command(plugins_new_cmd.new)

@@ -1,4 +1,4 @@
-"""``harness run``, ``harness eval`` and ``harness validate``."""
+"""``harness run``, ``harness eval``, ``harness validate`` and ``harness resume``."""
 
 from __future__ import annotations
 
@@ -22,16 +22,24 @@ def _host(strict: bool):
         fail(str(exc))
 
 
-def _load_checked(recipe: str, strict: bool):
+def _load_checked(recipe: str, strict: bool, overrides: tuple[str, ...] = (), store=None):
     """The plugin host and the recipe, checked in full; exit 2 with the errors otherwise."""
     from ..recipe import RecipeError, load_checked
 
     host = _host(strict)
     try:
-        loaded = load_checked(recipe, host)
+        loaded = load_checked(recipe, host, overrides, before_check=lambda r: _run_loader_store(r, store))
     except RecipeError as exc:
         fail(str(exc))
     return host, loaded
+
+
+def _run_loader_store(loaded, store) -> None:
+    """A ``run`` model loader reads the store this command uses unless the recipe names one."""
+    if store is not None and loaded.recipe.model.loader == "run":
+        extra = loaded.recipe.model.model_extra
+        if extra is not None:
+            extra.setdefault("store", str(store.root))
 
 
 def _checked(loaded, host):
@@ -89,16 +97,31 @@ def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_j
         click.echo(json.dumps({"id": record["id"], "status": record["status"],
                                "gates_passed": record["gates_passed"], "metrics": record["metrics"],
                                "gates": record["gates"], "error": record["error"],
+                               "artifacts": record.get("artifacts") or [],
                                "run_dir": str(store.root / record["id"])}, indent=2))
     else:
         from .runs_cmd import format_record
 
         click.echo(format_record(record, _own_comparison(record, store), quiet=quiet, brief=True))
+        if not quiet:
+            _echo_artifacts(record, store)
     if record["status"] != "completed":
         return EXIT_ERROR
     if record["gates_passed"] is False:
         return EXIT_GATE_FAILED
     return EXIT_OK
+
+
+def _echo_artifacts(record: dict, store) -> None:
+    """Where the trained model is, and the commands that use it."""
+    models = [a for a in record.get("artifacts") or [] if a.get("kind") == "model"]
+    for a in record.get("artifacts") or []:
+        path = Path(a["path"]) if Path(a["path"]).is_absolute() else store.root / record["id"] / a["path"]
+        click.echo(f"saved    {a['kind']} of {a['stage']}: {path} ({a['bytes'] / 1e6:.1f} MB)")
+    if models and record["status"] == "completed":
+        click.echo(f"use it   harness eval --model run:{record['id']} ...  |  harness export {record['id']} DIR")
+    elif record["status"] == "failed" and record.get("recipe"):
+        click.echo(f"resume   harness resume {record['id']}")
 
 
 _report_options = [
@@ -121,14 +144,21 @@ def report_options(fn):
     return fn
 
 
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    help="Override a recipe key by dotted path, list entries by index; the value is TOML "
+         "(--set train.0.max_steps=2 --set 'evaluate.0.tasks=[\"openbookqa\"]'). Repeatable.")
+
+
 @click.command()
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @store_option
 @click.option("--baseline", help="Gate changes against this stored run instead of this run's own 'before'.")
+@set_option
 @report_options
-def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict, verbose, quiet):
+def run(recipe, store, baseline, overrides, junit, summary, as_json, no_cache, strict, verbose, quiet):
     """Run a recipe: evaluate, train, evaluate again, gate, store the record."""
-    host, loaded = _load_checked(recipe, strict)
+    host, loaded = _load_checked(recipe, strict, overrides, store)
     record = _execute(loaded, host, store, verbose=verbose, quiet=quiet, use_cache=not no_cache,
                       baseline=baseline)
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json, quiet=quiet))
@@ -136,18 +166,21 @@ def run(recipe, store, baseline, junit, summary, as_json, no_cache, strict, verb
 
 @click.command(name="validate")
 @click.argument("recipe", type=click.Path(dir_okay=False))
+@set_option
 @click.option("--strict", is_flag=True, envvar="HARNESS_STRICT_PLUGINS")
-def validate(recipe, strict):
+def validate(recipe, overrides, strict):
     """Check a recipe without running it (schema, plugins, parameters, files)."""
-    _, loaded = _load_checked(recipe, strict)
+    _, loaded = _load_checked(recipe, strict, overrides)
     r = loaded.recipe
     click.echo(f"{recipe}: ok — model '{r.model.loader}', {len(r.data)} data set(s), "
                f"{len(r.train)} train stage(s), {len(r.evaluate)} evaluator(s), {len(r.gates)} gate(s)")
 
 
 def parse_model_spec(spec: str) -> dict:
-    """``hf:PATH``, ``gguf:PATH``, ``smollm2``, ``tiny`` → a [model] table."""
+    """``hf:PATH``, ``gguf:PATH``, ``run:RUN_ID``, ``smollm2``, ``tiny`` → a [model] table."""
     loader, _, path = spec.partition(":")
+    if loader == "run":
+        return {"loader": "run", "run": path or "latest"}
     return {"loader": loader, **({"path": path} if path else {})}
 
 
@@ -186,7 +219,8 @@ def _refusal_filter_for(host) -> str:
 
 @click.command(name="eval")
 @click.argument("recipe", required=False, type=click.Path(dir_okay=False))
-@click.option("--model", "model_spec", help="Model to evaluate: smollm2, tiny, hf:PATH_OR_ID, gguf:FILE.")
+@click.option("--model", "model_spec", help="Model to evaluate: smollm2, tiny, hf:PATH_OR_ID, gguf:FILE, "
+                                           "run:RUN_ID (the model a stored run saved; run:latest).")
 @click.option("--tasks", multiple=True, help="Benchmark tasks (bundled suites, lm-eval names, or from "
                                              "--include-path). Repeat or comma-separate.")
 @click.option("--suites", multiple=True, help="Safety suites (advbench, xstest, ...). Repeat or comma-separate.")
@@ -215,6 +249,8 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, j
     data = dict(base or {})
     if model_spec:
         data["model"] = parse_model_spec(model_spec)
+    if data["model"].get("loader") == "run" and not data["model"].get("store"):
+        data["model"]["store"] = str(store.root)  # the run is looked up in the store this command uses
     data.pop("train", None)
     data.pop("data", None)
     if tasks or suites:
@@ -240,4 +276,44 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, j
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json, quiet=quiet))
 
 
-COMMANDS = [run, eval_, validate]
+@click.command(name="resume")
+@click.argument("run_ref", metavar="RUN")
+@store_option
+@report_options
+def resume(run_ref, store, junit, summary, as_json, no_cache, strict, verbose, quiet):
+    """Continue a failed or killed run from its last completed stage, in its own folder.
+
+    Completed stages are reused; the model the last completed train stage saved is
+    reloaded (the base model when none was saved); a train stage that was killed
+    continues from its last Trainer checkpoint (save_steps) when there is one.
+    """
+    from ..recipe import LoadedRecipe, Recipe, RecipeError
+    from ..store import RunNotFound
+
+    host = _host(strict)
+    try:
+        previous = store.load(run_ref)
+    except RunNotFound as exc:
+        fail(str(exc))
+    if previous.get("status") == "completed":
+        fail(f"run {previous['id']} is completed: nothing to resume")
+    recipe = previous.get("recipe") or {}
+    if not recipe.get("resolved"):
+        fail(f"run {previous['id']} has no recorded recipe (it died before its first stage ended): "
+             f"start it again with `harness run`")
+    try:
+        loaded = LoadedRecipe(Recipe.model_validate(recipe["resolved"]),
+                              Path(recipe["path"]) if recipe.get("path") else None, recipe.get("text") or "",
+                              list(recipe.get("overrides") or []))
+    except Exception as exc:  # noqa: BLE001 - a record from another version of the recipe schema
+        fail(f"run {previous['id']}: its recorded recipe no longer validates: {exc}")
+    _checked(loaded, host)
+    try:
+        record = _execute(loaded, host, store, verbose=verbose, quiet=quiet, use_cache=not no_cache,
+                          resume=previous["id"], baseline=previous.get("baseline"))
+    except (ValueError, RecipeError) as exc:
+        fail(str(exc))
+    sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json, quiet=quiet))
+
+
+COMMANDS = [run, eval_, validate, resume]

@@ -174,6 +174,11 @@ def runs(store, as_json, limit, columns):
     else:
         cols = list(DEFAULT_COLUMNS) + headline_metrics(records)
     click.echo(_table([[run_cell(r, c) for c in cols] for r in records], cols))
+    stopped = [r["id"] for r in records if r.get("status") in ("incomplete", "failed") and r.get("recipe")]
+    for run_id in stopped:  # killed (incomplete: no run.json) or failed: both can continue
+        click.echo(f"resume {run_id}: harness resume {run_id}"
+                   + ("  (unless it is still running)" if next(r for r in records if r["id"] == run_id)
+                      ["status"] == "incomplete" else ""))
 
 
 @click.command()

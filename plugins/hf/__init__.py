@@ -1,4 +1,5 @@
-"""The ``hf`` model loader and data source: anything ``transformers`` / ``datasets`` can load.
+"""The ``hf`` and ``run`` model loaders and the ``hf`` data source: anything ``transformers`` /
+``datasets`` can load, and the models stored runs saved.
 
 Hub ids work for users who are online; offline, give a local directory (or a
 local file with ``path = "json"`` and ``data_files``). Heavy imports live in
@@ -31,6 +32,34 @@ class HFLoader(harness.ModelLoader):
         from .loader import load_hf
 
         return load_hf(self.params)
+
+
+class RunLoader(harness.ModelLoader):
+    """The model a stored run saved (its final one, or a stage's): ``--model run:ID``."""
+
+    name = "run"
+    description = "The model a stored run saved: run = 'RUN_ID' or 'latest' (--model run:ID)"
+
+    class Params(harness.Params):
+        run: str = Field("latest", description="run id, unique id prefix, run name, or 'latest'")
+        store: Optional[str] = Field(None, description="store directory (default: $HARNESS_STORE or ./runs)")
+        stage: Optional[str] = Field(None, description="a train stage's model (needs [output] save = 'stages')")
+        dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+        device: str = "auto"
+
+    @classmethod
+    def validate_params(cls, params):
+        """The run must exist and have saved a model: checked before any run starts."""
+        from .loader import find_run_model
+
+        p = super().validate_params(params)
+        find_run_model(p)
+        return p
+
+    def load(self) -> harness.ModelHandle:
+        from .loader import load_run
+
+        return load_run(self.params)
 
 
 class HFDataSource(harness.DataSource):
@@ -81,6 +110,7 @@ class HFDataSource(harness.DataSource):
 @harness.hookimpl
 def register_models(register):
     register(HFLoader)
+    register(RunLoader)
 
 
 @harness.hookimpl

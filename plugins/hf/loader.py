@@ -57,6 +57,89 @@ def load_hf(params) -> harness.ModelHandle:
                                meta={k: v for k, v in meta.items() if v is not None})
 
 
+def load_run(params) -> harness.ModelHandle:
+    """A stored run's saved model, through the ``hf`` path, named after the run."""
+    from types import SimpleNamespace
+
+    record, entry, folder = find_run_model(params)
+    if entry["kind"] == "adapter":
+        handle = _with_adapter(record, entry, folder, params)
+    else:
+        handle = load_hf(SimpleNamespace(path=str(folder), revision=None, dtype=params.dtype,
+                                         device=params.device, trust_remote_code=False))
+        handle.files = folder
+    handle.loader = "run"
+    handle.name = f"{record.get('name') or 'run'}@{record['id']}"
+    handle.meta = {"source": str(folder), "run": record["id"], "stage": entry["stage"],
+                   "saved_fingerprint": entry["fingerprint"], **({"adapter": True} if entry["kind"] == "adapter" else {})}
+    return handle
+
+
+def _with_adapter(record, entry, folder, params) -> harness.ModelHandle:
+    """A run that kept only a LoRA adapter (``merge = false``): its base, the adapter merged in.
+
+    The base is the model the adapter's stage started from: the run's own base model
+    (first train stage, loaded from the recorded ``[model]`` table) or the previous
+    stage's saved model (``save = "stages"``).
+    """
+    from types import SimpleNamespace
+
+    from peft import PeftModel
+
+
+    stages = [t["stage"] for t in record.get("training") or []]
+    index = stages.index(entry["stage"]) if entry["stage"] in stages else -1
+    if index == 0:
+        table = dict(((record.get("recipe") or {}).get("resolved") or {}).get("model") or {})
+        loader = table.pop("loader", None)
+        if loader == "run" and table.get("run") in (None, "latest"):
+            raise harness.ParamError([("run", f"run {record['id']} started from run 'latest'; which run that was "
+                                              f"is not known any more")])
+        base = harness.get_host().create("model", loader, table).load()
+    elif index > 0:
+        try:
+            _, base_dir = harness.find_model(record, harness.Store(params.store).root / record["id"], stage=stages[index - 1])
+        except harness.ArtifactNotFound as exc:
+            raise harness.ParamError([("run", f"run {record['id']} kept only the LoRA adapter of stage "
+                                              f"'{entry['stage']}' and not the model it was trained on (stage "
+                                              f"'{stages[index - 1]}'); use [output] save = 'stages' or merge = true")]
+                                     ) from exc
+        base = load_hf(SimpleNamespace(path=str(base_dir), revision=None, dtype=params.dtype, device=params.device,
+                                       trust_remote_code=False))
+    else:
+        raise harness.ParamError([("run", f"run {record['id']}: stage '{entry['stage']}' is not among its train stages")])
+    base.model = PeftModel.from_pretrained(base.model, folder).merge_and_unload()
+    base.model.eval()
+    base.weights_changed()
+    return base
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def find_run_model(params):
+    """``(record, artifact entry, folder)`` of the model ``params`` name; ParamError otherwise.
+    Light (no ML import): ``harness validate`` calls it."""
+
+    store = harness.Store(params.store)
+    try:
+        record = _latest_with_model(store) if params.run == "latest" else store.load(params.run)
+        try:
+            entry, folder = harness.find_model(record, store.root / record["id"], stage=params.stage)
+        except harness.AdapterOnly:
+            entry, folder = harness.find_model(record, store.root / record["id"], stage=params.stage, kind="adapter")
+    except (harness.RunNotFound, harness.ArtifactNotFound) as exc:
+        raise harness.ParamError([("stage" if params.stage and isinstance(exc, harness.ArtifactNotFound) else "run",
+                                   str(exc))]) from exc
+    return record, entry, folder
+
+
+def _latest_with_model(store):
+    """``latest`` = the newest run that saved a model (not the evaluation that asks for it)."""
+
+    for record in store.iter_records():
+        if any(a.get("kind") in ("model", "adapter") for a in record.get("artifacts") or []):
+            return record
+    raise harness.RunNotFound(f"no run in store {store.root} saved a model (runs that train save one by default)")

@@ -137,10 +137,12 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
         # module names PEFT matched, without the layer prefix ("q_proj", not "model.layers.0.self_attn.q_proj")
         record["lora"]["resolved_target_modules"] = sorted({t.rsplit(".", 1)[-1] for t in targets or ()})
     trainable = sum(p.numel() for p in trl_trainer.model.parameters() if p.requires_grad)
-    output = trl_trainer.train()
+    output = trl_trainer.train(resume_from_checkpoint=context.resume_from_checkpoint)
 
     trained = trl_trainer.accelerator.unwrap_model(trl_trainer.model)
     if lora is not None:
+        if context.adapter_dir is not None:  # the run keeps the adapter as well as the merged weights
+            trained.save_pretrained(context.adapter_dir)
         trained = trained.merge_and_unload()
     record["merged_adapter"] = lora is not None
     state.restore(trained)
