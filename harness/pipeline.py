@@ -210,7 +210,7 @@ class Run:
     def _gates(self) -> dict[str, Any]:
         if not self.recipe.gates:
             return {}
-        from .gates import evaluate_gates
+        from .gates import evaluate_gates, gating_summary, verdict_label
 
         reference = None
         if self.baseline:
@@ -222,11 +222,14 @@ class Run:
         results = evaluate_gates(self.recipe.gates, self.record,
                                  before_samples=read_jsonl(self.dir / "samples" / "before.jsonl"),
                                  after_samples=read_jsonl(self.dir / "samples" / "after.jsonl"),
-                                 reference=reference)
+                                 reference=reference, policy=self.recipe.gating)
         self.record["gates"] = [g.to_dict() for g in results]
         self.record["gates_passed"] = all(g.passed for g in results)
+        self.record["gating"] = gating_summary(results, self.recipe.gating)
         for g in results:
-            self.log(f"    gate {'PASS' if g.passed else 'FAIL'}  {g.message}")
+            self.log(f"    gate {verdict_label(g)}  {g.message}")
+            if g.underpowered:
+                self.log(f"    warning: {g.underpowered}")
         return {}
 
     # ------------------------------------------------------------ run

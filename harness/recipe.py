@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .components import DATA_FORMATS, ParamError, pydantic_errors
 from .errors import RecipeError
-from .gates import GateSpec
+from .gates import GatePolicy, GateSpec, split_gate_policy
 from .resources import PACKAGE_PREFIX, resolve_package_path
 
 
@@ -106,8 +106,15 @@ class Recipe(_Strict):
     train: list[TrainSection] = Field(default_factory=list)
     evaluate: list[EvaluateSection] = Field(default_factory=list)
     gates: dict[str, GateSpec] = Field(default_factory=dict)
+    #: how the gates are judged: the policy keys of ``[gates]`` (on_inconclusive, adjust, confidence, power)
+    gating: GatePolicy = Field(default_factory=GatePolicy)
     report: list[ReportSection] = Field(default_factory=list)
     baseline: BaselineSection | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gate_policy_keys(cls, data: Any) -> Any:
+        return split_gate_policy(data)
 
 
 @dataclass

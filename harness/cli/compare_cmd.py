@@ -102,6 +102,28 @@ def recipe_gates(path: str | Path) -> dict[str, Any]:
     return parse_gates_table(data.get("gates") or {}, where=f"{path}: gates")
 
 
+def gate_policy_of(path: str | Path | None = None, record: dict[str, Any] | None = None) -> Any:
+    """The ``[gates]`` policy (on_inconclusive, adjust, ...) of a recipe file, else of the run's recipe."""
+    import tomllib
+
+    from ..gates import parse_gate_policy
+
+    if path is not None:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return parse_gate_policy(data.get("gates") or {}, where=f"{path}: gates")
+    recipe = (record or {}).get("recipe") or {}
+    resolved = recipe.get("resolved") or {}
+    if isinstance(resolved, dict) and (resolved.get("gating") or resolved.get("gates")):
+        return parse_gate_policy({**(resolved.get("gates") or {}), **(resolved.get("gating") or {})},
+                                 where="run recipe: gates")
+    if recipe.get("text"):
+        try:
+            return parse_gate_policy(tomllib.loads(recipe["text"]).get("gates") or {}, where="run recipe: gates")
+        except tomllib.TOMLDecodeError:
+            pass
+    return parse_gate_policy({})
+
+
 def record_gates(record: dict[str, Any]) -> dict[str, Any]:
     """The gates of the recipe a run was made with (resolved, else as given)."""
     from ..gates import parse_gates_table
@@ -133,18 +155,27 @@ def record_gates(record: dict[str, Any]) -> dict[str, Any]:
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
               help="Write a markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--json", "as_json", is_flag=True, help="Print the gate results as JSON.")
+@click.option("--on-inconclusive", type=click.Choice(["fail", "pass", "warn"]), default=None,
+              help="What an inconclusive verdict (the interval straddles the bound) counts as for the exit "
+                   "code; overrides the recipe's [gates] on_inconclusive (default: fail).")
+@click.option("--adjust", type=click.Choice(["holm", "none"]), default=None,
+              help="Multiplicity adjustment of the confidence across the gates (default: the recipe's, holm).")
 def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
-         baseline: str | None, junit_path: str | None, summary_path: str | None, as_json: bool) -> None:
+         baseline: str | None, junit_path: str | None, summary_path: str | None, as_json: bool,
+         on_inconclusive: str | None = None, adjust: str | None = None) -> None:
     """Judge gates on a stored RUN without re-running anything.
 
     \b
     Gates come from --recipe's [gates], then --gate options; with neither, from
     the recipe the run was made with.
+    Each gate is pass, fail or inconclusive (its interval straddles the bound);
+    --on-inconclusive says what inconclusive counts as.
     Exit codes: 0 all gates passed, 1 a gate failed, 2 could not be done
     (unknown run, bad recipe or gate spec, crashed run, no gates).
     """
     from ..compare import CompareError, compare_records, final_phase
-    from ..gates import GateSpecError, evaluate_gates, gates_passed, parse_gate_option
+    from ..gates import (GateSpecError, evaluate_gates, gates_passed, gating_summary, parse_gate_option,
+                         verdict_label)
     from ..reports.junit import write_junit
     from ..reports.summary import write_summary
     from ..store import RunNotFound
@@ -160,6 +191,9 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
             gates[metric] = spec
         if not recipe_path and not gate_opts:
             gates = record_gates(record)
+        policy = gate_policy_of(recipe_path, record)
+        policy = policy.model_copy(update={k: v for k, v in
+                                           (("on_inconclusive", on_inconclusive), ("adjust", adjust)) if v})
     except (GateSpecError, FileNotFoundError, ValueError) as exc:  # RecipeError is a ValueError
         fail(str(exc))
 
@@ -187,7 +221,9 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
         except (RunNotFound, CompareError) as exc:
             fail(f"baseline: {exc}")
         reference = (base, store.samples(base["id"], phase), phase)
-    results = evaluate_gates(gates, record, before_samples=before, after_samples=after, reference=reference)
+    results = evaluate_gates(gates, record, before_samples=before, after_samples=after, reference=reference,
+                             policy=policy)
+    gating = gating_summary(results, policy)
 
     comparison = None
     if summary_path and (record.get("metrics") or {}).get("after"):
@@ -201,15 +237,27 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     if as_json:
         click.echo(json.dumps({"run": record["id"], "name": record.get("name"), "passed": passed,
                                "baseline": reference[0]["id"] if reference else None,
-                               "gates": [r.to_dict() for r in results]}, indent=2))
+                               "gating": gating, "gates": [r.to_dict() for r in results]}, indent=2))
     else:
         for r in results:
-            click.echo(f"{'PASS' if r.passed else 'FAIL'}  {r.message}")
+            click.echo(f"{verdict_label(r)}  {r.message}")
+            if r.underpowered:
+                click.echo(f"  warning: {r.underpowered}")
         n_failed = sum(not r.passed for r in results)
         click.echo(f"\n{record.get('name') or record['id']}: "
                    + (f"{n_failed} of {len(results)} gate checks failed" if n_failed
                       else f"all {len(results)} gate checks passed"))
+        v = gating["verdicts"]
+        click.echo(f"verdicts: {v['pass']} pass, {v['fail']} fail, {v['inconclusive']} inconclusive · "
+                   f"on_inconclusive = {policy.on_inconclusive} · "
+                   + (f"confidence Holm-adjusted across {gating['adjusted_over']} checks "
+                      f"({_pct(policy.confidence)} family-wise)" if policy.adjust == "holm"
+                      else f"no multiplicity adjustment ({_pct(policy.confidence)} per check)"))
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.4g}%"
 
 
 COMMANDS = [compare, gate]
