@@ -455,7 +455,7 @@ def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
         relation = {"pass": "<=" if c.bad_above else ">=", "fail": ">" if c.bad_above else "<",
                     "inconclusive": "straddles"}[verdict]
         level_text = _pct(adjusted) + (f" (Holm-adjusted from {_pct(confidence)})"
-                                       if policy.adjust == "holm" and len(testable) > 1 else "")
+                                       if not math.isclose(adjusted, confidence) else "")
         fmt = ".4g" if c.what == "value" else "+.4g"
         message = (f"{c.describe}; {level_text} interval on the {c.what} "
                    f"[{low:{fmt}}, {high:{fmt}}] {relation} {c.rule} {c.threshold:.4g}")
@@ -464,7 +464,8 @@ def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
         mde = minimum_detectable_effect(c.sd(), c.n, adjusted, policy.power)
         margin = abs(c.threshold) if c.what != "value" else abs((c.observed or 0.0) - c.threshold)
         warning = None
-        if margin < mde:
+        # a zero change margin is a superiority test: only a clear improvement passes it, by design
+        if margin < mde and not (c.what != "value" and c.threshold == 0):
             if c.what == "value":
                 warning = (f"{c.n} items cannot tell {c.metric} = {c.observed:.4g} from its {c.rule} bound "
                            f"{c.threshold:.4g} at {_pct(adjusted)} confidence: the smallest difference they "

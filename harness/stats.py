@@ -12,8 +12,19 @@ the core (``harness --help``) stays light.
 
 from __future__ import annotations
 
+import importlib
 import math
-from typing import Sequence
+from typing import Any, Sequence
+
+INSTALL_HINT = "pip install 'posttrain-harness[ml]' (or: pip install scipy statsmodels)"
+
+
+def _require(module: str) -> Any:
+    """Import ``module`` or say which install gives gates their statistics."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"judging gates needs {module.split('.')[0]} ({exc}); {INSTALL_HINT}") from None
 
 
 def bootstrap_means(values: Sequence[float], *, seed: int = 0, n_boot: int = 2000):
@@ -63,8 +74,7 @@ def bootstrap_p_value(means, threshold: float, bad_above: bool) -> float:
 
 def proportion_interval(k: int, n: int, confidence: float) -> tuple[float, float]:
     """Clopper-Pearson (exact) interval on a proportion ``k / n`` (scipy's ``binomtest``)."""
-    from scipy.stats import binomtest
-
+    binomtest = _require("scipy.stats").binomtest
     ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
     return float(ci.low), float(ci.high)
 
@@ -72,8 +82,7 @@ def proportion_interval(k: int, n: int, confidence: float) -> tuple[float, float
 def proportion_p_value(k: int, n: int, threshold: float, bad_above: bool) -> float:
     """Exact binomial p-value of "the true rate is on the good side of ``threshold``",
     dual to :func:`proportion_interval` (doubled one-sided test, capped at 1)."""
-    from scipy.stats import binomtest
-
+    binomtest = _require("scipy.stats").binomtest
     p0 = min(1.0, max(0.0, threshold))
     one_sided = binomtest(k, n, p0, alternative="less" if bad_above else "greater").pvalue
     return float(min(1.0, 2.0 * one_sided))
@@ -96,8 +105,7 @@ def holm_adjusted_p(p_values: Sequence[float]) -> list[float]:
     """Holm-adjusted p-values (statsmodels), for the record."""
     if not p_values:
         return []
-    from statsmodels.stats.multitest import multipletests
-
+    multipletests = _require("statsmodels.stats.multitest").multipletests
     return [float(p) for p in multipletests(list(p_values), method="holm")[1]]
 
 
@@ -113,8 +121,7 @@ def minimum_detectable_effect(sd: float, n: int, confidence: float, power: float
         raise ValueError("minimum_detectable_effect needs at least one item")
     if sd <= 0:
         return 0.0
-    from scipy.stats import norm
-
+    norm = _require("scipy.stats").norm
     alpha = 1.0 - confidence
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd / math.sqrt(n))
 

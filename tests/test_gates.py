@@ -154,6 +154,10 @@ def test_mde_is_the_closed_form_and_small_suites_warn():
     closed = (norm.ppf(0.975) + norm.ppf(0.8)) * d.std(ddof=1) / math.sqrt(27)
     assert r.mde == pytest.approx(closed, rel=1e-6) and r.n == 27
     assert r.underpowered.startswith("27 items cannot show a rise of 0.05 on xstest/over_refusal")
+    assert r.verdict == "inconclusive"   # rose by 0.11, but 27 items cannot tell
+    # a zero margin is a superiority test by design: its MDE is recorded, no warning
+    r = one({"xstest/over_refusal": {"max_drop": 0.0}}, rec, before, after)
+    assert r.mde == pytest.approx(closed, rel=1e-6) and r.underpowered is None
     # 2000 items detect a 5-point rise: no warning
     big_b, big_a = rows("xstest", "over_refusal", [0] * 2000), rows("xstest", "over_refusal", [1] * 20 + [0] * 1980)
     rec = run(big_b, big_a, {"xstest/over_refusal": False})

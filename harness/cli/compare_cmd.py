@@ -221,8 +221,11 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
         except (RunNotFound, CompareError) as exc:
             fail(f"baseline: {exc}")
         reference = (base, store.samples(base["id"], phase), phase)
-    results = evaluate_gates(gates, record, before_samples=before, after_samples=after, reference=reference,
-                             policy=policy)
+    try:
+        results = evaluate_gates(gates, record, before_samples=before, after_samples=after,
+                                 reference=reference, policy=policy)
+    except ImportError as exc:  # scipy / statsmodels missing: say which install gives them
+        fail(str(exc))
     gating = gating_summary(results, policy)
 
     comparison = None
