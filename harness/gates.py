@@ -241,6 +241,8 @@ class _Check:
     bad_above: bool = True             # values above the threshold break the rule (all but ``min``)
     values: list[float] | None = None  # per-item values in the rule's units (bootstrap)
     k: int | None = None               # 0/1 items: successes of n (Clopper-Pearson)
+    flips: tuple[int, int] | None = None  # 0/1 paired items: (went up, went down) of n (Tango)
+    sign: float = 1.0                  # rule units = sign * (after - before), for ``flips``
     n: int = 0
     seed: int = 0
     n_boot: int = 2000
@@ -250,8 +252,11 @@ class _Check:
     _means: Any = None
 
     def interval(self, confidence: float) -> tuple[float, float]:
-        from .stats import bootstrap_means, percentile_interval, proportion_interval
+        from .stats import bootstrap_means, paired_proportion_interval, percentile_interval, proportion_interval
 
+        if self.flips is not None:
+            low, high = paired_proportion_interval(*self.flips, self.n, confidence)
+            return (low, high) if self.sign > 0 else (-high, -low)
         if self.k is not None:
             return proportion_interval(self.k, self.n, confidence)
         if self._means is None:
@@ -259,8 +264,11 @@ class _Check:
         return percentile_interval(self._means, confidence)
 
     def p_value(self) -> float:
-        from .stats import bootstrap_means, bootstrap_p_value, proportion_p_value
+        from .stats import bootstrap_means, bootstrap_p_value, paired_proportion_p_value, proportion_p_value
 
+        if self.flips is not None:  # in units of the raw change: threshold and bad side flip with sign
+            return paired_proportion_p_value(*self.flips, self.n, self.sign * self.threshold,
+                                             self.bad_above == (self.sign > 0))
         if self.k is not None:
             return proportion_p_value(self.k, self.n, self.threshold, self.bad_above)
         if self._means is None:
@@ -268,8 +276,10 @@ class _Check:
         return bootstrap_p_value(self._means, self.threshold, self.bad_above)
 
     def sd(self) -> float:
-        from .stats import sample_sd
+        from .stats import sample_sd, tango_sd
 
+        if self.flips is not None:  # the spread of the change under the bound
+            return tango_sd(*self.flips, self.n, min(1.0, max(-1.0, self.sign * self.threshold)))
         if self.k is not None:  # the spread under the bound: a rate at the threshold
             t = min(1.0, max(0.0, self.threshold))
             return math.sqrt(t * (1 - t))
@@ -420,10 +430,15 @@ def _change_check(metric: str, rule: str, threshold: float, alpha: float, comp: 
                         f"the {rule} {threshold:.4g} bound on")
     short = mc.name
     pa, pb = comp._pairs[metric]
-    diffs = [sign * (float((b["scores"])[short]) - float((a["scores"])[short])) for a, b in zip(pa, pb)]
-    return _Check(metric, rule, threshold, observed, alpha, bad_above=True, values=diffs, n=len(diffs),
-                  seed=comp.seed, n_boot=comp.n_boot, describe=describe,
-                  what="drop" if rule == "max_drop" else "rise")
+    raw = [float((b["scores"])[short]) - float((a["scores"])[short]) for a, b in zip(pa, pb)]
+    check = _Check(metric, rule, threshold, observed, alpha, bad_above=True, n=len(raw), sign=sign,
+                   seed=comp.seed, n_boot=comp.n_boot, describe=describe,
+                   what="drop" if rule == "max_drop" else "rise")
+    if mc.binary:   # 0/1 scores: Tango's score interval, which a few flips do not collapse
+        check.flips = (sum(d > 0 for d in raw), sum(d < 0 for d in raw))
+    else:           # the paired bootstrap of ``compare``
+        check.values = [sign * d for d in raw]
+    return check
 
 
 def _pct(confidence: float) -> str:

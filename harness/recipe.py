@@ -170,6 +170,8 @@ def _schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
     for path, msg in pydantic_errors(exc):
         # pydantic writes list items as "train.0.x" and union branches as "str"/"FilterRef": tidy
         parts = [p for p in path.split(".") if p not in ("str", "FilterRef")]
+        if parts[:1] == ["gating"]:  # the policy keys are written in [gates] (split_gate_policy)
+            parts[0] = "gates"
         tidy = ""
         for p in parts:
             tidy += f"[{p}]" if p.isdigit() else (f".{p}" if tidy else p)

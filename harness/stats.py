@@ -88,6 +88,62 @@ def proportion_p_value(k: int, n: int, threshold: float, bad_above: bool) -> flo
     return float(min(1.0, 2.0 * one_sided))
 
 
+def _tango_p_down(up: int, down: int, n: int, delta: float) -> float:
+    """Restricted MLE of the rate of items that went down, given the change ``delta`` (Tango 1998)."""
+    a, b = 2 * n, -up - down + (2 * n - up + down) * delta
+    c = -down * delta * (1 - delta)
+    return (math.sqrt(max(b * b - 4 * a * c, 0.0)) - b) / (2 * a)
+
+
+def tango_statistic(up: int, down: int, n: int, delta: float) -> float:
+    """Tango's score statistic for "the paired change of a 0/1 score is ``delta``".
+
+    ``up`` / ``down``: items that went 0→1 / 1→0 of ``n`` paired items. At
+    ``delta = 0`` it is McNemar's statistic ``(up − down) / √(up + down)``.
+    """
+    q = _tango_p_down(up, down, n, delta)
+    var = n * (2 * q + delta * (1 - delta))
+    num = up - down - n * delta
+    if var <= 0:
+        return 0.0 if num == 0 else math.copysign(math.inf, num)
+    return num / math.sqrt(var)
+
+
+def tango_sd(up: int, down: int, n: int, delta: float) -> float:
+    """Per-item standard deviation of the paired change under ``delta`` (the score test's)."""
+    q = _tango_p_down(up, down, n, delta)
+    return math.sqrt(max(2 * q + delta * (1 - delta), 0.0))
+
+
+def paired_proportion_interval(up: int, down: int, n: int, confidence: float) -> tuple[float, float]:
+    """Tango's score interval on the paired change ``(up − down) / n`` of a 0/1 score.
+
+    Unlike a bootstrap it does not collapse to a point when few items flip: with
+    none flipped out of ``n`` it is ``±z² / (n + z²)``.
+    """
+    stats = _require("scipy.stats")
+    brentq = _require("scipy.optimize").brentq
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    est, eps = (up - down) / n, 1e-12
+
+    def root(target: float, lo: float, hi: float, end: float) -> float:
+        f = lambda d: tango_statistic(up, down, n, d) - target  # noqa: E731 - decreasing in d
+        if lo >= hi or f(lo) * f(hi) > 0:
+            return end
+        return float(brentq(f, lo, hi, xtol=1e-12))
+
+    return (root(z, -1 + eps, est, -1.0) if est > -1 else -1.0,
+            root(-z, est, 1 - eps, 1.0) if est < 1 else 1.0)
+
+
+def paired_proportion_p_value(up: int, down: int, n: int, threshold: float, bad_above: bool) -> float:
+    """p-value of "the paired change is on the good side of ``threshold``", dual to
+    :func:`paired_proportion_interval` (doubled one-sided score test, capped at 1)."""
+    norm = _require("scipy.stats").norm
+    t = tango_statistic(up, down, n, min(1.0, max(-1.0, threshold)))
+    return float(min(1.0, 2.0 * (norm.cdf(t) if bad_above else norm.sf(t))))
+
+
 def holm_order(p_values: Sequence[float], alphas: Sequence[float]) -> list[tuple[int, float]]:
     """Holm's step-down levels: ``[(index, adjusted_alpha), ...]`` in testing order.
 

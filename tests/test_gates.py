@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from scipy.stats import binomtest, norm
+from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
 from harness.compare import compare_records
 from harness.gates import (GatePolicy, GateResult, GateSpec, GateSpecError, evaluate_gates, gates_passed,
                            gating_summary, parse_gate_option, parse_gates_table)
-from harness.stats import minimum_detectable_effect
+from harness.stats import minimum_detectable_effect, paired_proportion_interval, tango_statistic
 from harness.store import Store
 from tests.test_compare import TASK, agg, make_run, rows
 
@@ -86,26 +87,60 @@ def test_small_samples_are_inconclusive_and_the_policy_decides():
     assert one({"adv/harmful": {"max_increase": 0.0}}).observed == pytest.approx(-0.5)
 
 
-def test_change_gate_interval_is_the_paired_comparison_interval():
+def test_change_gate_on_continuous_scores_uses_the_comparison_interval():
     rng = np.random.default_rng(0)
-    a = (rng.random(300) < 0.6).astype(float)
+    a = rng.normal(0.6, 0.2, 300)
+    b = a - 0.02 + rng.normal(0, 0.05, 300)                        # true drop 0.02
+    before, after = rows("qa", "score", a), rows("qa", "score", b)
+    rec = run(before, after)
+    m = compare_records(rec, before, rec, after, phase_a="before", phase_b="after").metric("qa/score")
+    assert not m.binary
+    r = one({"qa/score": {"max_drop": 0.025}}, rec, before, after)
+    assert r.interval == pytest.approx([-m.ci_high, -m.ci_low]) and r.bound == pytest.approx(-m.ci_low)
+    assert r.observed == pytest.approx(-m.diff) and r.verdict == "inconclusive"
+    assert "95% interval on the drop" in r.message
+    assert one({"qa/score": {"max_drop": 0.05}}, rec, before, after).verdict == "pass"
+    assert one({"qa/score": {"max_drop": 0.0}}, rec, before, after).verdict == "fail"
+    # lower is better: the worst end is the interval's upper end of the raw change
+    before, after = rows("adv", "score", a), rows("adv", "score", b)
+    rec = run(before, after, {"adv/score": False})
+    r = one({"adv/score": {"max_drop": 1.0, "confidence": 0.9}}, rec, before, after)
+    m = compare_records(rec, before, rec, after, phase_a="before", phase_b="after",
+                        confidence=0.9).metric("adv/score")
+    assert r.bound == pytest.approx(m.ci_high) and r.observed == pytest.approx(m.diff) and r.confidence == 0.9
+
+
+def test_change_gate_on_0_1_scores_uses_tangos_score_interval():
+    # the score statistic at "no change" is McNemar's (statsmodels), for any table
+    for up, down, n in ((12, 4, 50), (3, 0, 27), (40, 10, 200)):
+        table = [[n - up - down, up], [down, 0]]
+        chi2 = mcnemar(table, exact=False, correction=False).statistic
+        assert tango_statistic(up, down, n, 0.0) ** 2 == pytest.approx(chi2)
+        low, high = paired_proportion_interval(up, down, n, 0.95)
+        z = norm.ppf(0.975)  # the interval's ends are where the statistic crosses ±z
+        assert tango_statistic(up, down, n, low) == pytest.approx(z) and tango_statistic(up, down, n, high) == pytest.approx(-z)
+    # nobody flipped on 27 items: not the point [0, 0] a bootstrap gives, but ±z²/(n + z²)
+    z = norm.ppf(0.975)
+    assert paired_proportion_interval(0, 0, 27, 0.95) == pytest.approx((-z * z / (27 + z * z), z * z / (27 + z * z)))
+    before = rows("xs", "over", [0] * 27)
+    rec = run(before, before, {"xs/over": False})
+    r = one({"xs/over": {"max_increase": 0.05}}, rec, before, before)
+    assert r.verdict == "inconclusive" and r.interval == pytest.approx([-z * z / (27 + z * z), z * z / (27 + z * z)])
+    # on 200 items it agrees with the paired bootstrap of compare to about a point
+    rng = np.random.default_rng(3)
+    a = (rng.random(200) < 0.4).astype(float)
     b = a.copy()
-    b[rng.choice(np.flatnonzero(a == 1), 6, replace=False)] = 0.0   # true drop 0.02
+    b[rng.choice(np.flatnonzero(a == 0), 40, replace=False)] = 1.0
+    b[rng.choice(np.flatnonzero(a == 1), 10, replace=False)] = 0.0
     before, after = rows("qa", "acc", a), rows("qa", "acc", b)
     rec = run(before, after)
     m = compare_records(rec, before, rec, after, phase_a="before", phase_b="after").metric("qa/acc")
-    r = one({"qa/acc": {"max_drop": 0.03}}, rec, before, after)
-    assert r.interval == pytest.approx([-m.ci_high, -m.ci_low]) and r.bound == pytest.approx(-m.ci_low)
-    assert r.observed == pytest.approx(0.02) and r.verdict == "inconclusive" and "95% interval on the drop" in r.message
-    assert one({"qa/acc": {"max_drop": 0.05}}, rec, before, after).verdict == "pass"
-    assert one({"qa/acc": {"max_drop": -0.01}}, rec, before, after).verdict == "fail"  # demanded a gain
-    # lower is better: the worst end is the interval's upper end of the raw change
-    before, after = rows("adv", "harmful", a), rows("adv", "harmful", 1 - b)
-    rec = run(before, after, {"adv/harmful": False})
-    r = one({"adv/harmful": {"max_drop": 1.0, "confidence": 0.9}}, rec, before, after)
-    m = compare_records(rec, before, rec, after, phase_a="before", phase_b="after",
-                        confidence=0.9).metric("adv/harmful")
-    assert r.bound == pytest.approx(m.ci_high) and r.observed == pytest.approx(m.diff) and r.confidence == 0.9
+    r = one({"qa/acc": {"max_increase": 0.25}}, rec, before, after)
+    assert r.interval == pytest.approx([m.ci_low, m.ci_high], abs=0.012) and r.verdict == "pass"
+    assert r.p_value == pytest.approx(2 * norm.cdf(tango_statistic(40, 10, 200, 0.25)))
+    assert one({"qa/acc": {"max_drop": 0.0}}, rec, before, after).verdict == "pass"     # clearly better
+    assert one({"qa/acc": {"max_drop": -0.25}}, rec, before, after).verdict == "fail"   # not by 0.25
+    assert one({"qa/acc": {"max_drop": -0.1}}, rec, before, after).verdict == "inconclusive"
 
 
 def test_holm_adjustment_matches_statsmodels():
@@ -150,14 +185,17 @@ def test_mde_is_the_closed_form_and_small_suites_warn():
     after = rows("xstest", "over_refusal", [1] * 3 + [0] * 24)
     rec = run(before, after, {"xstest/over_refusal": False})
     r = one({"xstest/over_refusal": {"max_increase": 0.05}}, rec, before, after)
-    d = np.array([1.0] * 3 + [0.0] * 24)
-    closed = (norm.ppf(0.975) + norm.ppf(0.8)) * d.std(ddof=1) / math.sqrt(27)
+    # the spread under the bound (a rise Δ = 0.05) is the score test's: √(2q + Δ(1 − Δ)), with q the
+    # restricted estimate of the 1→0 rate; with no item down (Tango 1998) q = (up − (2n − up)Δ) / 2n
+    q = (3 - (54 - 3) * 0.05) / 54
+    sd = math.sqrt(2 * q + 0.05 * 0.95)
+    closed = (norm.ppf(0.975) + norm.ppf(0.8)) * sd / math.sqrt(27)
     assert r.mde == pytest.approx(closed, rel=1e-6) and r.n == 27
     assert r.underpowered.startswith("27 items cannot show a rise of 0.05 on xstest/over_refusal")
     assert r.verdict == "inconclusive"   # rose by 0.11, but 27 items cannot tell
     # a zero margin is a superiority test by design: its MDE is recorded, no warning
     r = one({"xstest/over_refusal": {"max_drop": 0.0}}, rec, before, after)
-    assert r.mde == pytest.approx(closed, rel=1e-6) and r.underpowered is None
+    assert r.mde > 0.1 and r.underpowered is None
     # 2000 items detect a 5-point rise: no warning
     big_b, big_a = rows("xstest", "over_refusal", [0] * 2000), rows("xstest", "over_refusal", [1] * 20 + [0] * 1980)
     rec = run(big_b, big_a, {"xstest/over_refusal": False})
@@ -229,7 +267,7 @@ def test_recipe_gates_policy_keys(tmp_path):
     path.write_text(base)
     assert load_recipe(path).recipe.gating == GatePolicy()   # fail closed, Holm, 95%
     path.write_text(base + 'on_inconclusive = "maybe"\n')
-    with pytest.raises(ValueError, match="on_inconclusive"):
+    with pytest.raises(ValueError, match="gates.on_inconclusive: Input should be .fail., .pass. or .warn."):
         load_recipe(path)
 
 
