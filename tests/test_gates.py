@@ -119,6 +119,10 @@ def test_change_gate_on_0_1_scores_uses_tangos_score_interval():
         low, high = paired_proportion_interval(up, down, n, 0.95)
         z = norm.ppf(0.975)  # the interval's ends are where the statistic crosses ±z
         assert tango_statistic(up, down, n, low) == pytest.approx(z) and tango_statistic(up, down, n, high) == pytest.approx(-z)
+    # the published example (Fagerland, Lydersen & Laake, "Statistical Analysis of Contingency Tables",
+    # ch. 8: Cavo et al. 2012, table [[59, 6], [16, 80]]): estimate -0.0621, 95% CI -0.1240 to -0.0054
+    low, high = paired_proportion_interval(6, 16, 161, 0.95)
+    assert (round(low, 4), round(high, 4)) == (-0.1240, -0.0054)
     # nobody flipped on 27 items: not the point [0, 0] a bootstrap gives, but ±z²/(n + z²)
     z = norm.ppf(0.975)
     assert paired_proportion_interval(0, 0, 27, 0.95) == pytest.approx((-z * z / (27 + z * z), z * z / (27 + z * z)))
