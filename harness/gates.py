@@ -260,7 +260,7 @@ class _Check:
         if self.k is not None:
             return proportion_interval(self.k, self.n, confidence)
         if self._means is None:
-            self._means = bootstrap_means(self.values, seed=self.seed, n_boot=self.n_boot)
+            self._means = bootstrap_means(self.values or [], seed=self.seed, n_boot=self.n_boot)
         return percentile_interval(self._means, confidence)
 
     def p_value(self) -> float:
@@ -272,7 +272,7 @@ class _Check:
         if self.k is not None:
             return proportion_p_value(self.k, self.n, self.threshold, self.bad_above)
         if self._means is None:
-            self._means = bootstrap_means(self.values, seed=self.seed, n_boot=self.n_boot)
+            self._means = bootstrap_means(self.values or [], seed=self.seed, n_boot=self.n_boot)
         return bootstrap_p_value(self._means, self.threshold, self.bad_above)
 
     def sd(self) -> float:

@@ -15,8 +15,17 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
 from harness.compare import compare_records
-from harness.gates import (GatePolicy, GateResult, GateSpec, GateSpecError, evaluate_gates, gates_passed,
-                           gating_summary, parse_gate_option, parse_gates_table)
+from harness.gates import (
+    GatePolicy,
+    GateResult,
+    GateSpec,
+    GateSpecError,
+    evaluate_gates,
+    gates_passed,
+    gating_summary,
+    parse_gate_option,
+    parse_gates_table,
+)
 from harness.stats import minimum_detectable_effect, paired_proportion_interval, tango_statistic
 from harness.store import Store
 from tests.test_compare import TASK, agg, make_run, rows
