@@ -481,14 +481,15 @@ def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
         warning = None
         # a zero change margin is a superiority test: only a clear improvement passes it, by design
         if margin < mde and not (c.what != "value" and c.threshold == 0):
+            detect = (f"at {_pct(adjusted)} confidence they detect {'differences' if c.what == 'value' else 'changes'}"
+                      f" of {mde:.3g} or more (power {policy.power:.0%})")
             if c.what == "value":
-                warning = (f"{c.n} items cannot tell {c.metric} = {c.observed:.4g} from its {c.rule} bound "
-                           f"{c.threshold:.4g} at {_pct(adjusted)} confidence: the smallest difference they "
-                           f"detect (power {policy.power:.0%}) is {mde:.3g}")
+                warning = (f"{c.n} items cannot reliably tell {c.metric} = {c.observed:.4g} from its {c.rule} "
+                           f"bound {c.threshold:.4g}: {detect}")
             else:
-                warning = (f"{c.n} items cannot show a {c.what} of {abs(c.threshold):.4g} on {c.metric} at "
-                           f"{_pct(adjusted)} confidence: the smallest change they detect "
-                           f"(power {policy.power:.0%}) is {mde:.3g}")
+                claim = (f"an improvement of at least {-c.threshold:.4g}" if c.threshold < 0
+                         else f"a {c.what} of at most {c.threshold:.4g}")
+                warning = f"{c.n} items cannot reliably show {claim} on {c.metric}: {detect}"
         c.result = GateResult(c.metric, c.rule, c.threshold, c.observed,
                               high if c.bad_above else low, verdict == "pass", message, verdict=verdict,
                               interval=[low, high], confidence=confidence, confidence_adjusted=adjusted,

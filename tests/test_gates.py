@@ -204,7 +204,8 @@ def test_mde_is_the_closed_form_and_small_suites_warn():
     sd = math.sqrt(2 * q + 0.05 * 0.95)
     closed = (norm.ppf(0.975) + norm.ppf(0.8)) * sd / math.sqrt(27)
     assert r.mde == pytest.approx(closed, rel=1e-6) and r.n == 27
-    assert r.underpowered.startswith("27 items cannot show a rise of 0.05 on xstest/over_refusal")
+    assert r.underpowered.startswith("27 items cannot reliably show a rise of at most 0.05 on xstest/over_refusal: "
+                                     "at 95% confidence they detect changes of 0.")
     assert r.verdict == "inconclusive"   # rose by 0.11, but 27 items cannot tell
     # a zero margin is a superiority test by design: its MDE is recorded, no warning
     r = one({"xstest/over_refusal": {"max_drop": 0.0}}, rec, before, after)
@@ -294,7 +295,7 @@ def test_gate_command_on_inconclusive_sets_the_exit_code(tmp_path):
     base = [run_id, "--store", str(store.root)]
     strict = cli.invoke(gate, base)
     assert strict.exit_code == 1 and "INCONCLUSIVE (counts as failed: on_inconclusive = fail)" in strict.output
-    assert "on_inconclusive = fail" in strict.output and "warning: 10 items cannot tell" in strict.output
+    assert "on_inconclusive = fail" in strict.output and "warning: 10 items cannot reliably tell qa/acc = 0.6 from its min bound 0.5" in strict.output
     warn = cli.invoke(gate, base + ["--on-inconclusive", "warn", "--json"])
     assert warn.exit_code == 0, warn.output
     out = json.loads(warn.output)

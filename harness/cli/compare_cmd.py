@@ -174,8 +174,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     (unknown run, bad recipe or gate spec, crashed run, no gates).
     """
     from ..compare import CompareError, compare_records, final_phase
-    from ..gates import (GateSpecError, evaluate_gates, gates_passed, gating_summary, parse_gate_option,
-                         verdict_label)
+    from ..gates import GateSpecError, evaluate_gates, gates_passed, gating_summary, parse_gate_option, verdict_label
     from ..reports.junit import write_junit
     from ..reports.summary import write_summary
     from ..store import RunNotFound
@@ -197,11 +196,12 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     except (GateSpecError, FileNotFoundError, ValueError) as exc:  # RecipeError is a ValueError
         fail(str(exc))
 
-    def reports(results: list, comparison: Any = None) -> None:
+    def reports(results: list, comparison: Any = None, gating: dict | None = None) -> None:
+        judged = {**record, "gating": gating} if gating else record  # the policy of this judgement
         if junit_path:
-            write_junit(record, results, junit_path)
+            write_junit(judged, results, junit_path)
         if summary_path:
-            write_summary(record, results, summary_path, comparison)
+            write_summary(judged, results, summary_path, comparison)
 
     if record.get("status") != "completed":
         reports([])
@@ -234,7 +234,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
             comparison = compare_records(record, before, record, after, phase_a="before", phase_b="after")
         except CompareError:
             comparison = None
-    reports(results, comparison)
+    reports(results, comparison, gating)
 
     passed = gates_passed(results)
     if as_json:
