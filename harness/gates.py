@@ -515,6 +515,16 @@ def gating_summary(results: Iterable[GateResult], policy: GatePolicy | Mapping[s
             "passed": gates_passed(results)}
 
 
+def describe_gating(gating: Mapping[str, Any]) -> str:
+    """One line saying how a run's gates were judged (from :func:`gating_summary`)."""
+    v = gating.get("verdicts") or {}
+    conf = f"{gating.get('confidence', 0.95) * 100:.4g}%"
+    how = (f"confidence Holm-adjusted across {gating.get('adjusted_over', 0)} checks ({conf} family-wise)"
+           if gating.get("adjust") == "holm" else f"no multiplicity adjustment ({conf} per check)")
+    return (f"verdicts: {v.get('pass', 0)} pass, {v.get('fail', 0)} fail, {v.get('inconclusive', 0)} inconclusive"
+            f" · on_inconclusive = {gating.get('on_inconclusive')} · {how}")
+
+
 def verdict_label(result: GateResult) -> str:
     """``PASS`` / ``FAIL`` / ``INCONCLUSIVE`` (+ how the policy counted it) for text output."""
     label = result.verdict.upper()

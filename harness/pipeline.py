@@ -210,7 +210,7 @@ class Run:
     def _gates(self) -> dict[str, Any]:
         if not self.recipe.gates:
             return {}
-        from .gates import evaluate_gates, gating_summary, verdict_label
+        from .gates import describe_gating, evaluate_gates, gating_summary, verdict_label
 
         reference = None
         if self.baseline:
@@ -230,6 +230,7 @@ class Run:
             self.log(f"    gate {verdict_label(g)}  {g.message}")
             if g.underpowered:
                 self.log(f"    warning: {g.underpowered}")
+        self.log(f"    {describe_gating(self.record['gating'])}")
         return {}
 
     # ------------------------------------------------------------ run

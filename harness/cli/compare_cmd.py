@@ -174,7 +174,15 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     (unknown run, bad recipe or gate spec, crashed run, no gates).
     """
     from ..compare import CompareError, compare_records, final_phase
-    from ..gates import GateSpecError, evaluate_gates, gates_passed, gating_summary, parse_gate_option, verdict_label
+    from ..gates import (
+        GateSpecError,
+        describe_gating,
+        evaluate_gates,
+        gates_passed,
+        gating_summary,
+        parse_gate_option,
+        verdict_label,
+    )
     from ..reports.junit import write_junit
     from ..reports.summary import write_summary
     from ..store import RunNotFound
@@ -250,17 +258,8 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
         click.echo(f"\n{record.get('name') or record['id']}: "
                    + (f"{n_failed} of {len(results)} gate checks failed" if n_failed
                       else f"all {len(results)} gate checks passed"))
-        v = gating["verdicts"]
-        click.echo(f"verdicts: {v['pass']} pass, {v['fail']} fail, {v['inconclusive']} inconclusive · "
-                   f"on_inconclusive = {policy.on_inconclusive} · "
-                   + (f"confidence Holm-adjusted across {gating['adjusted_over']} checks "
-                      f"({_pct(policy.confidence)} family-wise)" if policy.adjust == "holm"
-                      else f"no multiplicity adjustment ({_pct(policy.confidence)} per check)"))
+        click.echo(describe_gating(gating))
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:.4g}%"
 
 
 COMMANDS = [compare, gate]
