@@ -479,8 +479,9 @@ def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
         mde = minimum_detectable_effect(c.sd(), c.n, adjusted, policy.power)
         margin = abs(c.threshold) if c.what != "value" else abs((c.observed or 0.0) - c.threshold)
         warning = None
-        # a zero change margin is a superiority test: only a clear improvement passes it, by design
-        if margin < mde and not (c.what != "value" and c.threshold == 0):
+        # a zero change margin is a superiority test: only a clear improvement passes it, by design;
+        # a failed rule needs no warning: its whole interval already lies beyond the bound
+        if margin < mde and verdict != "fail" and not (c.what != "value" and c.threshold == 0):
             detect = (f"at {_pct(adjusted)} confidence they detect {'differences' if c.what == 'value' else 'changes'}"
                       f" of {mde:.3g} or more (power {policy.power:.0%})")
             if c.what == "value":

@@ -210,6 +210,11 @@ def test_mde_is_the_closed_form_and_small_suites_warn():
     # a zero margin is a superiority test by design: its MDE is recorded, no warning
     r = one({"xstest/over_refusal": {"max_drop": 0.0}}, rec, before, after)
     assert r.mde > 0.1 and r.underpowered is None
+    # nor does a rule that failed: 12 of 27 refused now, far beyond a 5-point budget
+    after = rows("xstest", "over_refusal", [1] * 12 + [0] * 15)
+    rec = run(before, after, {"xstest/over_refusal": False})
+    r = one({"xstest/over_refusal": {"max_increase": 0.05}}, rec, before, after)
+    assert r.verdict == "fail" and r.mde > 0.05 and r.underpowered is None
     # 2000 items detect a 5-point rise: no warning
     big_b, big_a = rows("xstest", "over_refusal", [0] * 2000), rows("xstest", "over_refusal", [1] * 20 + [0] * 1980)
     rec = run(big_b, big_a, {"xstest/over_refusal": False})
