@@ -321,7 +321,8 @@ class Run:
     def _gates(self) -> dict[str, Any]:
         if not self.recipe.gates:
             return {}
-        from .gates import evaluate_gates
+        from .gates import describe_gating, evaluate_gates, gating_summary
+        from .reports.render import gate_lines
 
         reference = None
         if self.baseline:
@@ -333,11 +334,13 @@ class Run:
         results = evaluate_gates(self.recipe.gates, self.record,
                                  before_samples=read_jsonl(self.dir / "samples" / "before.jsonl"),
                                  after_samples=read_jsonl(self.dir / "samples" / "after.jsonl"),
-                                 reference=reference)
+                                 reference=reference, policy=self.recipe.gating)
         self.record["gates"] = [g.to_dict() for g in results]
         self.record["gates_passed"] = all(g.passed for g in results)
-        for g in results:
-            self.log(f"    gate {'PASS' if g.passed else 'FAIL'}  {g.message}")
+        self.record["gating"] = gating_summary(results, self.recipe.gating)
+        for line in gate_lines(results):
+            self.log(f"    gate {line}" if not line.startswith(" ") else f"    {line.strip()}")
+        self.log(f"    {describe_gating(self.record['gating'])}")
         return {}
 
     # ------------------------------------------------------------ run

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from .components import ParamError, pydantic_errors
 from .errors import RecipeError
-from .gates import GateSpec
+from .gates import GatePolicy, GateSpec, split_gate_policy
 from .resources import PACKAGE_PREFIX, resolve_package_path
 
 
@@ -131,9 +131,16 @@ class Recipe(_Strict):
     train: list[TrainSection] = Field(default_factory=list)
     evaluate: list[EvaluateSection] = Field(default_factory=list)
     gates: dict[str, GateSpec] = Field(default_factory=dict)
+    #: how the gates are judged: the policy keys of ``[gates]`` (on_inconclusive, adjust, confidence, power)
+    gating: GatePolicy = Field(default_factory=GatePolicy)
     report: list[ReportSection] = Field(default_factory=list)
     baseline: BaselineSection | None = None
     output: OutputSection = Field(default_factory=OutputSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gate_policy_keys(cls, data: Any) -> Any:
+        return split_gate_policy(data)
 
 
 @dataclass
@@ -208,6 +215,8 @@ def _schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
     for path, msg in pydantic_errors(exc):
         # pydantic writes list items as "train.0.x" and union branches as "str"/"FilterRef": tidy
         parts = [p for p in path.split(".") if p not in ("str", "FilterRef")]
+        if parts[:1] == ["gating"]:  # the policy keys are written in [gates] (split_gate_policy)
+            parts[0] = "gates"
         tidy = ""
         for p in parts:
             tidy += f"[{p}]" if p.isdigit() else (f".{p}" if tidy else p)

@@ -120,6 +120,28 @@ def recipe_gates(path: str | Path) -> dict[str, Any]:
     return parse_gates_table(data.get("gates") or {}, where=f"{path}: gates")
 
 
+def gate_policy_of(path: str | Path | None = None, record: dict[str, Any] | None = None) -> Any:
+    """The ``[gates]`` policy (on_inconclusive, adjust, ...) of a recipe file, else of the run's recipe."""
+    import tomllib
+
+    from ..gates import parse_gate_policy
+
+    if path is not None:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return parse_gate_policy(data.get("gates") or {}, where=f"{path}: gates")
+    recipe = (record or {}).get("recipe") or {}
+    resolved = recipe.get("resolved") or {}
+    if isinstance(resolved, dict) and (resolved.get("gating") or resolved.get("gates")):
+        return parse_gate_policy({**(resolved.get("gates") or {}), **(resolved.get("gating") or {})},
+                                 where="run recipe: gates")
+    if recipe.get("text"):
+        try:
+            return parse_gate_policy(tomllib.loads(recipe["text"]).get("gates") or {}, where="run recipe: gates")
+        except tomllib.TOMLDecodeError:
+            pass
+    return parse_gate_policy({})
+
+
 @click.command("gate")
 @click.argument("run")
 @store_option
@@ -133,18 +155,33 @@ def recipe_gates(path: str | Path) -> dict[str, Any]:
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False),
               help="Write a markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")
 @click.option("--json", "as_json", is_flag=True, help="Print the gate results as JSON.")
+@click.option("--on-inconclusive", type=click.Choice(["fail", "pass", "warn"]), default=None,
+              help="What an inconclusive verdict (the interval straddles the bound) counts as for the exit "
+                   "code; overrides the recipe's [gates] on_inconclusive (default: fail).")
+@click.option("--adjust", type=click.Choice(["holm", "none"]), default=None,
+              help="Multiplicity adjustment of the confidence across the gates (default: the recipe's, holm).")
 def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
-         baseline: str | None, junit_path: str | None, summary_path: str | None, as_json: bool) -> None:
+         baseline: str | None, junit_path: str | None, summary_path: str | None, as_json: bool,
+         on_inconclusive: str | None = None, adjust: str | None = None) -> None:
     """Judge gates on a stored RUN without re-running anything.
 
     \b
     Gates come from --recipe's [gates], then --gate options; with neither, from
     the recipe the run was made with.
+    Each gate is pass, fail or inconclusive (its interval straddles the bound);
+    --on-inconclusive says what inconclusive counts as.
     Exit codes: 0 all gates passed, 1 a gate failed, 2 could not be done
     (unknown run, bad recipe or gate spec, crashed run, no gates).
     """
     from ..compare import CompareError, compare_records, final_phase
-    from ..gates import GateSpecError, evaluate_gates, gates_passed, parse_gate_option
+    from ..gates import (
+        GateSpecError,
+        describe_gating,
+        evaluate_gates,
+        gates_passed,
+        gating_summary,
+        parse_gate_option,
+    )
     from ..reports.junit import write_junit
     from ..reports.summary import write_summary
     from ..store import CorruptRecord, RunNotFound
@@ -160,14 +197,18 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
             gates[metric] = spec
         if not recipe_path and not gate_opts:
             gates = record_gates(record)
+        policy = gate_policy_of(recipe_path, record)
+        policy = policy.model_copy(update={k: v for k, v in
+                                           (("on_inconclusive", on_inconclusive), ("adjust", adjust)) if v})
     except (GateSpecError, FileNotFoundError, ValueError) as exc:  # RecipeError is a ValueError
         fail(str(exc))
 
-    def reports(results: list, comparison: Any = None) -> None:
+    def reports(results: list, comparison: Any = None, gating: dict | None = None) -> None:
+        judged = {**record, "gating": gating} if gating else record  # the policy of this judgement
         if junit_path:
-            write_junit(record, results, junit_path, comparison)
+            write_junit(judged, results, junit_path, comparison)
         if summary_path:
-            write_summary(record, results, summary_path, comparison)
+            write_summary(judged, results, summary_path, comparison)
 
     if record.get("status") != "completed":
         reports([])
@@ -190,7 +231,12 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
             reference = (base, store.samples(base["id"], phase), phase)
         except (RunNotFound, CompareError, CorruptRecord) as exc:
             fail(f"baseline: {exc}")
-    results = evaluate_gates(gates, record, before_samples=before, after_samples=after, reference=reference)
+    try:
+        results = evaluate_gates(gates, record, before_samples=before, after_samples=after,
+                                 reference=reference, policy=policy)
+    except ImportError as exc:  # scipy / statsmodels missing: say which install gives them
+        fail(str(exc))
+    gating = gating_summary(results, policy)
 
     comparison = None
     if (summary_path or junit_path) and (record.get("metrics") or {}).get("after"):
@@ -198,13 +244,13 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
             comparison = compare_records(record, before, record, after, phase_a="before", phase_b="after")
         except CompareError:
             comparison = None
-    reports(results, comparison)
+    reports(results, comparison, gating)
 
     passed = gates_passed(results)
     if as_json:
         click.echo(json.dumps({"run": record["id"], "name": record.get("name"), "passed": passed,
                                "baseline": reference[0]["id"] if reference else None,
-                               "gates": [r.to_dict() for r in results]}, indent=2))
+                               "gating": gating, "gates": [r.to_dict() for r in results]}, indent=2))
     else:
         from ..reports.render import gate_lines
 
@@ -214,6 +260,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
         click.echo(f"\n{record.get('name') or record['id']}: "
                    + (f"{n_failed} of {len(results)} gate checks failed" if n_failed
                       else f"all {len(results)} gate checks passed"))
+        click.echo(describe_gating(gating))
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
 
 

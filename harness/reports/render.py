@@ -115,11 +115,17 @@ def markdown_lines(comparison: Any, rows: Sequence[MetricRow], *, show_all: bool
 
 
 def gate_lines(gates: Iterable[Any]) -> list[str]:
-    """``PASS  message`` per gate rule (room for ``INCONCLUSIVE``)."""
+    """``PASS|FAIL|INCONCLUSIVE  message`` per gate rule (an inconclusive one says how the
+    policy counted it), with the gate's under-power warning below it."""
     out = []
     for g in gates:
         d = g.to_dict() if hasattr(g, "to_dict") else dict(g)
-        state = str(d.get("verdict") or ("passed" if d.get("passed") else "failed"))
+        state = str(d.get("verdict") or ("pass" if d.get("passed") else "fail"))
         word = {"passed": "PASS", "failed": "FAIL"}.get(state, state.upper())
+        if state == "inconclusive":
+            word += (f" (counts as {'passed' if d.get('passed') else 'failed'}: "
+                     f"on_inconclusive = {d.get('on_inconclusive')})")
         out.append(f"{word}  {d.get('message')}")
+        if d.get("underpowered"):
+            out.append(f"  warning: {d['underpowered']}")
     return out
