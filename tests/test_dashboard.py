@@ -213,7 +213,7 @@ def test_compare_before_after_opens_with_the_verdict_and_the_one_metric_table(ap
             assert row["good"] == ("↑" if r.higher_is_better else "↓")
     acc = cap[cap["key"] == "quick_mc/acc"].iloc[0]
     gate = next(g for g in rec["gates"] if g["metric"] == "quick_mc/acc")
-    assert acc["gate"].startswith("✓" if gate["passed"] else "✗")
+    assert acc["gate"].startswith({"pass": "✓", "fail": "✗", "inconclusive": "?"}[gate["verdict"]])
     [forest] = at.get("vega_lite_chart")
     spec = json.loads(forest.proto.spec)
     assert "layer" in spec and "right is better" in forest.proto.spec
