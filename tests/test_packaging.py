@@ -252,3 +252,18 @@ def test_load_host_keeps_other_installed_plugins_out(monkeypatch):
     loaded = {name for name, info in host.plugins.items() if info.status == "loaded"}
     assert loaded == {*first_party_plugins(), "hello"}
     assert host.resolve("evaluator", "reply-length").plugin == "hello"
+
+
+def test_catalogue_lists_every_first_party_plugin_with_the_hooks_it_implements():
+    """registry.toml is the catalogue people read: a first-party entry must say what the plugin
+    really provides, and every first-party entry point must be catalogued."""
+    from harness.catalog import load_catalog
+    from harness.plugins import load_plugins
+
+    catalog = {n: e for n, e in load_catalog().items() if e.first_party}
+    host = load_plugins(allow=None, block=[])
+    loaded = {name: info for name, info in host.plugins.items()
+              if info.distribution == "posttrain-harness" and info.status == "loaded"}
+    assert set(loaded) <= set(catalog), f"not in registry.toml: {sorted(set(loaded) - set(catalog))}"
+    for name, info in loaded.items():
+        assert sorted(catalog[name].hooks) == sorted(info.hooks), name
