@@ -44,6 +44,7 @@ from .hookspecs import hookimpl
 from .plugins import PluginUnavailable, UnknownComponent, create_component, get_host
 from .reports.summary import render_summary, write_summary
 from .runtime import pick_device, torch_dtype
+from .sampling import SPLITS, assign_splits, subsample, with_splits
 from .store import RECORD_FILE, SCHEMA_VERSION, RunNotFound, Store, read_jsonl, write_json, write_jsonl
 
 __version__ = "0.1.0"
@@ -61,7 +62,7 @@ __all__ = [
     "PluginUnavailable", "UnknownComponent",
     # helpers plugins share
     "content_hash", "items_hash", "to_conversational", "pick_device", "torch_dtype", "create_component",
-    "get_host", "default_cache_dir",
+    "get_host", "default_cache_dir", "subsample", "with_splits", "assign_splits", "SPLITS",
     "GateResult", "write_summary", "render_summary", "compare_records",
     # the run store, for plugins that read or write runs (importers, trackers)
     "Store", "RECORD_FILE", "SCHEMA_VERSION", "RunNotFound", "read_jsonl", "write_json", "write_jsonl",

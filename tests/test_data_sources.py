@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 import harness
+from harness_plugins.safety.prompt_sets import load_prompt_set, prompt_set_names
 from harness_plugins.suites import hh_rlhf
-from harness_plugins.suites.prompts import DATA, load_prompt_set, prompt_set_names
+from harness_plugins.suites.prompts import DATA
 
 QA = [{"question": f"What is {i} + {i}?", "answer": str(2 * i), "topic": "math"} for i in range(10)]
 

@@ -12,7 +12,7 @@ import math
 import pytest
 
 import harness
-from harness_plugins.suites.prompts import load_prompt_set
+from harness_plugins.safety.prompt_sets import load_prompt_set
 
 
 class ParityRefusal(harness.SafetyFilter):

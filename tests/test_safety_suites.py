@@ -9,7 +9,8 @@ import pytest
 
 import harness
 from harness.plugins import load_plugins
-from harness_plugins.suites.prompts import DATA, jailbreak_templates, load_prompt_set, suite_items
+from harness_plugins.safety.prompt_sets import load_prompt_set, suite_items
+from harness_plugins.suites.prompts import DATA, jailbreak_templates
 
 
 class ParityRefusal(harness.SafetyFilter):

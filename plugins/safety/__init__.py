@@ -1,6 +1,6 @@
 """The ``safety`` evaluator: refusal, harmful compliance and over-refusal on bundled prompt sets.
 
-Prompt sets come from the ``suites`` plugin (:mod:`harness_plugins.suites.prompts`);
+Prompt sets are registered safety suites, loaded through the plugin host (:mod:`.prompt_sets`);
 judgements come from the safety filters the recipe lists in the ``[[evaluate]]``
 table (``filters = ["refusal", "harm"]``), which the core hands over in
 ``context.filters``. Heavy work happens in :mod:`.run`. See docs/evaluators-safety.md.
@@ -47,7 +47,7 @@ class SafetyEvaluator(harness.Evaluator):
         @field_validator("suites")
         @classmethod
         def _known_suites(cls, v):
-            from harness_plugins.suites.prompts import unknown_suite_message
+            from .prompt_sets import unknown_suite_message
 
             bad = [msg for s in v if (msg := unknown_suite_message(s))]
             if bad:
@@ -67,7 +67,7 @@ class SafetyEvaluator(harness.Evaluator):
         The filters arrive in the context, not here: the core adds their names
         and parameters to the evaluation-cache key itself.
         """
-        from harness_plugins.suites.prompts import load_prompt_set
+        from .prompt_sets import load_prompt_set
 
         p = self.params
         items = {s: [(ps := load_prompt_set(s, p.limit, p.seed, p.split)).version, ps.content_hash]
@@ -80,8 +80,7 @@ class SafetyEvaluator(harness.Evaluator):
     def declared_metrics(cls, params: dict[str, Any]) -> dict[str, str] | None:
         """Every ``suite/metric`` these params can report, with its concern. ``harmful_content``
         and ``pii_leakage`` are reported only when the table has a ``harm`` / ``pii`` filter."""
-        from harness_plugins.suites.prompts import load_prompt_set
-
+        from .prompt_sets import load_prompt_set
         from .scoring import concern, possible_keys
 
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness import EvalContext, EvalResult, ModelHandle, SafetyFilter, TaskInfo
-from harness_plugins.suites.prompts import load_prompt_set
 
+from .prompt_sets import load_prompt_set
 from .scoring import add_pair_scores, aggregate, item_scores
 
 #: filter roles the scores understand; any other filter in the context is run and recorded only

@@ -6,11 +6,10 @@ import json
 import re
 from typing import Any
 
-from harness import items_hash
+from harness import items_hash, subsample
 
 from .hh_rlhf import load_pairs
 from .prompts import DATA
-from .sampling import subsample
 
 #: GSM8K test items [0, GSM8K_HELD_OUT) are kept for evaluation (lm-eval `gsm8k` with limit <= 500).
 GSM8K_HELD_OUT = 500
