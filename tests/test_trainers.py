@@ -76,6 +76,25 @@ def test_sft_prompt_completion_lowers_loss_and_changes_weights(host, model, tmp_
     assert len(result.model.generate(["What is 3 plus 3?"], max_new_tokens=4)) == 1
 
 
+def test_prompts_that_fill_max_length_are_counted_and_warned(host, model, tmp_path):
+    """A prompt as long as max_length leaves its reply truncated to nothing: say so, with counts."""
+    examples = PROMPT_COMPLETION[:12] + [{"prompt": "Tell me " + "very " * 40 + "slowly: 1 plus 1?",
+                                          "completion": " 2."} for _ in range(4)]
+    comp = host.create("trainer", "sft", {**FAST, "max_length": 24, "max_steps": 1})
+    data = harness.TrainData(name="mixed", format="prompt_completion", examples=examples)
+    said: list[str] = []
+    result = comp.train(model, data, harness.TrainContext(stage="t", seed=0, output_dir=tmp_path / "t",
+                                                          log=said.append))
+    long = result.metrics["config"]["long_prompts"]
+    assert long["count"] == 4 and long["of"] == 16 and long["max_length"] == 24 and long["examples"] == [12, 13, 14, 15]
+    assert any("4 of 16 prompts are at least max_length = 24 tokens" in m for m in said)
+
+    short = host.create("trainer", "sft", {**FAST, "max_steps": 1}).train(
+        model, harness.TrainData(name="ok", format="prompt_completion", examples=PROMPT_COMPLETION),
+        harness.TrainContext(stage="u", seed=0, output_dir=tmp_path / "u", log=said.append))
+    assert "long_prompts" not in short.metrics["config"]
+
+
 def test_same_seed_same_weights(host, tiny_model, tmp_path):
     """Plain-text SFT, twice with one seed: the same weights and the same loss curve."""
     prints = []

@@ -47,6 +47,33 @@ def check_data(trainer, handle: harness.ModelHandle, data: harness.TrainData) ->
             f"chat template; use plain-text examples or a model whose tokenizer has one"))])
 
 
+def count_long_prompts(data: harness.TrainData, tokenizer, max_length: int | None) -> dict[str, Any] | None:
+    """Prompts whose tokens fill ``max_length`` on their own (TRL truncates the reply away).
+
+    Returns ``{count, of, max_length, examples}`` when any, else None."""
+    if not max_length:
+        return None
+    keys = data.format_class().keys_with("prompt")
+    if not keys:
+        return None
+    long, total = [], 0
+    for i, example in enumerate(data.examples):
+        for key in keys:
+            value = example.get(key)
+            if isinstance(value, list):  # chat messages: check_data made sure there is a chat template
+                ids = tokenizer.apply_chat_template(value, tokenize=True)
+            elif isinstance(value, str):
+                ids = tokenizer(value)["input_ids"]
+            else:
+                continue
+            total += 1
+            if len(ids) >= max_length:
+                long.append(i)
+    if not long:
+        return None
+    return {"count": len(long), "of": total, "max_length": max_length, "examples": long[:5]}
+
+
 def ensure_pad_token(tokenizer) -> str | None:
     """Pad with EOS when the tokenizer has no pad token (TRL masks padding by position, not by id,
     so EOS is still learned; generation pads left with an attention mask). Returns what was done."""
@@ -117,6 +144,12 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
     if weights.get("warning"):
         context.log(f"{context.stage}: WARNING {weights['warning']}")
     record["pad_token"] = ensure_pad_token(tokenizer) or "kept"
+    long_prompts = count_long_prompts(data, tokenizer, getattr(config, "max_length", None))
+    if long_prompts:
+        record["long_prompts"] = long_prompts
+        context.log(f"{context.stage}: WARNING {long_prompts['count']} of {long_prompts['of']} prompts are at least "
+                    f"max_length = {long_prompts['max_length']} tokens: truncation leaves them nothing to learn "
+                    "from; raise max_length or shorten them")
     dataset = data.to_dataset()
     state = _ModelState(model)
 
