@@ -147,22 +147,11 @@ def paired_bootstrap(diffs: Sequence[float], *, seed: int = 0, n_boot: int = 200
     ``numpy.random.default_rng(seed).integers(0, n, size=(n_boot, n))`` in row chunks
     so memory stays bounded for large suites.
     """
-    import numpy as np
+    from .stats import bootstrap_means, percentile_interval
 
-    d = np.asarray(diffs, dtype=float)
-    n = d.size
-    if n == 0:
+    if len(diffs) == 0:
         raise ValueError("paired_bootstrap needs at least one paired item")
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // n)
-    for start in range(0, n_boot, chunk):
-        rows = min(chunk, n_boot - start)
-        idx = rng.integers(0, n, size=(rows, n))
-        means[start:start + rows] = d[idx].mean(axis=1)
-    alpha = 1.0 - confidence
-    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
+    return percentile_interval(bootstrap_means(diffs, seed=seed, n_boot=n_boot), confidence)
 
 
 # ------------------------------------------------------------------ pairing

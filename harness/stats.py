@@ -30,9 +30,10 @@ def _require(module: str) -> Any:
 def bootstrap_means(values: Sequence[float], *, seed: int = 0, n_boot: int = 2000):
     """``n_boot`` bootstrap means of ``values`` (a numpy array).
 
-    The same draws as :func:`harness.compare.paired_bootstrap` (same generator,
-    same chunks), so a gate's interval at the comparison's confidence is the
-    comparison table's interval; ``tests/test_gates.py`` holds them equal.
+    Resampling is over items, drawn as ``numpy.random.default_rng(seed).integers(0, n,
+    size=(n_boot, n))`` in row chunks so memory stays bounded for large suites. Both
+    :func:`harness.compare.paired_bootstrap` and the gates draw from here, so a gate's interval
+    at the comparison's confidence is the comparison table's interval.
     """
     import numpy as np
 
