@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import os
@@ -66,8 +67,18 @@ def library_versions() -> dict[str, str | None]:
 
 
 def version_key(versions: dict[str, str | None] | None = None) -> str:
+    """The cache folder's name: format, Python, library versions and this plugin's code."""
+    return _installed_key() if versions is None else _key(versions)
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_key() -> str:
+    return _key(library_versions())
+
+
+def _key(versions: dict[str, str | None]) -> str:
     code = {name: hashlib.sha256((_HERE / name).read_bytes()).hexdigest() for name in _CODE}
-    return _hash({"format": FORMAT, "python": sys.version_info[:2], "versions": versions or library_versions(),
+    return _hash({"format": FORMAT, "python": sys.version_info[:2], "versions": versions,
                   "code": code})
 
 
