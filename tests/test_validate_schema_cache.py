@@ -92,3 +92,23 @@ def test_a_corrupt_cache_file_is_regenerated():
     assert_checks(result)
     assert "learning_rate" in json.loads(sft.read_text())["fields"]
     assert probe()["heavy"] == []
+
+
+def test_opaque_fields_and_cross_field_rules_still_checked(host):
+    """Fields the cache cannot type (nested dataclasses) go to the real class; TRL's cross-field
+    rules come from building the real config, and the cached outcome repeats its error."""
+    import pytest
+
+    import harness
+
+    cases = [({"lora": {"runtime_config": 5}}, "lora.runtime_config", "expected LoraRuntimeConfig, got 5"),
+             ({"parallelism_config": 5}, "parallelism_config", "ParallelismConfig | None, got 5"),
+             ({"eval_strategy": "steps", "load_best_model_at_end": True, "save_strategy": "epoch"},
+              "load_best_model_at_end", "requires the save and eval strategy to match")]
+    for _ in range(2):  # cold, then from the cache
+        for params, key, needle in cases:
+            with pytest.raises(harness.ParamError) as err:
+                host.create("trainer", "dpo", params)
+            assert err.value.errors[0][0] == key
+            assert needle in err.value.errors[0][1]
+    assert len(list(schema_dirs()[0].glob("builds/config-*.schema"))) == 1  # only the third case built
