@@ -38,24 +38,29 @@ def device_defaults(device: str, dtype: str) -> dict[str, Any]:
 
 
 def resolve_kwargs(params: dict[str, Any], *, device: str, dtype: str, output_dir: str,
-                   seed: int) -> tuple[dict[str, Any], list[str]]:
-    """Keyword arguments for the TRL config and the names the harness (not the recipe) set."""
+                   seed: int, defaults: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Keyword arguments for the TRL config and the names the harness (not the recipe) set.
+
+    ``defaults``: :func:`device_defaults` for this device, when the caller already has them.
+    """
     recipe = {k: v for k, v in params.items() if k != "lora"}
     # transformers 5 renamed gradient_checkpointing -> activation_checkpointing; the new name wins,
     # so a recipe's old-name value must travel under the new name.
     if "gradient_checkpointing" in recipe:
         recipe["activation_checkpointing"] = recipe.pop("gradient_checkpointing")
-    harness_set = {"output_dir": output_dir, "seed": seed, **device_defaults(device, dtype)}
+    if defaults is None:
+        defaults = device_defaults(device, dtype)
+    harness_set = {"output_dir": output_dir, "seed": seed, **defaults}
     harness_set = {k: v for k, v in harness_set.items() if k not in recipe}
     return {**harness_set, **recipe}, sorted(harness_set)
 
 
 def build_config(trainer_cls, params: dict[str, Any], *, device: str, dtype: str, output_dir: str,
-                 seed: int):
+                 seed: int, defaults: dict[str, Any] | None = None):
     """``(config, record)``: the TRL config object and what to record about it."""
     config_cls = trl_config_class(trainer_cls)
     kwargs, harness_set = resolve_kwargs(params, device=device, dtype=dtype, output_dir=str(output_dir),
-                                         seed=seed)
+                                         seed=seed, defaults=defaults)
     config = config_cls(**kwargs)
     record = {
         "trl_config": trl_label(trainer_cls.config_class),

@@ -3,7 +3,9 @@
 The schema is not copied here: the keys are the fields of ``trl.SFTConfig`` /
 ``trl.DPOConfig`` (and ``peft.LoraConfig`` for the ``lora`` table) in the
 installed versions, their types come from the dataclass annotations, and the
-cross-field rules run by building the real config once.
+cross-field rules run by building the real config once. All three are read from
+the real classes on first use and cached per installed version (:mod:`.schema`),
+so a warm ``validate`` imports neither TRL nor torch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import typing
 from typing import Any
 
 import harness
+
+from . import schema as _schema
 
 #: Config keys the harness sets; a recipe may not.
 HARNESS_OWNED = {
@@ -72,7 +76,30 @@ def _suggest(key: str, known) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _type_error(annotation: Any, value: Any) -> str | None:
+def config_schema(trainer_cls) -> _schema.Schema:
+    """The cached schema of the trainer's TRL config (generated from the real class on a miss)."""
+    name = trainer_cls.config_class
+    return _schema.cached_schema(name, lambda: trl_class(name), trl_label(name))
+
+
+def lora_schema() -> _schema.Schema:
+    def load():
+        from peft import LoraConfig
+
+        return LoraConfig
+
+    return _schema.cached_schema("peft.LoraConfig", load, "peft.LoraConfig")
+
+
+def _types(schema: _schema.Schema, keys, load_class) -> tuple[dict[str, Any], dict[str, str]]:
+    """Annotations to check ``keys`` against: the cached ones, or the real class's when a key is opaque."""
+    if schema.opaque & set(keys):
+        real = field_types(load_class())
+        return real, {k: _schema.type_label(t) for k, t in real.items()}
+    return schema.types, schema.labels
+
+
+def _type_error(annotation: Any, value: Any, label: str | None = None) -> str | None:
     """Check ``value`` against a dataclass annotation (pydantic, lax). ``None`` when it fits.
 
     A single value where a list is expected is accepted (TRL itself wraps
@@ -90,8 +117,7 @@ def _type_error(annotation: Any, value: Any) -> str | None:
             return None
         except ValidationError:
             continue
-    name = getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
-    return f"expected {name}, got {value!r}"
+    return f"expected {label or _schema.type_label(annotation)}, got {value!r}"
 
 
 @functools.lru_cache(maxsize=None)
@@ -103,9 +129,11 @@ def _adapter(annotation):
 
 def check_keys(params: dict[str, Any], types: dict[str, Any], *, owned: dict[str, str],
                unknown_msg: str, prefix: str = "", extra_known=(),
-               choices: dict[str, tuple] | None = None) -> list[tuple[str, str]]:
+               choices: dict[str, tuple] | None = None,
+               labels: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """Errors for unknown, harness-owned, ill-typed and out-of-choice keys."""
     choices = choices or {}
+    labels = labels or {}
     errors = []
     for key, value in params.items():
         path = f"{prefix}{key}"
@@ -114,7 +142,7 @@ def check_keys(params: dict[str, Any], types: dict[str, Any], *, owned: dict[str
         elif key not in types:
             errors.append((path, unknown_msg + _suggest(key, set(types) | set(extra_known))))
         else:
-            problem = _type_error(types[key], value)
+            problem = _type_error(types[key], value, labels.get(key))
             if not problem and key in choices and value not in choices[key]:
                 problem = f"expected one of {', '.join(map(repr, choices[key]))}, got {value!r}"
             if problem:
@@ -123,23 +151,33 @@ def check_keys(params: dict[str, Any], types: dict[str, Any], *, owned: dict[str
 
 
 def validate_lora(lora: Any) -> list[tuple[str, str]]:
-    from peft import LoraConfig
-
     if lora is True:
         return []
     if not isinstance(lora, dict):
         return [("lora", f"expected a table of peft.LoraConfig fields (e.g. {{r = 8, lora_alpha = 16, "
                          f"target_modules = \"all-linear\"}}), got {lora!r}")]
-    errors = check_keys(lora, field_types(LoraConfig), owned=LORA_OWNED, prefix="lora.",
+    def load():
+        from peft import LoraConfig
+
+        return LoraConfig
+
+    types, labels = _types(lora_schema(), lora, load)
+    errors = check_keys(lora, types, owned=LORA_OWNED, prefix="lora.", labels=labels,
                         unknown_msg="unknown key (not a field of peft.LoraConfig)")
     task = lora.get("task_type", "CAUSAL_LM")
     if str(getattr(task, "value", task)) != "CAUSAL_LM":
         errors.append(("lora.task_type", f"only CAUSAL_LM adapters train a causal LM; got {task!r}"))
     if not errors:
-        try:
-            lora_config(lora)
-        except Exception as exc:  # noqa: BLE001 - PEFT raises ValueError/TypeError with a useful text
-            errors.append(("lora", f"peft.LoraConfig rejected it: {exc}"))
+        def build() -> str | None:
+            try:
+                lora_config(lora)
+            except Exception as exc:  # noqa: BLE001 - PEFT raises ValueError/TypeError with a useful text
+                return str(exc)
+            return None
+
+        problem = _schema.cached_outcome("lora", {"lora": lora}, build)
+        if problem is not None:
+            errors.append(("lora", f"peft.LoraConfig rejected it: {problem}"))
     return errors
 
 
@@ -154,12 +192,12 @@ def lora_config(lora: dict | bool):
 
 def validate_params(trainer_cls, params: dict[str, Any]) -> dict[str, Any]:
     """Check recipe keys against the TRL config; return them unchanged (JSON-able) for the record."""
-    config_cls = trl_config_class(trainer_cls)
-    types = field_types(config_cls)
+    schema = config_schema(trainer_cls)
     params = copy.deepcopy(dict(params))
     lora = params.pop("lora", None)
+    types, labels = _types(schema, params, lambda: trl_config_class(trainer_cls))
     errors = check_keys(
-        params, types, owned=HARNESS_OWNED, extra_known=("lora",), choices=field_choices(config_cls),
+        params, types, owned=HARNESS_OWNED, extra_known=("lora",), choices=schema.choices, labels=labels,
         unknown_msg=f"unknown key for trainer '{trainer_cls.name}' (not a field of {trl_label(trainer_cls.config_class)})")
     both = [k for k in CHECKPOINTING_ALIASES if k in params]
     if len(both) == 2 and params[both[0]] != params[both[1]]:
@@ -176,19 +214,44 @@ def validate_params(trainer_cls, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def device_and_defaults() -> dict[str, Any]:
+    """This machine's device, dtype and the harness's device defaults (cached: no torch import when warm)."""
+    def probe() -> dict[str, Any]:
+        from harness import pick_device
+
+        from .config import device_defaults
+
+        device, dtype = pick_device()
+        return {"device": device, "dtype": dtype, "defaults": device_defaults(device, dtype)}
+
+    return _schema.cached_device(probe)
+
+
 def _build_check(trainer_cls, params: dict[str, Any]) -> list[tuple[str, str]]:
-    """Build the real config once (with this machine's defaults) so TRL's own cross-field rules run."""
-    from harness import pick_device
+    """Build the real config once (with this machine's defaults) so TRL's own cross-field rules run.
 
-    from .config import build_config
+    The outcome is remembered per exact keyword arguments (device defaults included) and
+    installed versions, so validating the same stage again does not import TRL.
+    """
+    from .config import build_config, resolve_kwargs
 
-    device, dtype = pick_device()
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            build_config(trainer_cls, params, device=device, dtype=dtype, output_dir=tmp, seed=0)
-        except Exception as exc:  # noqa: BLE001 - TrainingArguments raises ValueError/TypeError/...
-            text = str(exc)
-            keys = [k for k, v in params.items()
-                    if k in text or (isinstance(v, str) and len(v) > 2 and v in text)] or [""]
-            return [(keys[0], f"{trl_label(trainer_cls.config_class)} rejected the parameters: {text}")]
-    return []
+    machine = device_and_defaults()
+    device, dtype = machine["device"], machine["dtype"]
+    kwargs, _ = resolve_kwargs(params, device=device, dtype=dtype, output_dir="<output_dir>", seed=0,
+                               defaults=machine["defaults"])
+
+    def build() -> str | None:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                build_config(trainer_cls, params, device=device, dtype=dtype, output_dir=tmp, seed=0,
+                             defaults=machine["defaults"])
+            except Exception as exc:  # noqa: BLE001 - TrainingArguments raises ValueError/TypeError/...
+                return str(exc)
+        return None
+
+    text = _schema.cached_outcome("config", {"class": trainer_cls.config_class, "kwargs": kwargs}, build)
+    if text is None:
+        return []
+    keys = [k for k, v in params.items()
+            if k in text or (isinstance(v, str) and len(v) > 2 and v in text)] or [""]
+    return [(keys[0], f"{trl_label(trainer_cls.config_class)} rejected the parameters: {text}")]
