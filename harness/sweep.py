@@ -203,6 +203,11 @@ def _forwarded_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("HARNESS_")}
 
 
+def _absolute(recipe: str) -> str:
+    """A recipe file's absolute path; a bundled recipe's name (``quickstart``) as it is."""
+    return str(Path(recipe).resolve()) if Path(recipe).is_file() else recipe
+
+
 def run_ray(points: list[Point], store_root: str, sweep_id: str, *, address: str | None = None,
             gpus_per_run: float = 0, cpus_per_run: float = 1, use_cache: bool = True,
             on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
@@ -224,7 +229,9 @@ def run_ray(points: list[Point], store_root: str, sweep_id: str, *, address: str
         task = ray.remote(run_point).options(num_gpus=gpus_per_run, num_cpus=cpus_per_run, max_retries=0,
                                              name=f"harness-{sweep_id}")
         env = _forwarded_env()
-        pending = {task.remote(asdict(p), store_root, sweep_id, use_cache, env): p for p in points}
+        # a worker's working folder is not this one: a recipe file goes by its absolute path
+        pending = {task.remote({**asdict(p), "recipe": _absolute(p.recipe)}, store_root, sweep_id, use_cache, env): p
+                   for p in points}
         done: dict[int, Outcome] = {}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
