@@ -54,7 +54,7 @@ class Run:
 
     def __init__(self, loaded: LoadedRecipe, host, store: Store, *, use_cache: bool = True,
                  kind: str = "run", baseline: str | None = None, log: Callable[[str], None] = _echo,
-                 resume: str | None = None):
+                 resume: str | None = None, sweep: dict[str, Any] | None = None):
         self.loaded = loaded
         self.recipe = loaded.recipe
         self.host = host
@@ -71,6 +71,8 @@ class Run:
             self.kind = self.previous.get("kind", kind)
         else:
             self.run_id, self.dir = store.new_run_dir(self.recipe.run.name)
+        # a sweep point (harness.sweep): its sweep id and grid values; a resumed point keeps them
+        self.sweep = sweep or (self.previous or {}).get("sweep")
         self.started = time.time()
         self.components: list[dict[str, Any]] = list((self.previous or {}).get("components") or [])
         self.record: dict[str, Any] = self._skeleton()
@@ -82,9 +84,10 @@ class Run:
 
     def _skeleton(self) -> dict[str, Any]:
         r = self.recipe
+        tags = list(r.run.tags) + ([f"sweep:{self.sweep['id']}"] if self.sweep else [])
         return {
             "schema_version": SCHEMA_VERSION, "id": self.run_id, "name": r.run.name, "kind": self.kind,
-            "description": r.run.description, "tags": r.run.tags, "status": "running", "gates_passed": None,
+            "description": r.run.description, "tags": tags, "status": "running", "gates_passed": None,
             "created_at": _now(), "finished_at": None, "duration_s": None, "seed": r.run.seed,
             "recipe": {"path": str(self.loaded.path) if self.loaded.path else None, "text": self.loaded.text,
                        "overrides": list(getattr(self.loaded, "overrides", []) or []),
@@ -95,7 +98,7 @@ class Run:
             "training": [], "artifacts": [], "gates": [], "error": None,
             # who writes this folder: `harness resume` refuses a run whose process is still alive
             "process": {"host": socket.gethostname(), "pid": os.getpid()},
-        }
+        } | ({"sweep": self.sweep} if self.sweep else {})
 
     def _save_partial(self) -> None:
         write_json(self.dir / PARTIAL_FILE, self.record)

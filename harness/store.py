@@ -200,6 +200,7 @@ RECORD_SHAPE = _obj({
                          "passed": Shape((bool,)), "message": _OT},
                         ("metric", "rule", "passed", "message"), null=False)),
     "error": _obj({"stage": _OT, "type": _OT, "message": _OT}),
+    "sweep": _obj({"id": _T, "point": _obj()}, ("id",)),
 }, ("status",), null=False)
 
 

@@ -92,7 +92,8 @@ def _error_lines(record: dict) -> list[str]:
     return ["", f"error in stage '{err.get('stage')}': {err.get('type')}: {err.get('message')}"]
 
 
-RUN_COLUMNS = ("id", "date", "name", "status", "gates", "accelerator", "host", "model", "kind", "tags", "time")
+RUN_COLUMNS = ("id", "date", "name", "status", "gates", "accelerator", "host", "model", "kind", "tags", "time",
+               "point")
 DEFAULT_COLUMNS = ("id", "date", "name", "status", "gates", "accelerator")
 
 
@@ -130,6 +131,9 @@ def run_cell(record: dict, column: str) -> str:
         return str((record.get("model") or {}).get("name") or "")
     if column == "tags":
         return ",".join(map(str, record.get("tags") or []))
+    if column == "point":  # a sweep point's grid values
+        point = (record.get("sweep") or {}).get("point") or {}
+        return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in point.items())
     if column == "time":
         return f"{record['duration_s']:.0f}s" if record.get("duration_s") is not None else ""
     return str(record.get(column) or "")
@@ -152,18 +156,20 @@ def headline_metrics(records: list[dict], limit: int = 4) -> list[str]:
               help="Columns to show, comma-separated: " + ", ".join(RUN_COLUMNS) + ", or any metric "
                    "(suite/metric: its final value, the change in brackets). Default: "
                    + ",".join(DEFAULT_COLUMNS) + " and the most-gated metrics.")
-def runs(store, as_json, limit, columns):
+@click.option("--sweep", "sweep_id", metavar="ID", help="Only the points of this sweep (harness sweep/submit).")
+def runs(store, as_json, limit, columns, sweep_id):
     """List stored runs, newest first."""
-    records = list(store.iter_records())[:limit]
+    records = [r for r in store.iter_records() if not sweep_id or (r.get("sweep") or {}).get("id") == sweep_id]
+    records = records[:limit]
     if as_json:
-        keep = ("id", "name", "kind", "status", "gates_passed", "created_at", "duration_s", "tags")
+        keep = ("id", "name", "kind", "status", "gates_passed", "created_at", "duration_s", "tags", "sweep")
         click.echo(json.dumps([{k: r.get(k) for k in keep} | {"model": (r.get("model") or {}).get("name"),
                                                                "accelerator": _accelerator(r),
                                                                "host": (r.get("environment") or {}).get("host")}
                                for r in records], indent=2))
         return
     if not records:
-        click.echo(f"no runs in {store.root}")
+        click.echo(f"no runs of sweep {sweep_id} in {store.root}" if sweep_id else f"no runs in {store.root}")
         return
     if columns:
         cols = [c.strip() for c in columns.split(",") if c.strip()]
@@ -172,7 +178,7 @@ def runs(store, as_json, limit, columns):
             fail(f"--columns: unknown column(s) {', '.join(unknown)}; choose from {', '.join(RUN_COLUMNS)} "
                  "or a metric written suite/metric")
     else:
-        cols = list(DEFAULT_COLUMNS) + headline_metrics(records)
+        cols = list(DEFAULT_COLUMNS) + (["point"] if sweep_id else []) + headline_metrics(records)
     click.echo(_table([[run_cell(r, c) for c in cols] for r in records], cols))
     stopped = [r["id"] for r in records if r.get("status") in ("incomplete", "failed") and r.get("recipe")]
     for run_id in stopped:  # killed (incomplete: no run.json) or failed: both can continue
