@@ -54,6 +54,10 @@ def configure(level: int = NORMAL) -> None:
         os.environ.setdefault(key, value)
     if level <= QUIET:
         os.environ.setdefault("TQDM_DISABLE", "1")
+        # transformers' own bars (e.g. "Writing model shards") follow huggingface_hub's switch
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if "transformers" in sys.modules:  # imported already: it read the switch at import
+            sys.modules["transformers"].utils.logging.disable_progress_bar()
     # logging.disable holds whatever level a library sets on its own loggers at import
     logging.disable(logging.WARNING)
     for category in (FutureWarning, DeprecationWarning, UserWarning, RuntimeWarning):

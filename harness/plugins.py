@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -403,9 +404,9 @@ def load_plugins(*, strict: bool | None = None, allow: list[str] | None = None,
 
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=first_party_first):
         dist = getattr(ep, "dist", None)
-        key = (ep.name, dist.name if dist else None, ep.value)
+        key = (ep.name, _normalized(dist.name) if dist else None, ep.value)
         if key in seen:
-            continue  # the same distribution seen twice on sys.path
+            continue  # the same distribution seen twice on sys.path (e.g. an egg-info beside its dist-info)
         seen.add(key)
         info = PluginInfo(name=ep.name, module=ep.value,
                           distribution=dist.name if dist else None,
@@ -434,6 +435,11 @@ def load_plugins(*, strict: bool | None = None, allow: list[str] | None = None,
     if strict and host.collisions():
         raise PluginLoadError("plugins collide (strict mode):\n  - " + "\n  - ".join(host.collisions()))
     return host
+
+
+def _normalized(distribution: str) -> str:
+    """PEP 503 name: 'harness_demo', 'harness-demo' and 'Harness.Demo' are one distribution."""
+    return re.sub(r"[-_.]+", "-", distribution).lower()
 
 
 def _rename_colliding(host: PluginHost, info: PluginInfo, strict: bool) -> None:
