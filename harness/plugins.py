@@ -427,6 +427,11 @@ def load_plugins(*, strict: bool | None = None, allow: list[str] | None = None,
         host.add_plugin(plugin, info, strict=strict)
     for name, plugin in extra:
         info = PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)))
+        existing = host.plugins.get(name)
+        if existing is not None and existing.module == info.module:  # its own installed entry point
+            if existing.status == "loaded":
+                continue  # already loaded: the same plugin, not a collision
+            del host.plugins[name]  # disabled by the allow-list: the in-process plugin takes its place
         if name in host.plugins:
             _rename_colliding(host, info, strict)
         host.add_plugin(plugin, info, strict=strict)
