@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .errors import StoreError
 from .fingerprint import files_fingerprint
@@ -69,19 +69,25 @@ def _temp_beside(dest: Path) -> Path:
     return tmp
 
 
-def save_model(handle, dest: Path, *, stage: str, run_dir: Path) -> dict[str, Any]:
-    """Save ``handle`` (model, generation config, tokenizer) to ``dest`` atomically; return the
-    record entry. Afterwards the handle's fingerprint is that of the saved files."""
-    dest = Path(dest)
+def _install(dest: Path, fill: Callable[[Path], Any]) -> tuple[str, int]:
+    """Fill a temporary folder beside ``dest``, fingerprint it, rename it into place (atomic);
+    on failure nothing is left behind. Returns ``(fingerprint, bytes)``."""
     tmp = _temp_beside(dest)
     try:
-        handle.save(tmp)
-        fingerprint = files_fingerprint(tmp)
-        size = folder_bytes(tmp)
+        fill(tmp)
+        fingerprint, size = files_fingerprint(tmp), folder_bytes(tmp)
         _replace_dir(tmp, dest)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    return fingerprint, size
+
+
+def save_model(handle, dest: Path, *, stage: str, run_dir: Path) -> dict[str, Any]:
+    """Save ``handle`` (model, generation config, tokenizer) to ``dest`` atomically; return the
+    record entry. Afterwards the handle's fingerprint is that of the saved files."""
+    dest = Path(dest)
+    fingerprint, size = _install(dest, handle.save)
     handle.use_saved(dest, fingerprint)
     return {"stage": stage, "kind": "model", "path": _relative(dest, run_dir), "fingerprint": fingerprint,
             "bytes": size, "format": "safetensors"}
@@ -90,16 +96,12 @@ def save_model(handle, dest: Path, *, stage: str, run_dir: Path) -> dict[str, An
 def keep_adapter(written: Path, dest: Path, *, stage: str, run_dir: Path) -> dict[str, Any]:
     """Move a LoRA adapter a trainer wrote (``save_pretrained``) into place; return its entry."""
     written, dest = Path(written), Path(dest)
-    tmp = _temp_beside(dest)
-    try:
+
+    def move_into(tmp: Path) -> None:
         for item in written.iterdir():
             shutil.move(str(item), tmp / item.name)
-        fingerprint = files_fingerprint(tmp)
-        size = folder_bytes(tmp)
-        _replace_dir(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    fingerprint, size = _install(dest, move_into)
     shutil.rmtree(written, ignore_errors=True)
     return {"stage": stage, "kind": "adapter", "path": _relative(dest, run_dir), "fingerprint": fingerprint,
             "bytes": size, "format": "peft"}

@@ -11,9 +11,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harness import DATA_FORMATS, ParamError, registered_formats, to_conversational
+from harness import DATA_FORMATS, registered_formats, to_conversational
 
-from .scan import DataFileError, field_problem, infer_format, scan
+from .scan import DataFileError, check_columns, field_problem, infer_format, scan
 
 
 def resolve_path(path: str) -> Path:
@@ -24,24 +24,6 @@ def resolve_path(path: str) -> Path:
         raise FileNotFoundError(f"data file not found: {p} (parameter `path` = {path!r}; relative paths "
                                 f"are taken from the recipe's folder, or the working directory {Path.cwd()})")
     return p
-
-
-def check_columns(fmt: str, columns: list[str], mapping: dict[str, str], where: Path) -> dict[str, str]:
-    """The full ``{format key: file column}`` map; errors name the missing column."""
-    full = {k: mapping.get(k, k) for k in DATA_FORMATS[fmt]}
-    if "id" in mapping or "id" in columns:
-        full["id"] = mapping.get("id", "id")
-    errors = []
-    for key, col in full.items():
-        if col not in columns:
-            how = (f"`columns.{key}` = {col!r}" if key in mapping
-                   else f"format '{fmt}' needs column {key!r}; map another with columns = {{{key} = \"...\"}}")
-            errors.append((f"columns.{key}" if key in mapping else "format",
-                           f"column {col!r} not found in {where} ({how}); available columns: "
-                           f"{', '.join(columns) or 'none'}"))
-    if errors:
-        raise ParamError(errors)
-    return full
 
 
 def _check_field(value: Any, key: str, row: int, where: Path, role: str = "") -> None:

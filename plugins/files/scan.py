@@ -171,7 +171,7 @@ def scan(builder: str, path: Path, fmt: str | None, mapping: dict[str, str]) -> 
             raise DataFileError(f"{path}: not a Parquet file ({exc})") from None
         columns = list(schema.names)
         fmt = fmt or infer_format(columns, mapping, path)
-        _missing_columns(fmt, columns, mapping, path, "")
+        check_columns(fmt, columns, mapping, path)
         if n == 0:
             raise DataFileError(f"{path}: no rows; a data file needs at least one example")
         return fmt, n
@@ -190,7 +190,7 @@ def scan(builder: str, path: Path, fmt: str | None, mapping: dict[str, str]) -> 
             fmt = fmt or infer_format(columns, mapping, path)
             full = {k: mapping.get(k, k) for k in DATA_FORMATS[fmt]}
         count += 1
-        _missing_columns(fmt, list(row), mapping, path, f", line {lineno}")
+        check_columns(fmt, list(row), mapping, f"{path}, line {lineno}")
         roles = registered_formats()[fmt].fields
         for key, col in full.items():
             problem = field_problem(row[col], key, roles.get(key, ""))
@@ -213,15 +213,19 @@ def scan(builder: str, path: Path, fmt: str | None, mapping: dict[str, str]) -> 
     return fmt, count
 
 
-def _missing_columns(fmt: str, columns: list[str], mapping: dict[str, str], path: Path, where: str) -> None:
+def check_columns(fmt: str, columns: list[str], mapping: dict[str, str], where: Path | str) -> dict[str, str]:
+    """The full ``{format key: file column}`` map; errors name the missing column."""
+    full = {k: mapping.get(k, k) for k in DATA_FORMATS[fmt]}
+    if "id" in mapping or "id" in columns:
+        full["id"] = mapping.get("id", "id")
     errors = []
-    for key in DATA_FORMATS[fmt]:
-        col = mapping.get(key, key)
+    for key, col in full.items():
         if col not in columns:
             how = (f"`columns.{key}` = {col!r}" if key in mapping
                    else f"format '{fmt}' needs column {key!r}; map another with columns = {{{key} = \"...\"}}")
             errors.append((f"columns.{key}" if key in mapping else "format",
-                           f"column {col!r} not found in {path}{where} ({how}); available columns: "
+                           f"column {col!r} not found in {where} ({how}); available columns: "
                            f"{', '.join(columns) or 'none'}"))
     if errors:
         raise ParamError(errors)
+    return full
