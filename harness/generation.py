@@ -47,7 +47,7 @@ def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens
             idx = order[start:start + batch_size]
             enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
                       add_special_tokens=not templated).to(model.device)
-            tick = _tick(bar, len(idx) / max(1, max_new_tokens))
+            tick = _tick(bar, len(idx) / max(1, max_new_tokens), cap=len(idx))
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
@@ -74,9 +74,11 @@ def _progress(total: int, desc: str | None):
     return progress_bar(total, desc, "prompt")
 
 
-def _tick(bar, per_token: float):
+def _tick(bar, per_token: float, *, cap: float):
     """A stopping criterion that never stops: it moves the bar a fraction of a prompt per
-    generated token, so a batch of 8 long replies does not sit at 0/8 (an ETA from the start)."""
+    generated token, so a batch of 8 long replies does not sit at 0/8 (an ETA from the start).
+    It never counts more than the batch's ``cap`` prompts (generate may call it once more than
+    ``max_new_tokens``), so the bar never runs past its total."""
     if bar is None:
         return None
     from transformers import StoppingCriteria
@@ -85,8 +87,10 @@ def _tick(bar, per_token: float):
         counted = 0.0
 
         def __call__(self, input_ids, scores, **kwargs):
-            self.counted += per_token
-            bar.update(per_token)
+            step = min(per_token, cap - self.counted)
+            if step > 0:
+                self.counted += step
+                bar.update(step)
             return False
 
     return Tick()
