@@ -13,7 +13,7 @@ setup:
 # the quickstart's result, not a broken setup, so it is reported and make succeeds. Exit 2 fails.
 quickstart: setup
 	@$(BIN)/harness run recipes/smollm2-quickstart.toml; rc=$$?; \
-	if [ $$rc -eq 1 ]; then echo "quickstart done: the loop ran and a gate failed (exit 1); see the gate table above"; \
+	if [ $$rc -eq 1 ]; then echo "quickstart done: the loop ran and a gate did not pass (failed or inconclusive, exit 1); see the gate table above"; \
 	elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
 quickstart-tiny: setup
