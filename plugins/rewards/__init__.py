@@ -73,6 +73,12 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def _first_line_words(completion: str) -> list[str]:
+    """The words of a completion's first non-blank line (the answer part of a reply)."""
+    lines = completion.strip().splitlines()
+    return _words(lines[0]) if lines else []
+
+
 class ExactMatch(harness.RewardFunction):
     name = "exact-match"
     description = ("1.0 when the completion's first words are the `answer` column's words (case and punctuation "
@@ -87,8 +93,7 @@ class ExactMatch(harness.RewardFunction):
         out = []
         for completion, answer in zip(completions, answers):
             want = _words(str(answer))
-            lines = completion.strip().splitlines()
-            got = _words(lines[0]) if lines else []
+            got = _first_line_words(completion)
             hit = bool(want) and (got == want if self.params.whole_line else got[:len(want)] == want)
             out.append(1.0 if hit else 0.0)
         return out
@@ -108,8 +113,7 @@ class AnswerSimilarity(harness.RewardFunction):
         answers = _column(columns, self.params.answer_column, self.name, len(completions))
         out = []
         for completion, answer in zip(completions, answers):
-            lines = completion.strip().splitlines()
-            got, want = " ".join(_words(lines[0])) if lines else "", " ".join(_words(str(answer)))
+            got, want = " ".join(_first_line_words(completion)), " ".join(_words(str(answer)))
             out.append(difflib.SequenceMatcher(None, got, want).ratio() if want else 0.0)
         return out
 
