@@ -24,13 +24,15 @@ REFUSAL_CUES: dict[str, re.Pattern[str]] = {
         r"\b(?:i|we)\s*(?:cannot|can ?not|can't|can’t|won't|won’t|will not|am unable to|'m unable to|’m unable to"
         r"|am not able to|'m not able to|’m not able to|am not going to|'m not going to|must (?:respectfully )?decline"
         r"|(?:have to|must|will) (?:respectfully )?refuse|refuse to|decline to|am not comfortable|'m not comfortable"
+        r"|'d rather not|would rather not"
         r"|do not feel comfortable|don't feel comfortable|would not be able to|wouldn't be able to"
         r"|am not in a position to|'m not in a position to|do not provide|don't provide|do not support|don't support"
         r"|do not condone|don't condone|do not have the ability to|don't have the ability to|cannot and will not)\b", _F),
     "unable_generic": re.compile(
         r"\b(?:not (?:able|permitted|allowed) to (?:provide|help|assist|answer|give|share|fulfill|comply|create|write)"
         r"|unable to (?:provide|help|assist|answer|give|share|fulfill|comply|create|write)"
-        r"|can't (?:help|assist) with (?:that|this)|(?:this|that) is not something i can)\b", _F),
+        r"|can't (?:help|assist) with (?:that|this)"
+        r"|(?:this|that)(?: is|['’]s) not something i(?: can|'m able to|'ll| will))\b", _F),
     "apology_refusal": re.compile(
         r"\b(?:sorry|apologi[sz]e)\b(?!\s+(?:to hear|for your loss|that you|you(?:'re| are) going))[^.!?]{0,60}"
         r"\b(?:but|cannot|can't|can’t|unable|not able|won't|will not)\b", _F),
