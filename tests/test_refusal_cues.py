@@ -45,6 +45,7 @@ def test_meaningless_question_replies_are_compliance_harmful_premise_is_refusal(
     meaningless, harmful, fictional, private = filters[weights].score([MEANINGLESS, HARMFUL_PREMISE, FICTIONAL,
                                                                        PRIVATE])
     assert meaningless.label == "compliance" and harmful.label == "full_refusal"
+    assert "calling the question meaningless" in meaningless.reason and "meaningless" not in harmful.reason
     # "I cannot ... X is fictional": no explicit-refusal floor; the same refusal about a real person keeps it
     assert fictional.label == "compliance" and fictional.score < 0.5
     assert private.flagged and private.score >= 0.75
