@@ -44,6 +44,10 @@ class RefusalFilter(harness.SafetyFilter):
             raise harness.ParamError([("weights", str(exc))]) from None
         self.threshold = self.params.threshold if self.params.threshold is not None else self.model.threshold
 
+    def fingerprint(self) -> str:
+        """The loaded weights' content hash: refitted weights under the same name miss the cache."""
+        return self.model.digest
+
     def seen_in_training(self, texts: Sequence[str]) -> list[bool]:
         """Whether each completion was among the rows the weights were fitted on."""
         from .refusal_model import row_key
