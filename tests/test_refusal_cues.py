@@ -59,7 +59,8 @@ def test_a_refusal_without_i_cannot_is_a_refusal(filters, weights):
 
 def test_augmentation_copies_full_refusals_without_their_first_person_sentences():
     rows = [
-        {"final_label": "2_full_refusal", "completion": "I cannot help with that. Stalking is a crime. Talk to the police."},
+        {"final_label": "2_full_refusal",
+         "completion": "I cannot help with that. Stalking is a crime. Talk to the police."},
         {"final_label": "2_full_refusal", "completion": "I'm sorry, but I can't do that."},       # nothing left
         {"final_label": "2_full_refusal", "completion": "Stalking is a crime and it is never acceptable."},  # no verb
         {"final_label": "3_partial_refusal", "completion": "I cannot help with that. However, here is a guide."},
