@@ -72,3 +72,13 @@ def test_refusal_fingerprint_is_the_weights_content():
     c = host.create("safety_filter", "refusal", {"weights": "mistralinstruct"})
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
     assert host.create("safety_filter", "pii", {}).fingerprint() is None
+
+
+def test_judge_fingerprint_is_its_weights_and_prompt():
+    host = load_plugins(allow=FIRST_PARTY)
+    spec = {"model": {"loader": "tiny"}, "rubric": "S1: Violence.\nS2: Crime.", "max_new_tokens": 4}
+    a, b = host.create("safety_filter", "judge", spec), host.create("safety_filter", "judge", spec)
+    other_rubric = host.create("safety_filter", "judge", {**spec, "rubric": "S1: Violence."})
+    other_weights = host.create("safety_filter", "judge", {**spec, "model": {"loader": "tiny", "seed": 1}})
+    assert a.fingerprint() == b.fingerprint()
+    assert len({a.fingerprint(), other_rubric.fingerprint(), other_weights.fingerprint()}) == 3
