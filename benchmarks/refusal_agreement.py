@@ -82,6 +82,21 @@ def agreement(pred: list[bool], gold: list[bool]) -> dict[str, float]:
             (("accuracy", acc), ("precision", precision), ("recall", recall), ("f1", f1))}
 
 
+def intervals(pred: list[bool], gold: list[bool], confidence: float = 0.95) -> dict[str, list[float]] | None:
+    """Exact (Clopper-Pearson) intervals on accuracy, precision and recall — how far 448 rows can pin
+    a figure down. None without scipy (the ``ml`` extra)."""
+    try:
+        from harness.stats import proportion_interval
+
+        proportion_interval(1, 2, confidence)
+    except ImportError:
+        return None
+    tp = sum(p and g for p, g in zip(pred, gold))
+    counts = {"accuracy": (sum(p == g for p, g in zip(pred, gold)), len(gold)),
+              "precision": (tp, sum(pred)), "recall": (tp, sum(gold))}
+    return {k: [round(x, 4) for x in proportion_interval(hit, n, confidence)] for k, (hit, n) in counts.items() if n}
+
+
 def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> dict:
     from harness.plugins import load_plugins
 
@@ -118,6 +133,7 @@ def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> 
             "by_gold_label": by_gold,
             "trained_on": filt.model.trained_on,
             "filter": agreement(pred, gold), "string_match": agreement(base, gold),
+            "filter_95ci": intervals(pred, gold),
             "filter_3class_accuracy": round(sum(three[v.label] == r["gold_label"]
                                                 for v, r in zip(verdicts, rows)) / len(rows), 4),
             "files": files}
@@ -177,6 +193,9 @@ def print_table(res: dict) -> None:
             m = d[who]
             print(f"{scope:{width}s} {who:12s} {m['accuracy']:9.3f} {m['precision']:9.3f} {m['recall']:7.3f} "
                   f"{m['f1']:6.3f}")
+    if res.get("filter_95ci"):
+        print("filter 95% intervals (exact): " + ", ".join(
+            f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in res["filter_95ci"].items()))
     print(f"filter 3-class accuracy (full / partial / compliance): {res['filter_3class_accuracy']:.3f}")
     print("share flagged as refusal, by human label: " + ", ".join(
         f"{k} {v['flagged']:.3f} (n={v['rows']})" for k, v in res["by_gold_label"].items()))

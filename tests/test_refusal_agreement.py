@@ -94,6 +94,8 @@ def test_leave_one_model_out_prints_both_directions_and_their_mean_from_the_ship
         assert list(d["files"]) == [f"xstest_v2_completions_{scored}.csv"] and d["rows"] == 448
         assert d["trained_on"] == [f"xstest_v2_completions_{trained}.csv"]
         assert d["filter"]["accuracy"] > d["string_match"]["accuracy"] + 0.05
+        for k, (lo, hi) in d["filter_95ci"].items():   # exact intervals around each figure
+            assert lo <= d["filter"][k] <= hi and hi - lo < 0.25
     assert res["mean"]["accuracy"] == pytest.approx(
         sum(d["filter"]["accuracy"] for d in dirs.values()) / 2, abs=1e-4)
     # regression floors at the figures in docs/filters/refusal.md (0.942 and 0.955 when written)
