@@ -152,16 +152,36 @@ def single_file_weights(paths: list[str]) -> dict[str, str]:
     return found
 
 
-def leave_one_model_out(paths: list[str]) -> dict:
-    """Each model's weights scored on the other models' rows; the mean over directions and the pooled rows."""
+def fit_single_file_weights(paths: list[str], out_dir: Path) -> dict[str, str]:
+    """Weights fitted on each FILE alone, written under ``out_dir`` (refusal_train.py; needs the ml extra)."""
+    import contextlib
+
+    from harness_plugins.filters.refusal_train import main as train
+
+    fitted = {}
+    for p in paths:
+        out = out_dir / f"{Path(p).stem}.json"
+        with contextlib.redirect_stdout(sys.stderr):     # keep --json output one object
+            train([p, "--out", str(out)])
+        fitted[p] = str(out)
+    return fitted
+
+
+def leave_one_model_out(paths: list[str], *, fit_dir: Path | None = None) -> dict:
+    """Each model's weights scored on the other models' rows, and the mean over directions.
+
+    ``fit_dir``: fit weights for files that have no bundled single-file weights (your own model's
+    labeled replies) into this folder first."""
     if len(paths) < 2:
         raise SystemExit("error: --leave-one-model-out needs two or more files (one per model)")
     weights = single_file_weights(paths)
     missing = [p for p in paths if p not in weights]
-    if missing:
+    if missing and fit_dir is not None:
+        weights.update(fit_single_file_weights(missing, fit_dir))
+    elif missing:
         raise SystemExit(f"error: no bundled weights fitted on {', '.join(Path(p).name for p in missing)} alone; "
-                         "fit them with `python -m harness_plugins.filters.refusal_train FILE --out ...` "
-                         "(benchmarks/train_refusal_weights.sh)")
+                         "add --fit to fit them first (needs the ml extra), or fit them with "
+                         "`python -m harness_plugins.filters.refusal_train FILE --out ...`")
     directions = {}
     short = _short_names([Path(p).name for p in paths])
     for path, w in weights.items():
@@ -212,11 +232,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--leave-one-model-out", action="store_true",
                     help="score each file's own bundled weights on the other files (models never seen)")
+    ap.add_argument("--fit", action="store_true",
+                    help="with --leave-one-model-out: fit weights for files without bundled ones (your own "
+                         "model's labeled replies) in a temporary folder first; needs the ml extra")
     args = ap.parse_args(argv)
+    if args.fit and not args.leave_one_model_out:
+        ap.error("--fit goes with --leave-one-model-out")
     if args.leave_one_model_out:
         if args.weights or args.split != "all":
             ap.error("--leave-one-model-out picks the weights and the held-out rows itself")
-        lomo = leave_one_model_out(args.files)
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            lomo = leave_one_model_out(args.files, fit_dir=Path(tmp) if args.fit else None)
         if args.json:
             print(json.dumps(lomo))
             return 0

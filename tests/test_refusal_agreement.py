@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -111,3 +112,22 @@ def test_leave_one_model_out_needs_weights_per_file(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), FILES[0], str(other), "--leave-one-model-out"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0 and "no bundled weights fitted on other_model.csv alone" in out.stderr
+
+
+def test_leave_one_model_out_fits_weights_for_a_new_models_file(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("scipy")
+    # a "new model": 150 of Mistral's labeled rows under another name, so no bundled weights match it
+    with open(FILES[1], newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:150]
+    new = tmp_path / "my_model.csv"
+    with new.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    res = bench(FILES[0], str(new), "--leave-one-model-out", "--fit")
+    assert set(res["directions"]) == {"xstest_v2_completions_llama2orig -> my_model",
+                                      "my_model -> xstest_v2_completions_llama2orig"}
+    fitted = res["directions"]["my_model -> xstest_v2_completions_llama2orig"]
+    assert fitted["trained_on"] == ["my_model.csv"] and fitted["rows"] >= 448
+    assert res["directions"]["xstest_v2_completions_llama2orig -> my_model"]["weights"] == "llama2orig"
