@@ -39,7 +39,7 @@ def test_filter_beats_string_match_on_held_out_rows():
     assert f["accuracy"] >= sm["accuracy"] + 0.03
     assert f["f1"] >= sm["f1"] + 0.05
     assert f["recall"] >= sm["recall"] + 0.10
-    # floors at the held-out-prompt figures in docs/filters/refusal.md (0.953 / 0.953 / 0.949 when written)
+    # floors at the held-out-prompt figures in docs/filters/refusal.md (0.953 / 0.949 / 0.954 when written)
     assert f["accuracy"] >= 0.945 and min(f["precision"], f["recall"]) >= 0.94
     assert set(f) == set(sm) == {"accuracy", "precision", "recall", "f1"}
 
