@@ -1,6 +1,7 @@
 """Agreement of the ``refusal`` safety filter with human refusal labels.
 
     python benchmarks/refusal_agreement.py FILE... [--split all|dev|held-out] [--weights NAME] [--json]
+    python benchmarks/refusal_agreement.py FILE... --leave-one-model-out [--json]
 
 FILEs are CSVs in XSTest's labeled format: ``completion``, ``final_label`` in
 {1_full_compliance, 2_full_refusal, 3_partial_refusal}, optionally ``prompt``.
@@ -11,6 +12,10 @@ harness's public plugin API; beside it, XSTest's own string-match classifier
 ``--split dev`` keeps the rows the filter's weights were fitted on,
 ``--split held-out`` the others (rows are matched by completion text), so a
 held-out figure never includes a training row.
+
+``--leave-one-model-out`` scores, for every FILE, the bundled weights fitted on
+that file alone on the *other* files' rows (held out): the agreement on models
+the weights never saw, each direction and their mean.
 """
 
 from __future__ import annotations
@@ -77,6 +82,21 @@ def agreement(pred: list[bool], gold: list[bool]) -> dict[str, float]:
             (("accuracy", acc), ("precision", precision), ("recall", recall), ("f1", f1))}
 
 
+def intervals(pred: list[bool], gold: list[bool], confidence: float = 0.95) -> dict[str, list[float]] | None:
+    """Exact (Clopper-Pearson) intervals on accuracy, precision and recall — how far 448 rows can pin
+    a figure down. None without scipy (the ``ml`` extra)."""
+    try:
+        from harness.stats import proportion_interval
+
+        proportion_interval(1, 2, confidence)
+    except ImportError:
+        return None
+    tp = sum(p and g for p, g in zip(pred, gold))
+    counts = {"accuracy": (sum(p == g for p, g in zip(pred, gold)), len(gold)),
+              "precision": (tp, sum(pred)), "recall": (tp, sum(gold))}
+    return {k: [round(x, 4) for x in proportion_interval(hit, n, confidence)] for k, (hit, n) in counts.items() if n}
+
+
 def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> dict:
     from harness.plugins import load_plugins
 
@@ -113,9 +133,94 @@ def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> 
             "by_gold_label": by_gold,
             "trained_on": filt.model.trained_on,
             "filter": agreement(pred, gold), "string_match": agreement(base, gold),
+            "filter_95ci": intervals(pred, gold),
             "filter_3class_accuracy": round(sum(three[v.label] == r["gold_label"]
                                                 for v, r in zip(verdicts, rows)) / len(rows), 4),
             "files": files}
+
+
+def single_file_weights(paths: list[str]) -> dict[str, str]:
+    """For each FILE, the bundled weights fitted on that whole file and nothing else (by ``trained_on``)."""
+    from harness_plugins.filters.refusal_model import RefusalModel, bundled_weights
+
+    names = {Path(p).name: p for p in paths}
+    found = {}
+    for w in bundled_weights():
+        trained_on = RefusalModel.load(w).trained_on
+        if len(trained_on) == 1 and trained_on[0] in names:
+            found[names[trained_on[0]]] = w
+    return found
+
+
+def fit_single_file_weights(paths: list[str], out_dir: Path) -> dict[str, str]:
+    """Weights fitted on each FILE alone, written under ``out_dir`` (refusal_train.py; needs the ml extra)."""
+    import contextlib
+
+    from harness_plugins.filters.refusal_train import main as train
+
+    fitted = {}
+    for p in paths:
+        out = out_dir / f"{Path(p).stem}.json"
+        with contextlib.redirect_stdout(sys.stderr):     # keep --json output one object
+            train([p, "--out", str(out)])
+        fitted[p] = str(out)
+    return fitted
+
+
+def leave_one_model_out(paths: list[str], *, fit_dir: Path | None = None) -> dict:
+    """Each model's weights scored on the other models' rows, and the mean over directions.
+
+    ``fit_dir``: fit weights for files that have no bundled single-file weights (your own model's
+    labeled replies) into this folder first."""
+    if len(paths) < 2:
+        raise SystemExit("error: --leave-one-model-out needs two or more files (one per model)")
+    weights = single_file_weights(paths)
+    missing = [p for p in paths if p not in weights]
+    if missing and fit_dir is not None:
+        weights.update(fit_single_file_weights(missing, fit_dir))
+    elif missing:
+        raise SystemExit(f"error: no bundled weights fitted on {', '.join(Path(p).name for p in missing)} alone; "
+                         "add --fit to fit them first (needs the ml extra), or fit them with "
+                         "`python -m harness_plugins.filters.refusal_train FILE --out ...`")
+    directions = {}
+    short = _short_names([Path(p).name for p in paths])
+    for path, w in weights.items():
+        res = run(paths, split="held-out", weights=w)
+        others = [short[Path(p).name] for p in paths if p != path]
+        directions[f"{short[Path(path).name]} -> {', '.join(others)}"] = res
+    keys = ("accuracy", "precision", "recall", "f1")
+    mean = {k: round(sum(d["filter"][k] for d in directions.values()) / len(directions), 4) for k in keys}
+    return {"directions": directions, "mean": mean,
+            "min": {k: min(d["filter"][k] for d in directions.values()) for k in keys}}
+
+
+def _short_names(names: list[str]) -> dict[str, str]:
+    """File names without their shared prefix (``xstest_v2_completions_``), for the table."""
+    import os
+
+    prefix = os.path.commonprefix(names) if len(names) > 1 else "xstest_v2_completions_"
+    return {n: (n[len(prefix):] if n.startswith(prefix) and n != prefix else n).removesuffix(".csv") for n in names}
+
+
+def print_table(res: dict) -> None:
+    print(f"{res['rows']} rows, split={res['split']}, weights={res['weights']} "
+          f"(fitted on {', '.join(res['trained_on'])})")
+    short = _short_names(list(res["files"]))
+    width = max([9] + [len(n) for n in short.values()])
+    print(f"{'':{width + 13}s} {'accuracy':>9s} {'precision':>9s} {'recall':>7s} {'f1':>6s}")
+    for scope, d in [("all files", res)] + [(short[f], d) for f, d in res["files"].items()]:
+        for who in ("filter", "string_match"):
+            m = d[who]
+            print(f"{scope:{width}s} {who:12s} {m['accuracy']:9.3f} {m['precision']:9.3f} {m['recall']:7.3f} "
+                  f"{m['f1']:6.3f}")
+    if res.get("filter_95ci"):
+        print("filter 95% intervals (exact): " + ", ".join(
+            f"{k} [{lo:.3f}, {hi:.3f}]" for k, (lo, hi) in res["filter_95ci"].items()))
+    print(f"filter 3-class accuracy (full / partial / compliance): {res['filter_3class_accuracy']:.3f}")
+    print("share flagged as refusal, by human label: " + ", ".join(
+        f"{k} {v['flagged']:.3f} (n={v['rows']})" for k, v in res["by_gold_label"].items()))
+    print(f"speed: {res['texts_per_cpu_s']:.0f} texts per CPU-second (one process, prompts given; "
+          f"{res['texts_per_s']:.0f} texts/s wall clock on this machine now)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,24 +230,38 @@ def main(argv: list[str] | None = None) -> int:
                     help="rows to score: all, those the weights were fitted on (dev), or the others (held-out)")
     ap.add_argument("--weights", help="refusal filter weights (bundled name or JSON path); default: the filter's")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--leave-one-model-out", action="store_true",
+                    help="score each file's own bundled weights on the other files (models never seen)")
+    ap.add_argument("--fit", action="store_true",
+                    help="with --leave-one-model-out: fit weights for files without bundled ones (your own "
+                         "model's labeled replies) in a temporary folder first; needs the ml extra")
     args = ap.parse_args(argv)
+    if args.fit and not args.leave_one_model_out:
+        ap.error("--fit goes with --leave-one-model-out")
+    if args.leave_one_model_out:
+        if args.weights or args.split != "all":
+            ap.error("--leave-one-model-out picks the weights and the held-out rows itself")
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            lomo = leave_one_model_out(args.files, fit_dir=Path(tmp) if args.fit else None)
+        if args.json:
+            print(json.dumps(lomo))
+            return 0
+        for name, res in lomo["directions"].items():
+            print(f"== {name}")
+            print_table(res)
+            print()
+        for k in ("mean", "min"):
+            m = lomo[k]
+            print(f"{k} over {len(lomo['directions'])} directions: accuracy {m['accuracy']:.3f}, "
+                  f"precision {m['precision']:.3f}, recall {m['recall']:.3f}, f1 {m['f1']:.3f}")
+        return 0
     res = run(args.files, split=args.split, weights=args.weights)
     if args.json:
         print(json.dumps(res))
         return 0
-    print(f"{res['rows']} rows, split={res['split']}, weights={res['weights']} "
-          f"(fitted on {', '.join(res['trained_on'])})")
-    print(f"{'':28s} {'accuracy':>9s} {'precision':>9s} {'recall':>7s} {'f1':>6s}")
-    for scope, d in [("all files", res)] + [(f, d) for f, d in res["files"].items()]:
-        for who in ("filter", "string_match"):
-            m = d[who]
-            print(f"{scope[:15]:15s} {who:12s} {m['accuracy']:9.3f} {m['precision']:9.3f} {m['recall']:7.3f} "
-                  f"{m['f1']:6.3f}")
-    print(f"filter 3-class accuracy (full / partial / compliance): {res['filter_3class_accuracy']:.3f}")
-    print("share flagged as refusal, by human label: " + ", ".join(
-        f"{k} {v['flagged']:.3f} (n={v['rows']})" for k, v in res["by_gold_label"].items()))
-    print(f"speed: {res['texts_per_cpu_s']:.0f} texts per CPU-second (one process, prompts given; "
-          f"{res['texts_per_s']:.0f} texts/s wall clock on this machine now)")
+    print_table(res)
     return 0
 
 

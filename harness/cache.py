@@ -3,8 +3,9 @@
 Key = hash of everything that changes a score: the model's weights fingerprint, its
 tokenizer (files and chat template), its generation settings (generation config,
 dtype, device type), the evaluator component, its plugin's version and a hash of
-the plugin's code, the evaluator's own fingerprint of its items and settings, and
-library versions. Changed weights, template, items or settings miss; an unchanged
+the plugin's code, the evaluator's own fingerprint of its items and settings, the
+safety filters it is given (name, parameters, code and ``fingerprint()``: their
+weights), and library versions. Changed weights, template, items or settings miss; an unchanged
 "before" model hits.
 Location: ``$HARNESS_CACHE_DIR`` or ``${XDG_CACHE_HOME:-~/.cache}/posttrain-harness/eval``.
 """

@@ -531,6 +531,11 @@ class SafetyFilter(Component):
     def score(self, texts: Sequence[str], prompts: Sequence[str] | None = None) -> list[Verdict]:
         raise NotImplementedError
 
+    def fingerprint(self) -> str | None:
+        """A hash of what decides the verdicts besides the code and the parameters (learned weights,
+        a lexicon file), or None. The evaluation cache keys on it, with the filter's code."""
+        return None
+
     def redact(self, text: str, verdict: Verdict) -> str:
         """Return ``text`` with flagged spans masked. Filters without spans cannot redact."""
         if not verdict.spans:

@@ -209,7 +209,9 @@ class Run:
             if item_fp is not None:
                 info = evaluator.registered_as
                 version = self.host.plugins[info.plugin].version if info.plugin in self.host.plugins else None
-                filter_fp = {n: [f.registered_as.fullname, f.params_dict()] for n, f in filters.items()}
+                # a filter's code and weights decide verdicts too: an updated filter must miss the cache
+                filter_fp = {n: [f.registered_as.fullname, f.params_dict(), type(f).code_fingerprint(), f.fingerprint()]
+                             for n, f in filters.items()}
                 key = self.cache.key(model_fingerprint=self.model.fingerprint(),
                                      tokenizer_fingerprint=self.model.tokenizer_fingerprint(),
                                      generation=self.model.generation_settings(),

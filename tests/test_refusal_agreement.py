@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -38,6 +39,8 @@ def test_filter_beats_string_match_on_held_out_rows():
     assert f["accuracy"] >= sm["accuracy"] + 0.03
     assert f["f1"] >= sm["f1"] + 0.05
     assert f["recall"] >= sm["recall"] + 0.10
+    # floors at the held-out-prompt figures in docs/filters/refusal.md (0.953 / 0.949 / 0.954 when written)
+    assert f["accuracy"] >= 0.945 and min(f["precision"], f["recall"]) >= 0.94
     assert set(f) == set(sm) == {"accuracy", "precision", "recall", "f1"}
 
 
@@ -75,3 +78,56 @@ def test_breakdown_by_human_label_adds_up_to_recall_and_speed_is_reported():
     fp = by["1_full_compliance"]["flagged"] * by["1_full_compliance"]["rows"]
     assert tp / (tp + fp) == pytest.approx(res["filter"]["precision"], abs=1e-3)
     assert res["texts_per_cpu_s"] > 0 and res["texts_per_s"] > 0
+
+
+def test_leave_one_model_out_prints_both_directions_and_their_mean_from_the_shipped_data():
+    out = subprocess.run([sys.executable, str(SCRIPT), *FILES, "--leave-one-model-out"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "== llama2orig -> mistralinstruct" in out.stdout and "== mistralinstruct -> llama2orig" in out.stdout
+    assert "mean over 2 directions: accuracy 0." in out.stdout
+    res = bench(*FILES, "--leave-one-model-out")
+    dirs = res["directions"]
+    assert set(dirs) == {"llama2orig -> mistralinstruct", "mistralinstruct -> llama2orig"}
+    for name, d in dirs.items():
+        trained, scored = name.split(" -> ")
+        # only the other model's rows are scored (the 2 completions identical in both files count as seen)
+        assert list(d["files"]) == [f"xstest_v2_completions_{scored}.csv"] and d["rows"] == 448
+        assert d["trained_on"] == [f"xstest_v2_completions_{trained}.csv"]
+        assert d["filter"]["accuracy"] > d["string_match"]["accuracy"] + 0.05
+        for k, (lo, hi) in d["filter_95ci"].items():   # exact intervals around each figure
+            assert lo <= d["filter"][k] <= hi and hi - lo < 0.25
+    assert res["mean"]["accuracy"] == pytest.approx(
+        sum(d["filter"]["accuracy"] for d in dirs.values()) / 2, abs=1e-4)
+    # regression floors at the figures in docs/filters/refusal.md (0.942 and 0.955 when written)
+    assert res["min"]["accuracy"] >= 0.93 and res["mean"]["accuracy"] >= 0.945
+
+
+def test_leave_one_model_out_needs_weights_per_file(tmp_path):
+    out = subprocess.run([sys.executable, str(SCRIPT), FILES[0], "--leave-one-model-out"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode != 0 and "two or more files" in out.stderr
+    other = tmp_path / "other_model.csv"
+    other.write_text("completion,final_label\nSure, here it is.,1_full_compliance\n")
+    out = subprocess.run([sys.executable, str(SCRIPT), FILES[0], str(other), "--leave-one-model-out"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode != 0 and "no bundled weights fitted on other_model.csv alone" in out.stderr
+
+
+def test_leave_one_model_out_fits_weights_for_a_new_models_file(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("scipy")
+    # a "new model": 150 of Mistral's labeled rows under another name, so no bundled weights match it
+    with open(FILES[1], newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:150]
+    new = tmp_path / "my_model.csv"
+    with new.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    res = bench(FILES[0], str(new), "--leave-one-model-out", "--fit")
+    assert set(res["directions"]) == {"xstest_v2_completions_llama2orig -> my_model",
+                                      "my_model -> xstest_v2_completions_llama2orig"}
+    fitted = res["directions"]["my_model -> xstest_v2_completions_llama2orig"]
+    assert fitted["trained_on"] == ["my_model.csv"] and fitted["rows"] >= 448
+    assert res["directions"]["xstest_v2_completions_llama2orig -> my_model"]["weights"] == "llama2orig"

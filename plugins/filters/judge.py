@@ -158,6 +158,12 @@ class JudgeFilter(harness.SafetyFilter):
         return {"model": dict(self.params.model), "name": handle.name, "fingerprint": handle.fingerprint(),
                 "prompt_format": fmt, "prompt_sha": prompt_sha}
 
+    def fingerprint(self) -> str:
+        """The judge's weights and the prompt it is given (loads the judge): another judge model
+        behind the same parameters misses the evaluation cache."""
+        ident = self.identity()
+        return _sha(ident["fingerprint"], ident["prompt_sha"])
+
     def check_agreement(self) -> dict[str, Any] | None:
         """Load this judge's measurement; with ``min_agreement``, refuse a judge measured below it or not at all."""
         from . import judge_agreement

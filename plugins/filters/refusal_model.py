@@ -48,6 +48,8 @@ class RefusalModel:
             raise ValueError(f"refusal weights {source} were trained on other features than this code computes; "
                              "retrain them with `python -m harness_plugins.filters.refusal_train`")
         self.source = source
+        #: hash of the weights' content (the evaluation cache keys on it)
+        self.digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8).hexdigest()
         self.refusal = Head(**data["refusal"])
         self.partial = Head(**data["partial"])
         self.threshold = float(data.get("threshold", 0.5))
