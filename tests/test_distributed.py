@@ -1,0 +1,154 @@
+"""One run across N processes: `harness run --launcher accelerate --num-processes 2` on the CPU (gloo).
+
+The 2-process run must leave exactly one run folder, written by rank 0 alone, whose "before"
+metrics equal the 1-process run's and whose training loss curve follows it. The 2-process run
+uses half the per-device batch, so the global batch (and, through accelerate's seedable sampler,
+the examples of every step) is the 1-process run's: the losses then differ only by float
+summation order (measured: < 1e-6 relative). The tolerance is 1e-4 relative. Both stages stay
+within their first epoch: at the epoch's incomplete last batch accelerate pads the ranks to even
+batches with repeated examples, and the curves part by ~1% from there on (measured; expected).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import distributed
+from harness.cli.launch import launcher_command, strip_launcher_options
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = str(ROOT / "recipes" / "quickstart.toml")
+# SFT: 4 steps of 16 of the 67 facts, DPO: 2 steps of 8 of the 32 pairs: inside the first epoch
+SHORT = ["--set", "train.0.max_steps=4", "--set", "train.1.max_steps=2"]
+HALF_BATCH = ["--set", "train.0.per_device_train_batch_size=8", "--set", "train.1.per_device_train_batch_size=4"]
+
+
+# ---------------------------------------------------------------- sharding and gathering, one process
+
+@pytest.mark.parametrize("n", [0, 1, 5, 8, 13])
+@pytest.mark.parametrize("world", [1, 2, 3, 8])
+def test_shards_are_round_robin_and_unshard_restores_the_order(monkeypatch, n, world):
+    items = [f"item-{i}" for i in range(n)]
+    parts = []
+    monkeypatch.setenv("WORLD_SIZE", str(world))
+    for r in range(world):
+        monkeypatch.setenv("RANK", str(r))
+        parts.append(distributed.shard(items))
+    assert [len(p) for p in parts] == [len(range(r, n, world)) for r in range(world)]
+    assert sorted(sum(parts, [])) == sorted(items)
+    assert [p[0] for p in parts if p] == items[:world]  # rank r starts at item r
+    assert distributed.unshard(parts) == items
+
+
+def test_one_process_helpers_are_no_ops(monkeypatch):
+    for var in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    assert (distributed.rank(), distributed.world_size(), distributed.is_main()) == (0, 1, True)
+    distributed.init()
+    distributed.barrier()
+    assert distributed.gather_objects({"a": 1}) == [{"a": 1}]
+    assert distributed.broadcast_object([1, 2]) == [1, 2]
+    assert distributed.failed_ranks(None) == []
+    assert distributed.failed_ranks(ValueError("bad")) == [(0, "ValueError: bad")]
+    assert distributed.map_sharded(lambda xs: [x * 2 for x in xs], [3, 1, 2]) == [6, 2, 4]
+    assert distributed.describe("cpu") == {"world_size": 1}
+    with pytest.raises(ZeroDivisionError):
+        distributed.from_main(lambda: 1 / 0)
+
+
+def test_launcher_options_are_dropped_from_the_relaunched_command():
+    args = ["run", "r.toml", "--launcher", "accelerate", "--num-processes=2", "--set", "a=1",
+            "--accelerate-config", "cfg.yaml", "--json"]
+    assert strip_launcher_options(args) == ["run", "r.toml", "--set", "a=1", "--json"]
+    torchrun = launcher_command("torchrun", 4, None, ["run", "r.toml"])
+    assert torchrun[1:4] == ["-m", "torch.distributed.run", "--nnodes"]
+    assert "--nproc-per-node" in torchrun and torchrun[-4:] == ["-m", "harness", "run", "r.toml"]
+    with_config = launcher_command("accelerate", None, "cfg.yaml", ["run", "r.toml"])
+    assert "--config_file" in with_config and "--multi_gpu" not in with_config
+    with pytest.raises(ValueError, match="--num-processes"):
+        launcher_command("torchrun", None, None, ["run"])
+
+
+def _cli(args: list[str]):
+    from click.testing import CliRunner
+
+    from harness.cli import _add_builtin_commands, cli
+
+    _add_builtin_commands()
+    return CliRunner().invoke(cli, args)
+
+
+def test_launcher_options_need_a_launcher():
+    result = _cli(["run", RECIPE, "--num-processes", "2"])
+    assert result.exit_code == 2 and "go with --launcher" in result.output
+
+
+# ---------------------------------------------------------------- the 2-process run
+
+def _harness(args: list[str], cache: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HARNESS_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _only_run(store: Path) -> tuple[Path, dict]:
+    folders = [p for p in store.iterdir()]
+    assert len(folders) == 1, f"expected one run folder, found {[p.name for p in folders]}"
+    return folders[0], json.loads((folders[0] / "run.json").read_text())
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def _losses(folder: Path, record: dict) -> list[list[float]]:
+    return [[row["loss"] for row in map(json.loads, (folder / t["log"]).read_text().splitlines()) if "loss" in row]
+            for t in record["training"]]
+
+
+def _cache_entries(cache: Path) -> int:
+    return sum(1 for _ in cache.rglob("*.json")) if cache.exists() else 0
+
+
+def test_two_processes_make_one_run_equal_to_one_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache-one"))
+    one = _cli(["run", RECIPE, "--store", str(tmp_path / "one"), *SHORT])  # in this process: no start-up
+    two = _harness(["run", RECIPE, "--store", str(tmp_path / "two"), *SHORT, *HALF_BATCH,
+                    "--launcher", "accelerate", "--num-processes", "2"], tmp_path / "cache-two")
+    assert one.exit_code in (0, 1), one.output[-3000:]
+    assert two.returncode == one.exit_code, two.stderr[-5000:]  # rank 0's verdict, not the launcher's
+    folder1, rec1 = _only_run(tmp_path / "one")
+    folder2, rec2 = _only_run(tmp_path / "two")  # one folder: rank 1 made none
+
+    assert rec2["status"] == "completed" and rec2["gates_passed"] == rec1["gates_passed"]
+    assert rec2["metrics"]["before"] == rec1["metrics"]["before"]
+    before1 = [json.loads(line) for line in (folder1 / "samples" / "before.jsonl").read_text().splitlines()]
+    before2 = [json.loads(line) for line in (folder2 / "samples" / "before.jsonl").read_text().splitlines()]
+    assert [(r["suite"], r["item_id"]) for r in before2] == [(r["suite"], r["item_id"]) for r in before1]
+    # safety replies were generated on two ranks and gathered: same replies, same order
+    assert [r.get("output") for r in before2] == [r.get("output") for r in before1]
+    for a, b in zip(before1, before2):  # lm-eval's per-choice log-likelihoods: other batches, other rounding
+        assert all(math.isclose(x, y, rel_tol=1e-5) for x, y in zip(a.get("loglikelihoods") or [],
+                                                                      b.get("loglikelihoods") or []))
+
+    # the same curve from half the per-device batch: rank 1's gradients were in every step
+    curves1, curves2 = _losses(folder1, rec1), _losses(folder2, rec2)
+    assert [len(c) for c in curves2] == [len(c) for c in curves1] == [4, 2]
+    for c1, c2 in zip(curves1, curves2):
+        assert all(math.isclose(a, b, rel_tol=1e-4) for a, b in zip(c1, c2)), (c1, c2)
+
+    dist = rec2["environment"]["distributed"]
+    assert dist["world_size"] == 2 and dist["launcher"] == "accelerate" and dist["backend"] == "gloo"
+    assert [r["rank"] for r in dist["ranks"]] == [0, 1] and {r["device"] for r in dist["ranks"]} == {"cpu"}
+    assert rec1["environment"]["distributed"] == {"world_size": 1}
+    # what rank 0 wrote is exactly what the one process wrote (no second partial record, log or model)
+    assert _files(folder2) == _files(folder1)
+    assert _cache_entries(tmp_path / "cache-two") == _cache_entries(tmp_path / "cache-one") > 0
+    assert "[rank 1]" in two.stderr and "[rank 1]" not in two.stdout
