@@ -118,7 +118,7 @@ def broadcast_object(obj: T) -> T:
         return obj
     import torch.distributed as dist
 
-    box = [obj if is_main() else None]
+    box: list[Any] = [obj if is_main() else None]
     dist.broadcast_object_list(box, src=0)
     return box[0]
 

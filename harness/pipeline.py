@@ -435,7 +435,8 @@ class Run:
         finally:
             self._finalise()
         if not distributed.is_main():  # rank 0 reports; this rank ends with rank 0's verdict
-            self.record.update(distributed.broadcast_object(None))
+            verdict: dict[str, Any] = distributed.broadcast_object({})
+            self.record.update(verdict)
             return self.record
         post = self._report()
         post += [_error_entry(None, f, hook=f.hook, plugin=f.plugin) for f in self.host.call_each(
