@@ -205,6 +205,14 @@ def _accelerate_config() -> dict[str, Any] | None:
     return {"path": str(p.resolve()), "sha256": digest}
 
 
+def _sharding() -> str | None:
+    """FSDP or DeepSpeed, when ``accelerate launch`` was configured for it (its environment)."""
+    for name, var in (("fsdp", "ACCELERATE_USE_FSDP"), ("deepspeed", "ACCELERATE_USE_DEEPSPEED")):
+        if os.environ.get(var, "").lower() in ("1", "true", "yes"):
+            return name
+    return None
+
+
 def describe(device: str | None) -> dict[str, Any]:
     """The record's ``environment.distributed``. Collective under a launcher (gathers every
     rank's host and device): every rank calls it at the same point."""
@@ -216,6 +224,7 @@ def describe(device: str | None) -> dict[str, Any]:
     state = PartialState()
     out.update(launcher=launcher(), distributed_type=str(state.distributed_type).split(".")[-1],
                backend=state.backend, accelerate_config=_accelerate_config(),
+               **({"sharding": sharding} if (sharding := _sharding()) else {}),
                ranks=gather_objects({"rank": rank(), "local_rank": local_rank(),
                                      "host": socket.gethostname(), "device": device}))
     return out

@@ -64,13 +64,13 @@ class Run:
         self.kind = kind
         self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
         self.previous: dict[str, Any] | None = None
+        distributed.init()  # under a launcher: the process group (accelerate), before any collective
         if resume:
             self.previous = store.load(resume)
             _refuse_if_running(self.previous)
             self.run_id, self.dir = self.previous["id"], store.root / self.previous["id"]
             self.kind = self.previous.get("kind", kind)
         else:
-            distributed.init()
             # one run folder: rank 0 creates it, the other ranks write nothing into it
             self.run_id, self.dir = distributed.from_main(lambda: store.new_run_dir(self.recipe.run.name))
         # a sweep point (harness.sweep): its sweep id and grid values; a resumed point keeps them
