@@ -206,7 +206,9 @@ def _accelerate_config() -> dict[str, Any] | None:
 
 
 def _sharding() -> str | None:
-    """FSDP or DeepSpeed, when ``accelerate launch`` was configured for it (its environment)."""
+    """FSDP or DeepSpeed, when ``accelerate launch`` was configured for it (its environment). What
+    the Trainer then did is in each train stage's ``config.distributed_type`` (on a CPU accelerate
+    runs such a config as plain DDP)."""
     for name, var in (("fsdp", "ACCELERATE_USE_FSDP"), ("deepspeed", "ACCELERATE_USE_DEEPSPEED")):
         if os.environ.get(var, "").lower() in ("1", "true", "yes"):
             return name
@@ -224,7 +226,7 @@ def describe(device: str | None) -> dict[str, Any]:
     state = PartialState()
     out.update(launcher=launcher(), distributed_type=str(state.distributed_type).split(".")[-1],
                backend=state.backend, accelerate_config=_accelerate_config(),
-               **({"sharding": sharding} if (sharding := _sharding()) else {}),
+               **({"sharding_requested": sharding} if (sharding := _sharding()) else {}),
                ranks=gather_objects({"rank": rank(), "local_rank": local_rank(),
                                      "host": socket.gethostname(), "device": device}))
     return out

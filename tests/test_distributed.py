@@ -144,6 +144,8 @@ def test_two_processes_make_one_run_equal_to_one_process(tmp_path, monkeypatch):
     for c1, c2 in zip(curves1, curves2):
         assert all(math.isclose(a, b, rel_tol=1e-4) for a, b in zip(c1, c2)), (c1, c2)
 
+    assert [t["metrics"]["config"]["distributed_type"] for t in rec2["training"]] == ["MULTI_CPU"] * 2
+    assert [t["metrics"]["config"]["processes"] for t in rec2["training"]] == [2, 2]
     dist = rec2["environment"]["distributed"]
     assert dist["world_size"] == 2 and dist["launcher"] == "accelerate" and dist["backend"] == "gloo"
     assert [r["rank"] for r in dist["ranks"]] == [0, 1] and {r["device"] for r in dist["ranks"]} == {"cpu"}
