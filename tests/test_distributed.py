@@ -90,6 +90,43 @@ def test_launcher_options_need_a_launcher():
     assert result.exit_code == 2 and "go with --launcher" in result.output
 
 
+RANKS_SCRIPT = """
+import json, sys
+from harness import distributed
+
+distributed.init()
+out = {"rank": distributed.rank()}
+# uneven shards: 5 items on 2 ranks; each rank tags its replies, the order must come back
+out["mapped"] = distributed.map_sharded(lambda xs: [f"{x}@{distributed.rank()}" for x in xs], list("abcde"))
+out["run_id"] = distributed.from_main(lambda: f"id-from-rank-{distributed.rank()}")
+try:
+    distributed.from_main(lambda: 1 / 0)
+except ZeroDivisionError:
+    out["from_main_error"] = "own"
+except distributed.PeerFailed as exc:
+    out["from_main_error"] = str(exc)
+boom = ValueError("bad data") if distributed.rank() == 1 else None
+out["failed"] = distributed.failed_ranks(boom)
+out["devices"] = distributed.describe("cpu")["ranks"]
+open(sys.argv[1] + f"/rank{distributed.rank()}.json", "w").write(json.dumps(out))
+"""
+
+
+def test_two_real_ranks_gather_in_order_and_learn_each_others_failures(tmp_path):
+    script = tmp_path / "ranks.py"
+    script.write_text(RANKS_SCRIPT)
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           str(script), str(tmp_path)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["mapped"] == r1["mapped"] == ["a@0", "b@1", "c@0", "d@1", "e@0"]
+    assert r0["run_id"] == r1["run_id"] == "id-from-rank-0"
+    assert r0["from_main_error"] == "own" and r1["from_main_error"] == "rank 0 failed: ZeroDivisionError: division by zero"
+    assert r0["failed"] == r1["failed"] == [[1, "ValueError: bad data"]]
+    assert [d["rank"] for d in r0["devices"]] == [0, 1]
+
+
 # ---------------------------------------------------------------- the 2-process run
 
 def _harness(args: list[str], cache: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -121,7 +158,7 @@ def test_two_processes_make_one_run_equal_to_one_process(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache-one"))
     one = _cli(["run", RECIPE, "--store", str(tmp_path / "one"), *SHORT])  # in this process: no start-up
     two = _harness(["run", RECIPE, "--store", str(tmp_path / "two"), *SHORT, *HALF_BATCH,
-                    "--launcher", "accelerate", "--num-processes", "2"], tmp_path / "cache-two")
+                    "--launcher", "accelerate", "--num-processes", "2", "--json"], tmp_path / "cache-two")
     assert one.exit_code in (0, 1), one.output[-3000:]
     assert two.returncode == one.exit_code, two.stderr[-5000:]  # rank 0's verdict, not the launcher's
     folder1, rec1 = _only_run(tmp_path / "one")
@@ -153,4 +190,5 @@ def test_two_processes_make_one_run_equal_to_one_process(tmp_path, monkeypatch):
     # what rank 0 wrote is exactly what the one process wrote (no second partial record, log or model)
     assert _files(folder2) == _files(folder1)
     assert _cache_entries(tmp_path / "cache-two") == _cache_entries(tmp_path / "cache-one") > 0
-    assert "[rank 1]" in two.stderr and "[rank 1]" not in two.stdout
+    assert "[rank 1]" in two.stderr
+    assert json.loads(two.stdout)["id"] == folder2.name  # stdout: rank 0's result alone, parseable
