@@ -192,3 +192,78 @@ def test_two_processes_make_one_run_equal_to_one_process(tmp_path, monkeypatch):
     assert _cache_entries(tmp_path / "cache-two") == _cache_entries(tmp_path / "cache-one") > 0
     assert "[rank 1]" in two.stderr
     assert json.loads(two.stdout)["id"] == folder2.name  # stdout: rank 0's result alone, parseable
+
+
+# ---------------------------------------------------------------- device pinning (no GPU here: torch.cuda faked)
+
+class _FakeCuda:
+    """What pick_device asks torch.cuda, on an 8-GPU node (a GPU cannot run here)."""
+
+    def __init__(self):
+        self.current = None
+
+    def is_available(self):
+        return True
+
+    def device_count(self):
+        return 8
+
+    def is_bf16_supported(self):
+        return True
+
+    def set_device(self, device):
+        self.current = str(device)
+
+
+def test_each_rank_takes_its_own_gpu_and_makes_it_current(monkeypatch):
+    import torch
+
+    from harness.runtime import pick_device
+
+    fake = _FakeCuda()
+    monkeypatch.setattr(torch, "cuda", fake)
+    monkeypatch.delenv("HARNESS_DEVICE", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert pick_device() == ("cuda:3", "bfloat16") and fake.current == "cuda:3"
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("HARNESS_DEVICE", "cuda:5")  # one process pinned by hand: the Trainer's "cuda" is cuda:5
+    assert pick_device() == ("cuda:5", "bfloat16") and fake.current == "cuda:5"
+
+
+def test_the_lm_eval_rng_guard_forks_only_the_models_gpu(monkeypatch):
+    import contextlib
+
+    import torch
+
+    from harness_plugins.lm_eval_plugin.runner import _global_rng_kept
+
+    forked = []
+
+    @contextlib.contextmanager
+    def fork_rng(devices):
+        forked.append(list(devices))
+        yield
+
+    fake = _FakeCuda()
+    fake.current_device = lambda: 5
+    monkeypatch.setattr(torch, "cuda", fake)
+    monkeypatch.setattr(torch.random, "fork_rng", fork_rng)
+    for device in ("cuda:3", "cuda", "cpu"):
+        with _global_rng_kept(device):
+            pass
+    assert forked == [[3], [5], []]  # never every visible GPU (a CUDA context on each)
+
+
+def test_the_launcher_is_recorded_from_the_environment(monkeypatch):
+    for var in [k for k in os.environ if k.startswith(("ACCELERATE_", "TORCHELASTIC_", "HARNESS_LAUNCHER"))]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")
+    assert distributed.launcher() == "torchrun"
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    assert distributed.launcher() == "accelerate"
+    monkeypatch.setenv("HARNESS_LAUNCHER", "torchrun")  # harness run --launcher says which it used
+    assert distributed.launcher() == "torchrun"
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    assert distributed._sharding() == "fsdp"

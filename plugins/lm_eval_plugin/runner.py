@@ -87,7 +87,8 @@ def _global_rng_kept(device: str):
     import torch
 
     py, npy = random.getstate(), np.random.get_state()
-    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    index = torch.device(device).index if device.startswith("cuda") else None
+    devices = [] if not device.startswith("cuda") else [index if index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
         try:
             yield
