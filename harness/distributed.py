@@ -82,7 +82,7 @@ def init() -> None:
     from accelerate import PartialState
 
     cpu = not torch.cuda.is_available() or os.environ.get("HARNESS_DEVICE", "").startswith("cpu")
-    state = PartialState(cpu=cpu)
+    state = PartialState(cpu=cpu, **({"backend": "gloo"} if cpu else {}))
     atexit.register(_shutdown, state)
 
 

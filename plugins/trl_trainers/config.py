@@ -40,6 +40,8 @@ def device_defaults(device: str, dtype: str) -> dict[str, Any]:
         defaults.update(bf16=False, fp16=False, activation_checkpointing=False)
         if device == "cpu":
             defaults.update(use_cpu=True, dataloader_pin_memory=False)
+            if harness.distributed.is_distributed():
+                defaults["ddp_backend"] = "gloo"  # the group harness.distributed.init set up on the CPU
     return defaults
 
 
