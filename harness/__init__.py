@@ -7,6 +7,7 @@ see docs/architecture.md). Importing it imports no ML library: helpers that
 need torch (``pick_device``, ``torch_dtype``) import it when called.
 """
 
+from . import distributed
 from .artifacts import AdapterOnly, ArtifactNotFound, find_model
 from .cache import default_cache_dir
 from .chat import to_conversational
@@ -67,5 +68,7 @@ __all__ = [
     # the run store, for plugins that read or write runs (importers, trackers)
     "Store", "RECORD_FILE", "SCHEMA_VERSION", "RunNotFound", "read_jsonl", "write_json", "write_jsonl",
     "find_model", "ArtifactNotFound", "AdapterOnly",
+    # one run across N processes: rank, sharding and gathering (harness.distributed)
+    "distributed",
     "__version__",
 ]

@@ -25,7 +25,7 @@ import warnings
 from typing import Any
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
-_state = {"verbosity": NORMAL}
+_state: dict[str, Any] = {"verbosity": NORMAL, "prefix": ""}
 # Detail shown with -v only: the pipeline's one line per metric ("    quick_mc/acc   0.313 ± 0.057"; each
 # evaluator already printed its suite's headline line) and per-gate lines (the result ends with the gate table).
 _DETAIL = re.compile(r"^\s{4}(\S+/\S+\s+(-?[\d.]+|nan|None)( ± \S+)?$|gate (PASS|FAIL|INCONCLUSIVE)\s)")
@@ -43,9 +43,14 @@ def verbosity() -> int:
     return _state["verbosity"]
 
 
-def configure(level: int = NORMAL) -> None:
-    """Set the verbosity and silence (or restore) library chatter accordingly."""
-    _state["verbosity"] = level
+def configure(level: int = NORMAL, *, prefix: str = "") -> None:
+    """Set the verbosity and silence (or restore) library chatter accordingly.
+
+    ``prefix`` (e.g. ``"[rank 1] "``, for the ranks other than 0 of a multi-process run)
+    starts every line and turns the progress bars off: one terminal, one set of bars."""
+    _state["verbosity"], _state["prefix"] = level, prefix
+    if prefix:  # libraries' own bars too (lm-eval's, datasets')
+        os.environ["TQDM_DISABLE"] = "1"
     if level >= VERBOSE:
         logging.disable(logging.NOTSET)
         warnings.resetwarnings()
@@ -74,7 +79,7 @@ def log(message: str) -> None:
     level = _state["verbosity"]
     if level <= QUIET or (level < VERBOSE and _DETAIL.match(message)):
         return
-    print(message, file=sys.stderr, flush=True)
+    print(_state["prefix"] + message, file=sys.stderr, flush=True)
 
 
 class _NullBar:
@@ -105,7 +110,7 @@ class Progress:
 def progress_bar(total: float | None, desc: str, unit: str = "it") -> Any:
     """One bar (``update(n)``, ``close()``) with an ETA on stderr; a no-op when quiet or
     when tqdm is missing."""
-    if _state["verbosity"] <= QUIET:
+    if _state["verbosity"] <= QUIET or _state["prefix"]:
         return _NullBar()
     try:
         from tqdm.auto import tqdm

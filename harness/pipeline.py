@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import artifacts, data_prep
+from . import artifacts, data_prep, distributed
 from .cache import EvalCache
 from .components import EvalContext, EvalResult, ModelHandle, TrainContext
 from .environment import environment, library_versions
@@ -64,13 +64,15 @@ class Run:
         self.kind = kind
         self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
         self.previous: dict[str, Any] | None = None
+        distributed.init()  # under a launcher: the process group (accelerate), before any collective
         if resume:
             self.previous = store.load(resume)
             _refuse_if_running(self.previous)
             self.run_id, self.dir = self.previous["id"], store.root / self.previous["id"]
             self.kind = self.previous.get("kind", kind)
         else:
-            self.run_id, self.dir = store.new_run_dir(self.recipe.run.name)
+            # one run folder: rank 0 creates it, the other ranks write nothing into it
+            self.run_id, self.dir = distributed.from_main(lambda: store.new_run_dir(self.recipe.run.name))
         # a sweep point (harness.sweep): its sweep id and grid values; a resumed point keeps them
         self.sweep = sweep or (self.previous or {}).get("sweep")
         self.started = time.time()
@@ -93,15 +95,26 @@ class Run:
                        "overrides": list(getattr(self.loaded, "overrides", []) or []),
                        "resolved": r.model_dump(mode="json")},
             "baseline": self.baseline,
-            "components": self.components, "environment": environment(cwd=self.loaded.base_dir),
+            "components": self.components, "environment": self._environment(),
             "model": {}, "data": [], "stages": [], "metrics": {}, "tasks": {}, "samples": {},
             "training": [], "artifacts": [], "gates": [], "error": None,
             # who writes this folder: `harness resume` refuses a run whose process is still alive
             "process": {"host": socket.gethostname(), "pid": os.getpid()},
         } | ({"sweep": self.sweep} if self.sweep else {})
 
+    def _environment(self) -> dict[str, Any]:
+        env = environment(cwd=self.loaded.base_dir)
+        device = None
+        if distributed.is_distributed():
+            from .runtime import pick_device
+
+            device = pick_device()[0]
+        env["distributed"] = distributed.describe(device)
+        return env
+
     def _save_partial(self) -> None:
-        write_json(self.dir / PARTIAL_FILE, self.record)
+        if distributed.is_main():
+            write_json(self.dir / PARTIAL_FILE, self.record)
 
     def _use(self, role: str, kind: str, name: str, params: dict) -> Any:
         comp = self.host.create(kind, name, params)
@@ -120,27 +133,41 @@ class Run:
         try:
             summary = fn() or {}
         except BaseException as exc:
-            entry.update(status="failed", duration_s=round(time.perf_counter() - t0, 3),
-                         error=f"{type(exc).__name__}: {exc}")
-            self.record["error"] = {"stage": name, "type": type(exc).__name__, "message": str(exc),
-                                    "traceback": traceback.format_exc()}
-            self._save_partial()
-            # the stage's own error is the run's error; a hook failing on top of it is only noted
-            self._note_hook_failures(self.host.call_each(
-                "on_stage_end", event=StageEnded(self.run_id, name, kind, "failed", entry["duration_s"], {},
-                                                 str(exc))))
-            raise StageFailed(name, exc) from exc
+            if isinstance(exc, Exception):  # every rank stops here, not only this one
+                distributed.failed_ranks(exc)
+            self._stage_failed(entry, name, kind, t0, exc)
         entry.update(status="ok", duration_s=round(time.perf_counter() - t0, 3), **summary)
         self._save_partial()
-        self._raise_first(self.host.call_each(
-            "on_stage_end", event=StageEnded(self.run_id, name, kind, "ok", entry["duration_s"], summary)), name)
+        hook_failures = self._main_hooks(
+            "on_stage_end", event=StageEnded(self.run_id, name, kind, "ok", entry["duration_s"], summary))
+        peers = distributed.failed_ranks(hook_failures[0] if hook_failures else None)
+        if peers and not hook_failures:
+            self._stage_failed(entry, name, kind, t0, distributed.PeerFailed(
+                "; ".join(f"rank {r} failed: {e}" for r, e in peers)))
+        self._raise_first(hook_failures, name)
         self.log(f"    {name}: {entry['duration_s']:.1f}s")
+
+    def _stage_failed(self, entry: dict[str, Any], name: str, kind: str, t0: float, exc: BaseException):
+        entry.update(status="failed", duration_s=round(time.perf_counter() - t0, 3),
+                     error=f"{type(exc).__name__}: {exc}")
+        self.record["error"] = {"stage": name, "type": type(exc).__name__, "message": str(exc),
+                                "traceback": "".join(traceback.format_exception(exc))}
+        self._save_partial()
+        # the stage's own error is the run's error; a hook failing on top of it is only noted
+        self._note_hook_failures(self._main_hooks(
+            "on_stage_end", event=StageEnded(self.run_id, name, kind, "failed", entry["duration_s"], {},
+                                             str(exc))))
+        raise StageFailed(name, exc) from exc
+
+    def _main_hooks(self, hook: str, **kwargs: Any) -> list[HookFailed]:
+        """Lifecycle hooks run on rank 0 only (trackers, notifiers: one run, one call)."""
+        return self.host.call_each(hook, **kwargs) if distributed.is_main() else []
 
     def _load_model(self) -> dict[str, Any]:
         m = self.recipe.model
         self.model: ModelHandle = self._use("model", "model", m.loader, m.params()).load()
         # no weight hashing when the cache is off: the fingerprint is recorded if something computes it
-        self.record["model"] = self.model.describe(fingerprint=self.cache is not None)
+        self.record["model"] = self.model.describe(fingerprint=self.cache is not None and distributed.is_main())
         return {"device": self.model.device, "dtype": self.model.dtype}
 
     def _reload_saved(self, entry: dict[str, Any]) -> dict[str, Any]:
@@ -191,7 +218,8 @@ class Run:
             n_items += len(result.samples)
         self.record["metrics"][phase] = metrics
         rel = f"samples/{phase}.jsonl"
-        write_jsonl(self.dir / rel, samples)
+        if distributed.is_main():
+            write_jsonl(self.dir / rel, samples)
         self.record["samples"][phase] = rel
         for key, m in sorted(metrics.items()):
             err = f" ± {m['stderr']:.3f}" if m.get("stderr") is not None else ""
@@ -203,34 +231,43 @@ class Run:
         evaluator = self._use(role, "evaluator", section.evaluator, section.params())
         filters = {f.filter.split("/")[-1]: self._use(f"{role}:filter", "safety_filter", f.filter, f.params())
                    for f in section.filters}
-        key = None
-        if self.cache is not None and section.cache:
-            item_fp = evaluator.fingerprint()
-            if item_fp is not None:
-                info = evaluator.registered_as
-                version = self.host.plugins[info.plugin].version if info.plugin in self.host.plugins else None
-                # a filter's code and weights decide verdicts too: an updated filter must miss the cache
-                filter_fp = {n: [f.registered_as.fullname, f.params_dict(), type(f).code_fingerprint(), f.fingerprint()]
-                             for n, f in filters.items()}
-                key = self.cache.key(model_fingerprint=self.model.fingerprint(),
-                                     tokenizer_fingerprint=self.model.tokenizer_fingerprint(),
-                                     generation=self.model.generation_settings(),
-                                     evaluator=info.fullname, evaluator_version=version,
-                                     evaluator_code=code_fingerprint(info.cls),
-                                     evaluator_fingerprint=f"{item_fp}:{filter_fp}",
-                                     libraries=library_versions())
-                if self.record["model"].get("fingerprint") is None and phase == "before":
-                    self.record["model"]["fingerprint"] = self.model.fingerprint()
-                hit = self.cache.get(key)
-                if hit is not None:
-                    self.log(f"    {info.fullname}: cache hit ({key})")
-                    return hit, True
+        # rank 0 alone reads (and later writes) the cache; every rank follows its hit or miss
+        key, hit = distributed.from_main(lambda: self._cache_lookup(evaluator, filters, section, phase))
+        if hit is not None:
+            self.log(f"    {evaluator.registered_as.fullname}: cache hit ({key})")
+            return hit, True
         ctx = EvalContext(phase=phase, seed=self.recipe.run.seed, work_dir=self.dir / "work" / f"{phase}-{i}",
                           filters=filters, log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir)
         result = evaluator.evaluate(self.model, ctx)
-        if key is not None and self.cache is not None:
+        # data-parallel evaluators gather on rank 0; rank 0's result is the run's on every rank
+        result = distributed.broadcast_object(result)
+        if key is not None and self.cache is not None and distributed.is_main():
             self.cache.put(key, result, {"run": self.run_id, "model": self.model.name})
         return result, False
+
+    def _cache_lookup(self, evaluator, filters: dict[str, Any], section: EvaluateSection,
+                      phase: str) -> tuple[str | None, EvalResult | None]:
+        """The evaluation's cache key (None: not cached) and the cached result (None: a miss)."""
+        if self.cache is None or not section.cache:
+            return None, None
+        item_fp = evaluator.fingerprint()
+        if item_fp is None:
+            return None, None
+        info = evaluator.registered_as
+        version = self.host.plugins[info.plugin].version if info.plugin in self.host.plugins else None
+        # a filter's code and weights decide verdicts too: an updated filter must miss the cache
+        filter_fp = {n: [f.registered_as.fullname, f.params_dict(), type(f).code_fingerprint(), f.fingerprint()]
+                     for n, f in filters.items()}
+        key = self.cache.key(model_fingerprint=self.model.fingerprint(),
+                             tokenizer_fingerprint=self.model.tokenizer_fingerprint(),
+                             generation=self.model.generation_settings(),
+                             evaluator=info.fullname, evaluator_version=version,
+                             evaluator_code=code_fingerprint(info.cls),
+                             evaluator_fingerprint=f"{item_fp}:{filter_fp}",
+                             libraries=library_versions())
+        if self.record["model"].get("fingerprint") is None and phase == "before":
+            self.record["model"]["fingerprint"] = self.model.fingerprint()
+        return key, self.cache.get(key)
 
     def _train(self, i: int) -> dict[str, Any]:
         section = self.recipe.train[i]
@@ -243,7 +280,7 @@ class Run:
         checkpoint = self._checkpoint(work) if self.previous else None
         ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=work, log=self.log,
                            resume_from_checkpoint=str(checkpoint) if checkpoint else None,
-                           adapter_dir=work / "adapter-written" if save else None,
+                           adapter_dir=work / "adapter-written" if save and distributed.is_main() else None,
                            recipe_dir=self.loaded.path and self.loaded.base_dir,
                            rewards=self._rewards(i, section),
                            weights_dtype=_explicit_dtype(self.recipe.model.params()), **self._tracker_context())
@@ -256,10 +293,11 @@ class Run:
         if checkpoint:
             summary["resumed"] = "from_checkpoint"
             summary["resumed_from_checkpoint"] = checkpoint.relative_to(self.dir).as_posix()
-        if save:
+        if save and distributed.is_main():  # the ranks hold the same weights: one copy is saved
             summary["saved"] = self._save_stage(stage, final, ctx.adapter_dir)
         rel = f"train/{i}-{section.trainer}.jsonl"
-        write_jsonl(self.dir / rel, result.log)
+        if distributed.is_main():
+            write_jsonl(self.dir / rel, result.log)
         self.record["training"].append({"stage": stage, "trainer": section.trainer, "data": section.data,
                                         "examples": len(data.examples), "log": rel,
                                         "metrics": result.metrics})
@@ -324,7 +362,7 @@ class Run:
     # ------------------------------------------------------------ gates
 
     def _gates(self) -> dict[str, Any]:
-        if not self.recipe.gates:
+        if not self.recipe.gates or not distributed.is_main():  # rank 0's verdict is every rank's
             return {}
         from .gates import describe_gating, evaluate_gates, gating_summary
         from .reports.render import gate_lines
@@ -361,9 +399,13 @@ class Run:
         self.log(f"run {self.run_id} → {self.dir}")
         self._save_partial()
         try:
-            self._raise_first(self.host.call_each(
+            failures = self._main_hooks(
                 "on_run_start", event=RunStarted(self.run_id, self.dir, self.recipe.model_dump(mode="json"),
-                                                 self.components)), None)
+                                                 self.components))
+            peers = distributed.failed_ranks(failures[0] if failures else None)
+            if peers and not failures:
+                raise distributed.PeerFailed(f"rank {peers[0][0]} failed: {peers[0][1]}")
+            self._raise_first(failures, None)
             plan, reused, reload_from = self._plan(), self.reused, self.reload_from
             todo = [(n, k) for n, k, _ in plan if n not in reused and k not in ("load", "data")]
             for name, kind, fn in plan:
@@ -394,9 +436,14 @@ class Run:
             self.log(f"run failed: {type(exc).__name__}: {exc}")
         finally:
             self._finalise()
+        if not distributed.is_main():  # rank 0 reports; this rank ends with rank 0's verdict
+            verdict: dict[str, Any] = distributed.broadcast_object({})
+            self.record.update(verdict)
+            return self.record
         post = self._report()
         post += [_error_entry(None, f, hook=f.hook, plugin=f.plugin) for f in self.host.call_each(
             "on_run_end", event=RunEnded(self.run_id, self.dir, self.record["status"], self.record))]
+        distributed.broadcast_object({k: self.record[k] for k in ("status", "gates_passed", "error")})
         if post:
             for entry in post:
                 self.log(f"after the run: {entry['type']}: {entry['message']}")
@@ -409,6 +456,8 @@ class Run:
             self.record["status"] = "failed"
         self.record["finished_at"] = _now()
         self.record["duration_s"] = round(time.time() - self.started, 3)
+        if not distributed.is_main():
+            return
         write_json(self.dir / RECORD_FILE, self.record)
         (self.dir / PARTIAL_FILE).unlink(missing_ok=True)
         _remove_if_empty(self.dir / "work")

@@ -2,12 +2,17 @@
 
 CUDA with bf16 where the card supports it, else CUDA fp16-capable cards in
 fp32, Apple MPS in fp32, CPU in fp32. ``HARNESS_DEVICE`` overrides the device.
+Under a launcher each rank takes its own GPU (``cuda:LOCAL_RANK``); a
+``cuda:N`` device is also made the current CUDA device, so that whatever
+moves a model to "the" GPU (TRL's Trainer) uses that one.
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from .distributed import cuda_device
 
 
 def pick_device(device: str | None = None, dtype: str | None = None) -> tuple[str, str]:
@@ -17,11 +22,14 @@ def pick_device(device: str | None = None, dtype: str | None = None) -> tuple[st
     device = device or os.environ.get("HARNESS_DEVICE") or None
     if device in (None, "auto"):
         if torch.cuda.is_available():
-            device = "cuda"
+            device = cuda_device()  # under a launcher: this rank's own GPU
         elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             device = "mps"
         else:
             device = "cpu"
+    if device.startswith("cuda:"):
+        # pin the default device too: TRL's Trainer moves the model to it, and "cuda" tensors land there
+        torch.cuda.set_device(torch.device(device))
     if dtype in (None, "auto"):
         if device.startswith("cuda") and torch.cuda.is_bf16_supported():
             dtype = "bfloat16"

@@ -58,9 +58,11 @@ def _execute(loaded, host, store, *, verbose: int = 0, quiet: bool = False, **kw
     shows is ``harness.console``'s business (-v / --quiet)."""
     import contextlib
 
-    from .. import console
+    from .. import console, distributed
 
-    console.configure(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL)
+    # the ranks other than 0 of a launched run: their lines prefixed with the rank, no bars
+    prefix = "" if distributed.is_main() else f"[rank {distributed.rank()}] "
+    console.configure(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL, prefix=prefix)
     from ..pipeline import run_recipe
 
     with contextlib.redirect_stdout(sys.stderr):
@@ -80,9 +82,24 @@ def _own_comparison(record: dict, store):
         return None
 
 
+def exit_code(record: dict) -> int:
+    if record["status"] != "completed":
+        return EXIT_ERROR
+    if record["gates_passed"] is False:
+        return EXIT_GATE_FAILED
+    return EXIT_OK
+
+
 def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_json: bool,
             quiet: bool = False) -> int:
+    """Print the result and write the requested files (rank 0 only); the exit code."""
+    from .. import distributed
     from ..gates import GateResult
+    from .launch import report_exit
+
+    if not distributed.is_main():  # rank 0 prints and writes; this rank ends with its verdict
+        distributed.barrier()  # ... once rank 0 is done (a launcher stops the others when one exits non-zero)
+        return exit_code(record)
 
     gates = [GateResult(**g) for g in record.get("gates", [])]
     if junit:
@@ -105,11 +122,10 @@ def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_j
         click.echo(format_record(record, _own_comparison(record, store), quiet=quiet, brief=True))
         if not quiet:
             _echo_artifacts(record, store)
-    if record["status"] != "completed":
-        return EXIT_ERROR
-    if record["gates_passed"] is False:
-        return EXIT_GATE_FAILED
-    return EXIT_OK
+    code = exit_code(record)
+    report_exit(code, record.get("id"))
+    distributed.barrier()
+    return code
 
 
 def _echo_artifacts(record: dict, store) -> None:
@@ -156,9 +172,35 @@ set_option = click.option(
 @click.option("--baseline", help="Gate changes against this stored run instead of this run's own 'before'.")
 @set_option
 @report_options
-def run(recipe, store, baseline, overrides, junit, summary, as_json, no_cache, strict, verbose, quiet):
+@click.option("--launcher", type=click.Choice(["accelerate", "torchrun"]),
+              help="Run on N processes (one run: every rank trains, evaluation is data-parallel, rank 0 "
+                   "writes the record). See docs/scale-out.md.")
+@click.option("--num-processes", type=click.IntRange(min=1), help="With --launcher: how many processes "
+                                                                  "(one per GPU).")
+@click.option("--accelerate-config", type=click.Path(dir_okay=False),
+              help="With --launcher accelerate: an `accelerate config` file (FSDP, DeepSpeed, machines).")
+def run(recipe, store, baseline, overrides, junit, summary, as_json, no_cache, strict, verbose, quiet,
+        launcher, num_processes, accelerate_config):
     """Run a recipe: evaluate, train, evaluate again, gate, store the record."""
-    host, loaded = _load_checked(recipe, strict, overrides, store)
+    from .. import distributed
+
+    if (num_processes or accelerate_config) and not launcher:
+        fail("--num-processes and --accelerate-config go with --launcher accelerate|torchrun")
+    if accelerate_config and launcher != "accelerate":
+        fail("--accelerate-config goes with --launcher accelerate")
+    host, loaded = _load_checked(recipe, strict, overrides, store)  # a bad recipe fails once, here
+    if launcher and not distributed.is_distributed():
+        from .launch import relaunch
+
+        try:
+            sys.exit(relaunch(launcher, num_processes, accelerate_config, [
+                "run", recipe, "--store", str(store.root), *(["--baseline", baseline] if baseline else []),
+                *(f"--set={o}" for o in overrides), *(["--junit", junit] if junit else []),
+                *(["--summary", summary] if summary else []), *(["--json"] if as_json else []),
+                *(["--no-cache"] if no_cache else []), *(["--strict"] if strict else []),
+                *(["-v"] * verbose), *(["--quiet"] if quiet else [])]))
+        except ValueError as exc:
+            fail(str(exc))
     record = _execute(loaded, host, store, verbose=verbose, quiet=quiet, use_cache=not no_cache,
                       baseline=baseline)
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json, quiet=quiet))

@@ -102,20 +102,41 @@ def _category(doc) -> str | None:
 
 
 @contextlib.contextmanager
-def _global_rng_kept():
+def _global_rng_kept(device: str):
     """lm-eval seeds python, numpy and torch globally; put their states back afterwards
-    so that evaluating does not change what a later training stage draws."""
+    so that evaluating does not change what a later training stage draws.
+
+    Only the model's own GPU's generator is saved: forking every visible GPU's would open
+    a CUDA context on each of them (every rank of an 8-GPU job on all 8 cards)."""
     import numpy as np
     import torch
 
     py, npy = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    index = torch.device(device).index if device.startswith("cuda") else None
+    devices = [] if not device.startswith("cuda") else [index if index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
         try:
             yield
         finally:
             random.setstate(py)
             np.random.set_state(npy)
+
+
+def data_parallel(lm) -> None:
+    """Under a launcher, lm-eval's own data parallelism over the in-memory model.
+
+    ``HFLM(pretrained=model)`` assumes one process ("custom distributed integration");
+    this is that integration: the rank, world size and an ``accelerate.Accelerator``
+    (on the process group the harness set up) are what lm-eval's evaluator reads to
+    shard the requests, pad the ranks to equal batches and gather the results on rank 0.
+    The global rank, not HFLM's ``local_process_index``, so that it holds across machines.
+    """
+    if not harness.distributed.is_distributed():
+        return
+    from accelerate import Accelerator
+
+    lm.accelerator = Accelerator()
+    lm._rank, lm._world_size = harness.distributed.rank(), harness.distributed.world_size()
 
 
 def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) -> harness.EvalResult:
@@ -136,7 +157,8 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
         try:
             # A copy: HFLM may set a pad token on the tokenizer it is given.
             lm = HFLM(pretrained=handle.model, tokenizer=copy.deepcopy(handle.tokenizer), batch_size=p.batch_size)
-            with _global_rng_kept():
+            data_parallel(lm)
+            with _global_rng_kept(str(handle.model.device)):
                 results = lm_eval.simple_evaluate(
                     model=lm, tasks=list(p.tasks), task_manager=tm,
                     num_fewshot=p.num_fewshot, limit=None if samples else p.limit, samples=samples,
@@ -149,6 +171,8 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
                 )
         finally:
             handle.model.train(was_training)  # HFLM switched it to eval mode
+    if results is None:  # another rank than 0: lm-eval gathered this rank's share on rank 0
+        return harness.EvalResult(metrics={})
     sources = {t: "include_path" if t in user_names else "bundled" if t in bundled else "lm-eval"
                for t in p.tasks}
     settings = {"apply_chat_template": p.apply_chat_template, "fewshot_as_multiturn": p.fewshot_as_multiturn,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness
 from harness import EvalContext, EvalResult, ModelHandle, SafetyFilter, TaskInfo
 
 from .prompt_sets import load_prompt_set
@@ -57,19 +58,32 @@ def _score(flt: SafetyFilter, key: str, outputs: list[str], prompts: list[str]) 
     return verdicts
 
 
-def evaluate_suite(suite: str, model: ModelHandle, filters: dict[str, tuple[str, SafetyFilter]],
-                   params: Any) -> tuple[list[dict[str, Any]], TaskInfo]:
-    ps = load_prompt_set(suite, params.limit, params.seed, params.split)
-    prompts = [it["prompt"] for it in ps.items]
+def generate_all(suite: str, model: ModelHandle, prompts: list[str], params: Any) -> list[str]:
+    """Greedy replies to ``prompts``, in their order. Under a launcher each rank generates its
+    round-robin share of the length-sorted prompts and every rank gets all replies back."""
     # Generate shortest first, so a batch holds prompts of like length: jailbreak's ~1,200-token
     # templates would otherwise pad their plain twins in the same batch to full length.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    generated = model.generate([_messages(prompts[i], params.system_prompt) for i in order],
-                               max_new_tokens=params.max_new_tokens, batch_size=params.batch_size,
-                               chat=params.chat, progress=f"safety/{suite}")
+
+    def replies(indices: list[int]) -> list[str]:
+        return model.generate([_messages(prompts[i], params.system_prompt) for i in indices],
+                              max_new_tokens=params.max_new_tokens, batch_size=params.batch_size,
+                              chat=params.chat, progress=f"safety/{suite}")
+
     outputs = [""] * len(prompts)
-    for i, out in zip(order, generated):
+    for i, out in zip(order, harness.distributed.map_sharded(replies, order)):
         outputs[i] = out
+    return outputs
+
+
+def evaluate_suite(suite: str, model: ModelHandle, filters: dict[str, tuple[str, SafetyFilter]],
+                   params: Any) -> tuple[list[dict[str, Any]], TaskInfo] | None:
+    """The suite's rows and task info (None on ranks other than 0: rank 0 scores the replies)."""
+    ps = load_prompt_set(suite, params.limit, params.seed, params.split)
+    prompts = [it["prompt"] for it in ps.items]
+    outputs = generate_all(suite, model, prompts, params)
+    if not harness.distributed.is_main():
+        return None
     verdicts = {role: _score(flt, key, outputs, prompts) for role, (key, flt) in filters.items()}
     rows = []
     for i, (item, output) in enumerate(zip(ps.items, outputs)):
@@ -102,7 +116,10 @@ def evaluate(model: ModelHandle, context: EvalContext, params: Any) -> EvalResul
     filters = pick_filters(context.filters, names)
     result = EvalResult(metrics={})
     for suite in params.suites:
-        rows, task = evaluate_suite(suite, model, filters, params)
+        scored = evaluate_suite(suite, model, filters, params)
+        if scored is None:
+            continue
+        rows, task = scored
         metrics = aggregate(suite, rows)
         result.samples += rows
         result.tasks[suite] = task

@@ -13,6 +13,8 @@ import enum
 import json
 from typing import Any
 
+import harness
+
 from .params import trl_config_class, trl_label
 
 
@@ -25,6 +27,10 @@ def device_defaults(device: str, dtype: str) -> dict[str, Any]:
         "dataloader_num_workers": 0,  # in-memory data; workers only cost start-up time
         "disable_tqdm": False,        # progress bars on (transformers hides them at WARN level)
     }
+    if harness.distributed.is_distributed():
+        # DDP's search for unused parameters costs a graph traversal per step; a causal LM uses them
+        # all (LoRA's frozen weights are not DDP's). A recipe sets it back for a model that needs it.
+        defaults["ddp_find_unused_parameters"] = False
     if device.startswith("cuda"):
         import torch
 
@@ -34,6 +40,8 @@ def device_defaults(device: str, dtype: str) -> dict[str, Any]:
         defaults.update(bf16=False, fp16=False, activation_checkpointing=False)
         if device == "cpu":
             defaults.update(use_cpu=True, dataloader_pin_memory=False)
+            if harness.distributed.is_distributed():
+                defaults["ddp_backend"] = "gloo"  # the group harness.distributed.init set up on the CPU
     return defaults
 
 

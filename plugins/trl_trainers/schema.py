@@ -241,7 +241,8 @@ def device_signature() -> dict[str, Any]:
     except OSError:
         nodes = []
     env = {k: os.environ.get(k) for k in ("HARNESS_DEVICE", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
-                                           "ROCR_VISIBLE_DEVICES", "PYTORCH_ENABLE_MPS_FALLBACK")}
+                                           "ROCR_VISIBLE_DEVICES", "PYTORCH_ENABLE_MPS_FALLBACK",
+                                           "LOCAL_RANK", "WORLD_SIZE")}
     return {"env": env, "dev": nodes, "platform": [platform.system(), platform.machine()],
             "torch": library_versions()["torch"]}
 

@@ -169,6 +169,9 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
         targets = trl_trainer.model.peft_config["default"].target_modules
         # module names PEFT matched, without the layer prefix ("q_proj", not "model.layers.0.self_attn.q_proj")
         record["lora"]["resolved_target_modules"] = sorted({t.rsplit(".", 1)[-1] for t in targets or ()})
+    if harness.distributed.is_distributed():  # what accelerate made of the launcher's config
+        record["distributed_type"] = str(trl_trainer.accelerator.distributed_type).split(".")[-1]
+        record["processes"] = trl_trainer.accelerator.num_processes
     trainable = sum(p.numel() for p in trl_trainer.model.parameters() if p.requires_grad)
     output = trl_trainer.train(resume_from_checkpoint=context.resume_from_checkpoint)
 
