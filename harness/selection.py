@@ -199,3 +199,39 @@ def dev_gates(gates: Mapping[str, Any], policy: Any, *, base_metrics: dict, base
 
 def passed(gates: Sequence[Mapping[str, Any]]) -> bool | None:
     return None if not gates else all(g.get("passed") for g in gates)
+
+
+# ------------------------------------------------------------------ across a sweep's runs
+
+
+def run_point(record: Mapping[str, Any], order: int) -> tuple[Point | None, str]:
+    """A sweep run as a point: its last selecting stage's chosen checkpoint (dev metrics and
+    dev gate verdicts); ``(None, why)`` for a run that has none."""
+    if record.get("status") != "completed":
+        return None, f"status {record.get('status')}"
+    stages = [s for s in record.get("stages") or [] if s.get("checkpoints")]
+    if not stages:
+        return None, "no dev metrics: none of its [[train]] stages has evaluate_every"
+    stage = stages[-1]
+    step = (stage.get("selection") or {}).get("step")
+    row = next((r for r in stage["checkpoints"] if r.get("step") == step), None) or stage["checkpoints"][-1]
+    return Point(str(record.get("id")), order, row.get("metrics") or {}, row.get("passed"),
+                 {"name": record.get("name"), "stage": stage.get("name"), "step": row.get("step"),
+                  "values": (record.get("sweep") or {}).get("point") or {}, "gates": row.get("gates") or []}), ""
+
+
+def sweep_points(records: Sequence[Mapping[str, Any]], sweep_id: str
+                 ) -> tuple[list[Point], list[dict[str, str]], dict[str, Any] | None]:
+    """``(points, skipped runs with the reason, the first run's [select] table)`` of one sweep,
+    in the order its runs were created."""
+    runs = sorted((r for r in records if (r.get("sweep") or {}).get("id") == sweep_id), key=lambda r: str(r.get("id")))
+    points, skipped, spec = [], [], None
+    for i, rec in enumerate(runs):
+        point, why = run_point(rec, i)
+        if point is None:
+            skipped.append({"run": str(rec.get("id")), "reason": why})
+        else:
+            points.append(point)
+        if spec is None:
+            spec = ((rec.get("recipe") or {}).get("resolved") or {}).get("select")
+    return points, skipped, spec

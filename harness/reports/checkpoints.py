@@ -4,18 +4,23 @@ dev, the selected checkpoint marked, and the sentence that selection used dev on
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 
 def selecting_stages(record: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in record.get("stages") or [] if s.get("checkpoints")]
 
 
-def _metric_names(rows: Iterable[dict[str, Any]]) -> list[str]:
-    return sorted({k for r in rows for k in (r.get("metrics") or {})})
+def _metric_names(entry: dict[str, Any]) -> list[str]:
+    """The gated metrics and the one [select] ranks by (every metric when there are none)."""
+    rows = entry.get("checkpoints") or []
+    every = {k for r in rows for k in (r.get("metrics") or {})}
+    rule = (entry.get("selection") or {}).get("rule") or {}
+    wanted = {g["metric"] for r in rows for g in r.get("gates") or []} | ({rule["metric"]} if rule.get("metric") else set())
+    return sorted(wanted & every) or sorted(every)
 
 
-def _cell(m: dict[str, Any] | None) -> str:
+def metric_cell(m: dict[str, Any] | None) -> str:
     if not m or m.get("value") is None:
         return "-"
     iv = m.get("interval")
@@ -48,10 +53,10 @@ def _selected_line(entry: dict[str, Any]) -> str:
 
 def table(entry: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = entry.get("checkpoints") or []
-    names = _metric_names(rows)
+    names = _metric_names(entry)
     chosen = (entry.get("selection") or {}).get("step")
     body = [["→" if r.get("step") == chosen else "", str(r.get("step")),
-             *[_cell((r.get("metrics") or {}).get(n)) for n in names], _verdicts(r)] for r in rows]
+             *[metric_cell((r.get("metrics") or {}).get(n)) for n in names], _verdicts(r)] for r in rows]
     return ["", "step", *[f"{n} (dev)" for n in names], "gates on dev"], body
 
 
