@@ -65,3 +65,14 @@ def test_eval_without_model_or_tasks_is_a_clear_error(env):
     assert proc.returncode == 2 and "nothing to evaluate" in proc.stderr
     proc = harness("eval", "--model", "nope", "--tasks", "quick_mc", env=env)
     assert proc.returncode == 2 and "model.loader: unknown model loader 'nope'" in proc.stderr
+
+
+def test_eval_split_reaches_every_evaluator(env):
+    proc = harness("eval", "--model", "tiny", "--tasks", "quick_mc", "--suites", "quick-safety", "--split", "test",
+                   "--json", "--no-cache", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout)
+    assert out["metrics"]["before"]["quick_mc/acc"]["n"] == 34  # quick_mc's test half of 67
+    record = json.loads((Path(out["run_dir"]) / "run.json").read_text())
+    splits = {task: info["settings"]["split"] for task, info in record["tasks"].items()}
+    assert splits == {"quick_mc": "test", "quick-safety": "test"}, splits

@@ -108,6 +108,34 @@ def test_seeded_sample_is_reproducible(host, tiny_model, tmp_path):
     assert ids(2) != first
 
 
+def test_split_halves_are_fixed_disjoint_and_scored_as_in_the_whole(host, tiny_model, tmp_path):
+    def run(**params):
+        result = make(host, tasks=["quick_mc"], **params).evaluate(tiny_model, ctx(tmp_path))
+        return result, {r["item_id"]: r for r in result.samples}
+
+    whole, all_rows = run()
+    dev, dev_rows = run(split="dev")
+    test, test_rows = run(split="test")
+    assert not set(dev_rows) & set(test_rows) and set(dev_rows) | set(test_rows) == set(all_rows)
+    assert (len(dev_rows), len(test_rows)) == (33, 34)  # 67 documents: dev is the smaller half
+    assert sorted(dev_rows, key=int) != [str(i) for i in range(33)], "a split is a shuffle, not a prefix"
+    assert {r["split"] for r in dev_rows.values()} == {"dev"} and dev.tasks["quick_mc"].settings["split"] == "dev"
+    assert dev.tasks["quick_mc"].settings["item_ids"] == sorted(dev_rows, key=int)
+    # item ids are the documents' own indices: each is scored exactly as in the whole task
+    for item_id, row in dev_rows.items():
+        assert row["prompt"] == all_rows[item_id]["prompt"] and row["scores"] == all_rows[item_id]["scores"]
+    assert dev.metrics["quick_mc/acc"].n == 33
+    assert dev.metrics["quick_mc/acc"].value == pytest.approx(
+        sum(r["scores"]["acc"] for r in dev_rows.values()) / 33, abs=1e-12)
+    assert dev.tasks["quick_mc"].content_hash != test.tasks["quick_mc"].content_hash
+
+    _, first = run(split="test", limit=5)  # limit and sample apply within the split
+    assert sorted(first, key=int) == sorted(test_rows, key=int)[:5]
+    _, drawn = run(split="dev", sample=4, seed=3)
+    assert len(drawn) == 4 and set(drawn) <= set(dev_rows)
+    assert make(host, tasks=["quick_mc"], split="dev").fingerprint() != make(host, tasks=["quick_mc"], split="test").fingerprint()
+
+
 def test_generation_task_with_chat_template(host, tiny_model, tmp_path):
     result = make(host, tasks=["gsm8k"], limit=2, max_gen_toks=4, apply_chat_template=True,
                   system_instruction="Answer with a number.").evaluate(tiny_model, ctx(tmp_path))

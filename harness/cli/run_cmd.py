@@ -226,10 +226,12 @@ def _refusal_filter_for(host) -> str:
 @click.option("--suites", multiple=True, help="Safety suites (advbench, xstest, ...). Repeat or comma-separate.")
 @click.option("--include-path", type=click.Path(file_okay=False), help="Directory of extra lm-eval task YAMLs.")
 @click.option("--limit", type=int, help="Evaluate at most N items per task.")
+@click.option("--split", type=click.Choice(["dev", "test", "all"]),
+              help="Each task's and suite's fixed half: dev (for choosing) or test (for the verdict).")
 @click.option("--name", help="Run name (default: eval-<model>).")
 @store_option
 @report_options
-def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, junit, summary, as_json,
+def eval_(recipe, model_spec, tasks, suites, include_path, limit, split, name, store, junit, summary, as_json,
           no_cache, strict, verbose, quiet):
     """Evaluate a model without training; the result is stored as a run.
 
@@ -253,16 +255,18 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, name, store, j
         data["model"]["store"] = str(store.root)  # the run is looked up in the store this command uses
     data.pop("train", None)
     data.pop("data", None)
+    common = {**({"limit": limit} if limit else {}), **({"split": split} if split else {})}
     if tasks or suites:
         data["evaluate"] = []
         if tasks:
             data["evaluate"].append({"evaluator": _evaluator_for(host, "tasks"), "tasks": tasks,
                                      **({"include_path": str(Path(include_path).resolve())} if include_path else {}),
-                                     **({"limit": limit} if limit else {})})
+                                     **common})
         if suites:
             data["evaluate"].append({"evaluator": _evaluator_for(host, "suites"), "suites": suites,
-                                     "filters": [_refusal_filter_for(host)],
-                                     **({"limit": limit} if limit else {})})
+                                     "filters": [_refusal_filter_for(host)], **common})
+    elif split:
+        data["evaluate"] = [{**section, "split": split} for section in data.get("evaluate") or []]
     if not data.get("evaluate"):
         fail("nothing to evaluate: give --tasks and/or --suites, or a recipe with [[evaluate]]")
     data["run"] = {**(data.get("run") or {}), "name": name or f"eval-{data['model']['loader']}"}

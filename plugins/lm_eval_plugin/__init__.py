@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field
 
@@ -43,8 +43,10 @@ class LmEvalEvaluator(harness.Evaluator):
         tasks: list[str] = Field(min_length=1, description="bundled suites, lm-eval task names, or names from include_path")
         include_path: Optional[str] = Field(None, description="folder of extra lm-eval task YAMLs (overrides bundled names)")
         use_bundled: bool = Field(True, description="false: use lm-eval's own (hub) definitions of the bundled names")
-        limit: Optional[int] = Field(None, ge=1, description="first N documents of each task (lm-eval --limit)")
-        sample: Optional[int] = Field(None, ge=1, description="N documents per task drawn with random.Random(seed)")
+        split: Literal["dev", "test", "all"] = Field("all", description="each task's fixed half of its documents: "
+                                                     "dev for choosing, test for the verdict (docs/evaluators.md)")
+        limit: Optional[int] = Field(None, ge=1, description="first N documents of each task, after the split (lm-eval --limit)")
+        sample: Optional[int] = Field(None, ge=1, description="N documents per task, after the split, drawn with random.Random(seed)")
         num_fewshot: Optional[int] = Field(None, ge=0, description="None: each task's own default")
         apply_chat_template: bool = False
         fewshot_as_multiturn: Optional[bool] = Field(None, description="None: same as apply_chat_template")

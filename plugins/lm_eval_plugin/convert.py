@@ -65,8 +65,10 @@ def _target_text(target: Any, choices: list[str] | None) -> Any:
     return target if isinstance(target, (str, int, float, list)) or target is None else str(target)
 
 
-def sample_rows(task: str, logged: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per document (scores of every filter merged), in ``doc_id`` order."""
+def sample_rows(task: str, logged: list[dict[str, Any]], config: dict[str, Any],
+                split: str | None = None) -> list[dict[str, Any]]:
+    """One row per document (scores of every filter merged), in ``doc_id`` order (the document's
+    index in the task, also under lm-eval's ``samples``)."""
     output_type = config.get("output_type")
     delimiter = config.get("target_delimiter", " ")
     filters = {s["filter"] for s in logged}
@@ -77,7 +79,7 @@ def sample_rows(task: str, logged: list[dict[str, Any]], config: dict[str, Any])
         if row is None:
             doc = s["doc"]
             row = rows[s["doc_id"]] = {
-                "suite": task, "item_id": str(s["doc_id"]),
+                "suite": task, "item_id": str(s["doc_id"]), "split": split,
                 "category": doc.get("category") if isinstance(doc, dict) and isinstance(doc.get("category"), str) else None,
                 "prompt": args[0][0] if args and isinstance(args[0][0], str) else None,
                 "output": None, "target": None, "scores": {}}
@@ -112,12 +114,13 @@ def to_eval_result(results: dict[str, Any], settings: dict[str, Any], sources: d
     tasks: dict[str, harness.TaskInfo] = {}
     for task, logged in results.get("samples", {}).items():
         config = results.get("configs", {}).get(task, {})
-        samples.extend(sample_rows(task, logged, config))
+        split = settings.get("split") if settings.get("split") != "all" else None
+        samples.extend(sample_rows(task, logged, config, split))
         docs = {s["doc_id"]: s["doc"] for s in logged}
         tasks[task] = harness.TaskInfo(
             content_hash=harness.items_hash({"doc_id": k, "doc": docs[k]} for k in sorted(docs)),
             version=str(results.get("versions", {}).get(task, "")),
             n=len(docs),
-            settings={**settings, "num_fewshot": results.get("n-shot", {}).get(task),
+            settings={**settings, "item_ids": [str(k) for k in sorted(docs)], "num_fewshot": results.get("n-shot", {}).get(task),
                       "output_type": config.get("output_type"), "source": sources.get(task, "lm-eval")})
     return harness.EvalResult(metrics=metrics, samples=samples, tasks=tasks)

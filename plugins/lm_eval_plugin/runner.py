@@ -65,15 +65,40 @@ def task_manager(tasks: list[str], include: list[Path], *, user_path: str | None
     return tm
 
 
-def seeded_samples(tm, tasks: list[str], k: int, seed: int) -> dict[str, list[int]]:
-    """``k`` document indices per leaf task, drawn with ``random.Random(f"{seed}:{task}")``,
-    for lm-eval's ``samples`` argument (its ``--samples``)."""
-    loaded = tm.load(tasks)["tasks"]
+def doc_indices(tm, tasks: list[str], *, split: str, limit: int | None, sample: int | None,
+                seed: int) -> dict[str, list[int]] | None:
+    """Document indices per leaf task for lm-eval's ``samples`` argument (its ``--samples``), or
+    None when lm-eval's own ``limit`` says it all (every document, or the first ``limit``).
+
+    ``split`` keeps the task's fixed ``dev`` or ``test`` half (:func:`harness.assign_splits` over
+    document indices, seeded by the task's name, stratified by a document's ``category`` where it
+    has one); then ``limit`` keeps the first N of those, or ``sample`` draws N with
+    ``random.Random(f"{seed}:{task}")``.
+    """
+    if split == "all" and sample is None:
+        return None
     out = {}
-    for name, task in sorted(loaded.items()):
-        n = len(task.eval_docs)
-        out[name] = sorted(random.Random(f"{seed}:{name}").sample(range(n), min(k, n)))
+    for name, task in sorted(tm.load(tasks)["tasks"].items()):
+        docs = list(task.eval_docs)
+        kept = list(range(len(docs)))
+        if split != "all":
+            items = [{"id": str(i), "category": _category(doc)} for i, doc in enumerate(docs)]
+            splits = harness.assign_splits(name, items)
+            kept = [i for i in kept if splits[str(i)] == split]
+        if sample is not None:
+            kept = sorted(random.Random(f"{seed}:{name}").sample(kept, min(sample, len(kept))))
+        elif limit is not None:
+            kept = kept[:limit]
+        if not kept:
+            raise harness.ParamError([("split", f"lm-eval task {name!r} has no documents in split {split!r} "
+                                                f"({len(docs)} in all); use split = \"all\" for it")])
+        out[name] = kept
     return out
+
+
+def _category(doc) -> str | None:
+    category = doc.get("category") if isinstance(doc, dict) else None
+    return category if isinstance(category, str) else None
 
 
 @contextlib.contextmanager
@@ -107,14 +132,14 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
         tm = task_manager(p.tasks, include, user_path=p.include_path,
                           bundled=sorted(bundled_suites()) if p.use_bundled else [])
         user_names = _index_names(include[-1:]) if p.include_path else set()
-        samples = seeded_samples(tm, p.tasks, p.sample, p.seed) if p.sample else None
+        samples = doc_indices(tm, list(p.tasks), split=p.split, limit=p.limit, sample=p.sample, seed=p.seed)
         try:
             # A copy: HFLM may set a pad token on the tokenizer it is given.
             lm = HFLM(pretrained=handle.model, tokenizer=copy.deepcopy(handle.tokenizer), batch_size=p.batch_size)
             with _global_rng_kept():
                 results = lm_eval.simple_evaluate(
                     model=lm, tasks=list(p.tasks), task_manager=tm,
-                    num_fewshot=p.num_fewshot, limit=p.limit, samples=samples,
+                    num_fewshot=p.num_fewshot, limit=None if samples else p.limit, samples=samples,
                     apply_chat_template=p.apply_chat_template, fewshot_as_multiturn=p.fewshot_as_multiturn,
                     system_instruction=p.system_instruction,
                     gen_kwargs={"max_gen_toks": p.max_gen_toks} if p.max_gen_toks else None,
@@ -127,7 +152,7 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
     sources = {t: "include_path" if t in user_names else "bundled" if t in bundled else "lm-eval"
                for t in p.tasks}
     settings = {"apply_chat_template": p.apply_chat_template, "fewshot_as_multiturn": p.fewshot_as_multiturn,
-                "system_instruction": p.system_instruction, "limit": p.limit, "sample": p.sample,
+                "system_instruction": p.system_instruction, "split": p.split, "limit": p.limit, "sample": p.sample,
                 "seed": p.seed, "max_gen_toks": p.max_gen_toks, "batch_size": p.batch_size,
                 "lm_eval": lm_eval.__version__, "device": handle.device, "dtype": handle.dtype}
     result = to_eval_result(results, settings, sources)
