@@ -139,7 +139,7 @@ class CheckpointSelection:
             self._save_partial()  # type: ignore[attr-defined]
         points = [Point(f"step {r['step']}", r["step"], r["metrics"], r["passed"]) for r in rows]
         if self.recipe.select is None:
-            selection = {"rule": None, "reason": "no [select] table: the final checkpoint is the stage's output",
+            selection: dict[str, Any] = {"rule": None, "reason": "no [select] table: the final checkpoint is the stage's output",
                          "fallback": False, "qualifying": []}
             chosen_step = rows[-1]["step"]
         else:

@@ -450,10 +450,10 @@ def _check_selection(r: Recipe, host, declared: dict[str, str], undeclared: bool
         except UnknownComponent:
             continue  # reported at train[i].trainer
         if not info.cls.snapshots:
-            errors.append((where, f"trainer '{info.name}' cannot hand over checkpoints during training; "
-                                  f"the TRL trainers (sft, dpo, orpo, kto, grpo) can"))
+            errors.append((where, f"trainer '{info.name}' cannot hand over checkpoints during training "
+                                  f"(it does not set Trainer.snapshots; the bundled TRL trainers do)"))
         steps = t.params().get("max_steps")
-        if isinstance(steps, int) and steps > 0 and t.evaluate_every >= steps:
+        if isinstance(steps, int) and steps > 0 and t.evaluate_every and t.evaluate_every >= steps:
             errors.append((where, f"{t.evaluate_every} is not below max_steps = {steps}: only the final "
                                   f"checkpoint would be evaluated; choose N < {steps}"))
     if every:
