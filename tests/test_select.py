@@ -360,8 +360,10 @@ def test_harness_validate_checks_select(tmp_path):
 # ---------------------------------------------------------------- harness select SWEEP
 
 SELECT_RECIPE = str(ROOT / "recipes" / "quickstart-select.toml")
-# each point in seconds: 6 SFT steps, a checkpoint every 2 (3 checkpoints)
-SHORT = ["--set", "train.0.max_steps=6", "--set", "train.0.evaluate_every=2"]
+# each point ~15 s: 6 SFT steps, a checkpoint every 2 (3 checkpoints); 6 steps teach quick_mc
+# nothing yet, so the sweep keeps only the over-refusal gate's bound that they can pass
+SHORT = ["--set", "train.0.max_steps=6", "--set", "train.0.evaluate_every=2",
+         "--set", 'gates."quick_mc/acc".min=0.0']
 
 
 def _cli(args: list[str]):
@@ -392,7 +394,8 @@ def test_harness_select_chooses_a_sweep_run_on_dev(tmp_path):
     assert len(runs) == 2 and as_json["chosen"] == runs[0]  # both pass: the earliest
     assert as_json["rule"]["rule"] == "gates" and all(p["passed"] for p in as_json["points"])
     assert {p["values"]["train.0.learning_rate"] for p in as_json["points"]} == {1e-3, 3e-3}
-    assert all(p["step"] == 2 for p in as_json["points"])  # each run's own selected checkpoint
+    for p in as_json["points"]:  # each run contributes the checkpoint its own [select] kept
+        assert p["step"] == checkpoint_stage(harness.Store(store).load(p["run"]))["selection"]["step"]
     best = json.loads(_cli(["select", sweep_id, "--store", store, "--json", "--metric",
                             "quick-safety/refusal_rate", "--mode", "max"]).output)
     assert best["rule"]["rule"] == "metric" and best["chosen"] in runs
@@ -408,3 +411,23 @@ def test_harness_select_exits_1_when_no_run_passes(tmp_path):
     result = _cli(["select", sweep_id, "--store", store])
     assert result.exit_code == 1, result.output
     assert "chosen   none: no run passes every gate on dev (0 of 1 runs" in result.output
+
+
+def test_quickstart_select_recipe_as_shipped(tmp_path):
+    """`harness run recipes/quickstart-select.toml`: ~40 s on 2 CPU cores (SFT 100 steps, 4
+    checkpoints, quick_mc + quick-safety on dev per checkpoint); the issue's "done when"."""
+    result = _cli(["run", SELECT_RECIPE, "--store", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output[-3000:]
+    out = result.output
+    assert "checkpoints of train-0-sft (metric [95% interval] on dev items):" in out
+    assert "selected: step " in out and "selection used dev items only" in out
+    [record] = harness.Store(tmp_path / "runs").iter_records()
+    stage = checkpoint_stage(record)
+    assert [r["step"] for r in stage["checkpoints"]] == [25, 50, 75, 100]
+    chosen = next(r for r in stage["checkpoints"] if r["step"] == stage["selection"]["step"])
+    assert chosen["passed"] and record["gates_passed"] is True
+    assert {t["settings"]["split"] for t in record["tasks"].values()} == {"test"}
+    dev = record["selection"]["base"]["tasks"]
+    for suite, task in record["tasks"].items():  # the items that chose are not the items that judged
+        assert dev[suite]["settings"]["split"] == "dev"
+        assert not set(dev[suite]["settings"]["item_ids"]) & set(task["settings"]["item_ids"])
