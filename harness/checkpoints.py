@@ -156,7 +156,9 @@ class CheckpointSelection:
             chosen_step = choice.point.order
         row = next(r for r in rows if r["step"] == chosen_step)
         folder = dict(snapshots)[chosen_step]
-        selection.update(step=chosen_step, fingerprint=row["fingerprint"], note=SELECTION_NOTE)
+        # checkpoints are evaluated on the device and in the precision the trained model had
+        selection.update(step=chosen_step, fingerprint=row["fingerprint"], note=SELECTION_NOTE,
+                         device=trained.device, dtype=trained.dtype)
         self.model = self._load_snapshot(folder, row["fingerprint"], trained, chosen_step)
         self.model.meta["selected_checkpoint"] = chosen_step
         del trained
@@ -170,6 +172,17 @@ class CheckpointSelection:
                                      dtype=trained.dtype, meta={**trained.meta, "checkpoint_step": step})
         model.use_saved(folder, fingerprint)
         return model
+
+    @staticmethod
+    def _selected_adapter(summary: dict[str, Any], adapter_dir: Path | None) -> Path | None:
+        """The LoRA adapter a trainer wrote is the final step's: kept only when that step was selected."""
+        sel = summary.get("selection")
+        if adapter_dir is None or sel is None or sel["step"] == summary["checkpoints"][-1]["step"]:
+            return adapter_dir
+        if (adapter_dir / "adapter_config.json").is_file():
+            sel["adapter"] = "not kept: it is the final step's; the selected checkpoint is kept as merged weights"
+        shutil.rmtree(adapter_dir, ignore_errors=True)
+        return None
 
     def _drop_snapshots(self, work: Path, *, saved: bool) -> None:
         """The selected weights now live in the stage's output (or in memory only): the snapshots go."""

@@ -267,7 +267,7 @@ class Run(CheckpointSelection):
             summary["resumed"] = "from_checkpoint"
             summary["resumed_from_checkpoint"] = checkpoint.relative_to(self.dir).as_posix()
         if save:
-            summary["saved"] = self._save_stage(stage, final, ctx.adapter_dir)
+            summary["saved"] = self._save_stage(stage, final, self._selected_adapter(summary, ctx.adapter_dir))
         if section.evaluate_every:
             self._drop_snapshots(work, saved=save)
         rel = f"train/{i}-{section.trainer}.jsonl"

@@ -213,6 +213,21 @@ def test_on_none_fail_fails_the_stage_and_keeps_the_table(store):
     assert "evaluate-after" not in [s["name"] for s in record["stages"]]
 
 
+def test_lora_checkpoints_are_merged_copies_and_training_goes_on(store):
+    """A LoRA stage's snapshots are merged copies: loadable plain models, and the adapter keeps
+    training between them (the checkpoints differ; the kept adapter is the final one's)."""
+    text = recipe(steps=20, every=10, gates='"facts-mc/acc" = { min = 0.0 }').replace(
+        "max_length = 64", 'max_length = 64\nlora = { r = 4, lora_alpha = 8, target_modules = "all-linear" }')
+    record = run_recipe(text, store=store, host=select_host())
+    assert record["status"] == "completed", record["error"]
+    stage = checkpoint_stage(record)
+    rows = stage["checkpoints"]
+    assert [r["step"] for r in rows] == [10, 20] and rows[0]["fingerprint"] != rows[1]["fingerprint"]
+    assert stage["selection"]["step"] == 10  # min 0.0 passes everywhere: the earliest
+    assert [(a["kind"], a["fingerprint"]) for a in record["artifacts"]] == [("model", rows[0]["fingerprint"])]
+    assert "not kept" in stage["selection"]["adapter"]  # the trained adapter is step 20's, not the selected
+
+
 class BrokenOnce(FactsMC):
     """Crashes on the second checkpoint the first time: the run a resume continues."""
 
