@@ -132,11 +132,13 @@ def selected(tmp_path_factory):
         mp.setenv("HARNESS_CACHE_DIR", str(root / "cache"))
         store = harness.Store(root / "runs")
         record = run_recipe(recipe(), store=store, host=select_host())
-        return record, store, Counter(FactsMC.calls)
+        calls = Counter(FactsMC.calls)
+        again = run_recipe(recipe(), store=store, host=select_host())  # same weights, same cache
+        yield record, store, calls, (again, Counter(FactsMC.calls))
 
 
 def test_every_checkpoint_is_evaluated_on_dev_and_recorded(selected):
-    record, _, calls = selected
+    record, _, calls, _ = selected
     assert record["status"] == "completed", record["error"]
     stage = checkpoint_stage(record)
     rows = stage["checkpoints"]
@@ -155,8 +157,18 @@ def test_every_checkpoint_is_evaluated_on_dev_and_recorded(selected):
     assert record["tasks"]["facts-mc"]["settings"] == {"split": "test"}
 
 
+def test_checkpoint_evaluations_are_cached_by_their_weights(selected):
+    record, _, _, (again, calls) = selected
+    first, second = checkpoint_stage(record)["checkpoints"], checkpoint_stage(again)["checkpoints"]
+    assert [r["fingerprint"] for r in first] == [r["fingerprint"] for r in second]  # seeded CPU training
+    assert all(r["cached"] for r in second) and [r["metrics"] for r in first] == [r["metrics"] for r in second]
+    assert not any(phase.startswith("checkpoint") for phase, _ in calls)  # nothing evaluated again
+    # dev and test results of the same weights are different cache entries
+    assert again["metrics"]["after"]["facts-mc/acc"]["n"] == 35
+
+
 def test_the_earliest_checkpoint_passing_on_dev_is_the_stage_output(selected):
-    record, store, _ = selected
+    record, store, _, _ = selected
     stage = checkpoint_stage(record)
     rows, sel = stage["checkpoints"], stage["selection"]
     passing = [r["step"] for r in rows if r["passed"]]
@@ -180,7 +192,7 @@ def test_show_and_summary_print_the_table_with_the_choice(selected):
     from harness.cli.runs_cmd import format_record
     from harness.reports.summary import render_summary
 
-    record, _, _ = selected
+    record, _, _, _ = selected
     step = checkpoint_stage(record)["selection"]["step"]
     text = format_record(record)
     assert "checkpoints of train-0-sft" in text and "selection used dev items only" in text
