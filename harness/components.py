@@ -342,6 +342,12 @@ class TrainContext:
     weights_dtype: str | None = None
     resume_from_checkpoint: str | None = None
     adapter_dir: Path | None = None
+    #: ``evaluate_every`` of the recipe's stage: call ``snapshot(step, handle)`` after every
+    #: ``snapshot_every`` optimizer steps and after the last one, with a handle on the current
+    #: weights as a plain model (a LoRA adapter merged into a copy); the harness saves and
+    #: evaluates it. Only trainers that set ``Trainer.snapshots`` receive one.
+    snapshot_every: int | None = None
+    snapshot: Callable[[int, "ModelHandle"], Any] | None = None
 
 
 @dataclass
@@ -363,11 +369,14 @@ class Trainer(Component):
 
     ``formats`` names the data formats it accepts (recipe validation and data
     preparation check them); ``uses_rewards`` says it scores its own generations
-    with the recipe's ``rewards`` (online RL).
+    with the recipe's ``rewards`` (online RL); ``snapshots`` that it hands the harness
+    its weights during training (``evaluate_every``, see :class:`TrainContext`).
     """
 
     formats: ClassVar[tuple[str, ...]] = ()
     uses_rewards: ClassVar[bool] = False
+    #: calls ``context.snapshot`` every ``context.snapshot_every`` steps (``evaluate_every``)
+    snapshots: ClassVar[bool] = False
 
 
 class RewardFunction(Component):

@@ -25,9 +25,10 @@ from typing import Any, Callable
 
 from . import artifacts, data_prep, distributed
 from .cache import EvalCache
+from .checkpoints import CheckpointSelection
 from .components import EvalContext, EvalResult, ModelHandle, TrainContext
 from .environment import environment, library_versions
-from .errors import HookFailed, StageError
+from .errors import HookFailed, RecipeError, StageError
 from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import code_fingerprint
 from .recipe import EvaluateSection, LoadedRecipe
@@ -49,7 +50,7 @@ class StageFailed(StageError):
         self.original = exc
 
 
-class Run:
+class Run(CheckpointSelection):
     """One execution of a recipe against a store."""
 
     def __init__(self, loaded: LoadedRecipe, host, store: Store, *, use_cache: bool = True,
@@ -65,6 +66,12 @@ class Run:
         self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
         self.previous: dict[str, Any] | None = None
         distributed.init()  # under a launcher: the process group (accelerate), before any collective
+        if distributed.is_distributed() and self._selects():
+            # snapshots are written by rank 0 into its run folder; the other ranks could not load them
+            raise RecipeError(str(loaded.path or "recipe"), [(
+                "train.evaluate_every", f"checkpoint selection runs in one process; this run has "
+                f"{distributed.world_size()} ranks. Run it without a launcher, or drop evaluate_every "
+                "and [select] (docs/selection.md)")])
         if resume:
             self.previous = store.load(resume)
             _refuse_if_running(self.previous)
@@ -201,21 +208,29 @@ class Run:
             self.log(f"    {d.name}: {report['rows_in']} rows in, {report['rows_out']} kept")
         return {"rows": {name: len(ds.examples) for name, ds in self.datasets.items()}}
 
-    def _evaluate(self, phase: str) -> dict[str, Any]:
+    def _run_sections(self, sections: list[EvaluateSection], phase: str
+                      ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], int, list[bool]]:
+        """Every section on the current model: ``(metrics, samples, tasks, items, cache hits)``."""
         metrics: dict[str, Any] = {}
         samples: list[dict[str, Any]] = []
+        tasks: dict[str, Any] = {}
         n_items, cached = 0, []
-        for i, section in enumerate(self.recipe.evaluate):
+        for i, section in enumerate(sections):
             result, hit = self._evaluate_one(i, section, phase)
             label = section.name or section.evaluator
             cached.append(hit)
             for key, metric in result.metrics.items():
                 metrics[key] = metric.to_dict()
             for suite, task in result.tasks.items():
-                self.record["tasks"][suite] = {**vars(task), "evaluator": label}
+                tasks[suite] = {**vars(task), "evaluator": label}
             for row in result.samples:
                 samples.append({"evaluator": label, **row})
             n_items += len(result.samples)
+        return metrics, samples, tasks, n_items, cached
+
+    def _evaluate(self, phase: str) -> dict[str, Any]:
+        metrics, samples, tasks, n_items, cached = self._run_sections(self.recipe.evaluate, phase)
+        self.record["tasks"].update(tasks)
         self.record["metrics"][phase] = metrics
         rel = f"samples/{phase}.jsonl"
         if distributed.is_main():
@@ -283,18 +298,23 @@ class Run:
                            adapter_dir=work / "adapter-written" if save and distributed.is_main() else None,
                            recipe_dir=self.loaded.path and self.loaded.base_dir,
                            rewards=self._rewards(i, section),
-                           weights_dtype=_explicit_dtype(self.recipe.model.params()), **self._tracker_context())
+                           weights_dtype=_explicit_dtype(self.recipe.model.params()), **self._tracker_context(),
+                           **self._snapshot_context(stage, work, section.evaluate_every))
         if checkpoint:
             self.log(f"    resuming {stage} from {checkpoint.relative_to(self.dir)}")
         result = trainer.train(self.model, data, ctx)
         self.model = result.model
         self.model.weights_changed()
         summary: dict[str, Any] = {}
+        if section.evaluate_every:  # the [select]ed checkpoint becomes this stage's model
+            summary.update(self._select_checkpoint(stage, work, self.record["stages"][-1]))
         if checkpoint:
             summary["resumed"] = "from_checkpoint"
             summary["resumed_from_checkpoint"] = checkpoint.relative_to(self.dir).as_posix()
         if save and distributed.is_main():  # the ranks hold the same weights: one copy is saved
-            summary["saved"] = self._save_stage(stage, final, ctx.adapter_dir)
+            summary["saved"] = self._save_stage(stage, final, self._selected_adapter(summary, ctx.adapter_dir))
+        if section.evaluate_every:
+            self._drop_snapshots(work, saved=save)
         rel = f"train/{i}-{section.trainer}.jsonl"
         if distributed.is_main():
             write_jsonl(self.dir / rel, result.log)
@@ -484,6 +504,8 @@ class Run:
             plan.append(("data", "data", self._prepare_data))
         if self.recipe.evaluate:
             plan.append(("evaluate-before", "evaluate", lambda: self._evaluate("before")))
+        if self.recipe.evaluate and self._selects():
+            plan.append(("evaluate-before-dev", "evaluate", self._evaluate_dev_base))
         for i, t in enumerate(self.recipe.train):
             plan.append((t.name or f"train-{i}-{t.trainer}", "train", functools.partial(self._train, i)))
         if self.recipe.train and self.recipe.evaluate:
@@ -541,6 +563,8 @@ class Run:
                 rec["metrics"][phase] = prev["metrics"][phase]
                 rec["samples"][phase] = prev["samples"][phase]
         rec["tasks"] = dict(prev.get("tasks") or {}) if "evaluate-before" in keep else {}
+        if "evaluate-before-dev" in keep and prev.get("selection"):
+            rec["selection"] = prev["selection"]
         rec["training"] = [t for t in prev.get("training") or [] if t.get("stage") in keep]
         rec["artifacts"] = [a for a in prev.get("artifacts") or [] if a.get("stage") in keep]
         rec["resumed"] = {"at": _now(), "reused": keep, "attempt": len(rec["attempts"]) + 1}

@@ -25,6 +25,7 @@ from .components import ParamError, pydantic_errors
 from .errors import RecipeError
 from .gates import GatePolicy, GateSpec, split_gate_policy
 from .resources import PACKAGE_PREFIX, resolve_package_path
+from .selection import SelectSpec
 
 
 class _Strict(BaseModel):
@@ -91,6 +92,8 @@ class TrainSection(_Component):
     name: str | None = None
     #: ``["gsm8k-exact", { reward = "length", max_chars = 200 }]`` for trainers that use rewards
     rewards: Annotated[list[RewardRef], BeforeValidator(_as_reward_refs)] = Field(default_factory=list)
+    #: save and evaluate (on dev) a checkpoint every N optimizer steps and at the end (docs/selection.md)
+    evaluate_every: int | None = Field(None, ge=1)
 
 
 class EvaluateSection(_Component):
@@ -136,6 +139,8 @@ class Recipe(_Strict):
     report: list[ReportSection] = Field(default_factory=list)
     baseline: BaselineSection | None = None
     output: OutputSection = Field(default_factory=OutputSection)
+    #: which checkpoint of an ``evaluate_every`` stage becomes its output (docs/selection.md)
+    select: SelectSpec | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -351,6 +356,7 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
     if r.evaluate and not any(p.startswith("evaluate") for p, _ in errors):
         errors += _check_gate_metrics(list(r.gates), declared, undeclared)
+    errors += _check_selection(r, host, declared, undeclared)
 
     for i, rep in enumerate(r.report):
         component("reporter", rep.reporter, rep.params(), f"report[{i}]", "reporter")
@@ -428,6 +434,56 @@ def _errors_beside_schema(path: Path, schema_errors: list[tuple[str, str]], host
             out.append((key_path, msg))
         return out
     return []
+
+
+def _check_selection(r: Recipe, host, declared: dict[str, str], undeclared: bool) -> list[tuple[str, str]]:
+    """``evaluate_every`` and ``[select]``: checkpoints need a trainer that snapshots and
+    evaluators that can be asked for dev items; the verdict must then be on test only."""
+    from .plugins import UnknownComponent
+
+    errors: list[tuple[str, str]] = []
+    every = [(i, t) for i, t in enumerate(r.train) if t.evaluate_every]
+    for i, t in every:
+        where = f"train[{i}].evaluate_every"
+        try:
+            info = host.resolve("trainer", t.trainer)
+        except UnknownComponent:
+            continue  # reported at train[i].trainer
+        if not info.cls.snapshots:
+            errors.append((where, f"trainer '{info.name}' cannot hand over checkpoints during training "
+                                  f"(it does not set Trainer.snapshots; the bundled TRL trainers do)"))
+        steps = t.params().get("max_steps")
+        if isinstance(steps, int) and steps > 0 and t.evaluate_every and t.evaluate_every >= steps:
+            errors.append((where, f"{t.evaluate_every} is not below max_steps = {steps}: only the final "
+                                  f"checkpoint would be evaluated; choose N < {steps}"))
+    if every:
+        for j, e in enumerate(r.evaluate):
+            try:
+                info = host.resolve("evaluator", e.evaluator)
+                info.cls.validate_params({**e.params(), "split": "dev"})
+            except UnknownComponent:
+                continue
+            except ParamError:
+                errors.append((f"evaluate[{j}]", f"evaluator '{info.name}' takes no split = \"dev\": checkpoints "
+                                                 f"(train[{every[0][0]}].evaluate_every) are evaluated on the dev "
+                                                 f"items of every [[evaluate]] table; remove this table or "
+                                                 f"evaluate_every"))
+    if r.select is None:
+        return errors
+    if not every:
+        errors.append(("select", "[select] chooses among checkpoints: give a [[train]] stage evaluate_every = N"))
+    if r.select.rule == "gates" and not r.gates:
+        errors.append(("select.rule", 'rule = "gates" needs a [gates] table; or use rule = "metric" with metric = ...'))
+    for j, e in enumerate(r.evaluate):
+        if every and e.params().get("split") != "test":
+            errors.append((f"evaluate[{j}].split", f"is {e.params().get('split', 'all')!r}: with [select] the "
+                                                   f"checkpoints are chosen on dev items, so the verdict must not "
+                                                   f"see them; set split = \"test\""))
+    metric = r.select.metric
+    if metric and r.evaluate and not (metric in declared or (undeclared and metric.split("/", 1)[0]
+                                                             not in {k.split("/", 1)[0] for k in declared})):
+        errors += [("select.metric", msg) for _, msg in _check_gate_metrics([metric], declared, undeclared)]
+    return errors
 
 
 def _check_max_steps(params: dict, where: str) -> list[tuple[str, str]]:

@@ -267,3 +267,12 @@ def test_the_launcher_is_recorded_from_the_environment(monkeypatch):
     assert distributed.launcher() == "torchrun"
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     assert distributed._sharding() == "fsdp"
+
+
+def test_checkpoint_selection_under_a_launcher_is_refused_before_any_work(tmp_path):
+    store = tmp_path / "runs"
+    proc = _harness(["run", str(ROOT / "recipes" / "quickstart-select.toml"), "--store", str(store),
+                     "--launcher", "accelerate", "--num-processes", "2"], tmp_path / "cache")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "train.evaluate_every" in proc.stderr and "checkpoint selection runs in one process" in proc.stderr
+    assert not store.exists() or not any(store.iterdir()), "a refused run left a folder"

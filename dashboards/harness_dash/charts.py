@@ -104,3 +104,20 @@ def overlay_curves(long: pd.DataFrame, title: str) -> alt.Chart:
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1)),
         tooltip=["series", "step", alt.Tooltip("value:Q", format=".4g")],
     ).properties(height=260)
+
+
+def checkpoint_curve(points: pd.DataFrame, metric: str, chosen: int | None) -> alt.LayerChart:
+    """One dev metric through training: value per checkpoint with its interval, the selected
+    checkpoint marked by a dashed rule."""
+    x = alt.X("step:Q", title="step")
+    base = alt.Chart(points)
+    layers = [base.mark_rule(color="#8c959f").encode(x=x, y=alt.Y("low:Q", title=None), y2="high:Q"),
+              base.mark_line(point=True).encode(
+                  x=x, y=alt.Y("value:Q", title=None),
+                  tooltip=["step", alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("low:Q", format=".3f"),
+                           alt.Tooltip("high:Q", format=".3f"), "gates"])]
+    if chosen is not None:
+        mark = pd.DataFrame({"step": [chosen], "label": [f"selected: step {chosen}"]})
+        layers += [alt.Chart(mark).mark_rule(strokeDash=[6, 4], color="#1a7f37", strokeWidth=2).encode(x=x),
+                   alt.Chart(mark).mark_text(align="left", dx=4, dy=-120, color="#1a7f37").encode(x=x, text="label:N")]
+    return alt.layer(*layers).properties(title=f"{metric} (dev, by checkpoint)", height=260)

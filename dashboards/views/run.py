@@ -10,7 +10,7 @@ import streamlit as st
 
 from harness.reports import curves
 from harness.reports.curves import panel_columns
-from harness_dash import charts, comparing, loading, urlstate
+from harness_dash import charts, checkpoints, comparing, loading, urlstate
 from harness_dash.runs_table import accelerator_label
 from harness_dash.text import md
 
@@ -108,6 +108,7 @@ with tabs[1]:
     training = record.get("training") or []
     if not training:
         st.caption("This run has no training stage.")
+    checkpoints.render(st, record)  # evaluate_every stages: dev curves, the selected checkpoint marked
     train_cols = [c for c in frame.columns if c.startswith("stage:train")]  # from the runs table: no extra reads
     trained = [i for i, has in zip(frame["id"], frame[train_cols].notna().any(axis=1)) if has and i != run_id] \
         if training and train_cols else []

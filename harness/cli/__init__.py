@@ -51,12 +51,13 @@ def _add_builtin_commands() -> None:
         results_cmd,
         run_cmd,
         runs_cmd,
+        select_cmd,
         store_cmd,
         sweep_cmd,
     )
 
     for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, recipes_cmd, results_cmd,
-                   store_cmd, export_cmd, sweep_cmd):
+                   store_cmd, export_cmd, sweep_cmd, select_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     plugins_cmd.plugins.add_command(plugins_new_cmd.new)

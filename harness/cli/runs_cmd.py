@@ -72,8 +72,17 @@ def format_record(record: dict, comparison=None, *, quiet: bool = False, show_al
             delta = f"{a['value'] - b['value']:+.3f}" if a and b and None not in (a["value"], b["value"]) else ""
             table.append([key, arrow, _fmt(b), _fmt(a), delta])
         out += ["", _table(table, ["metric", "good", "before", "after", "change"])]
-    out += _gate_table(record) + _error_lines(record)
+    out += _checkpoint_tables(record) + _gate_table(record) + _error_lines(record)
     return "\n".join(out)
+
+
+def _checkpoint_tables(record: dict) -> list[str]:
+    from ..reports.checkpoints import checkpoint_lines, selecting_stages
+
+    out: list[str] = []
+    for entry in selecting_stages(record):
+        out += [""] + checkpoint_lines(entry)
+    return out
 
 
 def _gate_table(record: dict) -> list[str]:

@@ -58,6 +58,9 @@ def render_summary(record: dict[str, Any], gate_results: Iterable[Any], comparis
         lines.append("")
 
     lines += _metrics_section(record, comparison, rows)
+    from .checkpoints import markdown_lines as checkpoint_sections
+
+    lines += checkpoint_sections(record)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -29,6 +29,7 @@ class TRLTrainer(harness.Trainer):
     config_class: ClassVar[str] = ""   # the config dataclass: ``trl.X`` or a dotted path (``trl.experimental...``)
     trainer_class: ClassVar[str] = ""  # the trainer class, named the same way
     docs_url: ClassVar[str] = ""
+    snapshots = True  # evaluate_every: see .snapshots
 
     @classmethod
     def validate_params(cls, params: dict[str, Any]) -> dict[str, Any]:

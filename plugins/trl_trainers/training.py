@@ -19,6 +19,7 @@ from harness import pick_device
 
 from .config import build_config, differs_from_defaults
 from .params import lora_config, trl_class
+from .snapshots import add_snapshot_callback
 
 
 def _keys(fmt: str) -> str:
@@ -165,6 +166,7 @@ def run_training(trainer, handle: harness.ModelHandle, data: harness.TrainData,
                 f"{device} {record['precision']}" + (f", LoRA r={record['lora']['r']}" if lora is not None else ""))
     trl_trainer = trl_class(trainer.trainer_class)(**kwargs)
     _quiet_progress(trl_trainer, context)
+    add_snapshot_callback(trl_trainer, handle, context)
     if lora is not None:
         targets = trl_trainer.model.peft_config["default"].target_modules
         # module names PEFT matched, without the layer prefix ("q_proj", not "model.layers.0.self_attn.q_proj")
