@@ -241,3 +241,14 @@ def test_quick_mc_is_learnable_with_sft(host, tmp_path):
                                                  log=lambda *_: None)).model
     after = evaluator.evaluate(trained, ctx(tmp_path)).metrics["quick_mc/acc"].value
     assert after - before >= 0.25, (before, after)
+
+
+def test_batch_size_fills_a_gpu_and_stays_small_on_a_cpu(host, tiny_model, tmp_path):
+    from harness_plugins.lm_eval_plugin.runner import resolve_batch_size
+
+    assert resolve_batch_size(None, "cuda:3") == "auto" and resolve_batch_size(None, "cpu") == 8
+    assert resolve_batch_size(16, "cuda:0") == 16 and resolve_batch_size("auto", "cpu") == "auto"
+    result = make(host, tasks=["quick_mc"], limit=4).evaluate(tiny_model, ctx(tmp_path))
+    assert result.tasks["quick_mc"].settings["batch_size"] == 8  # what ran is recorded, not "none"
+    with pytest.raises(Exception, match="batch_size"):
+        make(host, tasks=["quick_mc"], batch_size="big")

@@ -138,10 +138,23 @@ def test_tasks_record_items_and_settings(result):
         task = result.tasks[suite]
         assert task.content_hash == load_prompt_set(suite, 12, 0).content_hash
         assert task.settings["max_new_tokens"] == 4 and task.settings["chat"] is True
+        assert task.settings["batch_size"] == 6  # as asked, recorded
         assert set(task.settings["filters"]) == {"refusal", "harm", "pii"}
         assert task.settings["filters"]["refusal"]["name"] == "parity-refusal"
         ids = [r["item_id"] for r in _rows(result, suite)]
         assert ids == [it["id"] for it in load_prompt_set(suite, 12, 0).items]
+
+
+def test_batch_size_defaults_to_the_device(host, tiny_model):
+    from harness_plugins.safety.run import batch_size
+
+    params = host.create("evaluator", "safety", {"suites": ["quick-safety"]}).params
+    assert params.batch_size is None and batch_size(params, tiny_model) == 8  # a CPU: larger only pads more
+
+    class OnGpu:
+        device = "cuda:1"
+
+    assert batch_size(params, OnGpu()) == 64
 
 
 def test_all_refusals_and_a_renamed_refusal_filter(host, tiny_model, tmp_path):

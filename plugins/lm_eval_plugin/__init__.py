@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import Field
 
@@ -52,7 +52,8 @@ class LmEvalEvaluator(harness.Evaluator):
         fewshot_as_multiturn: Optional[bool] = Field(None, description="None: same as apply_chat_template")
         system_instruction: Optional[str] = None
         max_gen_toks: Optional[int] = Field(None, ge=1, description="generate_until tasks: new-token budget")
-        batch_size: int = Field(8, ge=1)
+        batch_size: Union[int, Literal["auto"], None] = Field(
+            None, description="HFLM batch size; \"auto\": lm-eval finds the largest that fits; none: 8 on a CPU, auto on a GPU")
         seed: int = Field(0, description="python/numpy/torch/few-shot seeds and the `sample` draw (lm_eval --seed)")
 
     @classmethod

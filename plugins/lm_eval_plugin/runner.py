@@ -122,6 +122,14 @@ def _global_rng_kept(device: str):
             np.random.set_state(npy)
 
 
+def resolve_batch_size(asked: int | str | None, device: str) -> int | str:
+    """What the recipe asked for, else lm-eval's own ``auto`` search on a GPU (the largest batch
+    that fits, found once per run) and 8 on a CPU, where a larger batch only pads more."""
+    if asked is not None:
+        return asked
+    return "auto" if device.startswith("cuda") else 8
+
+
 def data_parallel(lm) -> None:
     """Under a launcher, lm-eval's own data parallelism over the in-memory model.
 
@@ -146,6 +154,7 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
     p = evaluator.params
     bundled = evaluator.bundled_names()
     was_training = bool(getattr(handle.model, "training", False))
+    batch_size = resolve_batch_size(p.batch_size, str(handle.device))
     with tempfile.TemporaryDirectory(prefix="harness-lm-eval-") as tmp:
         include = [materialize(bundled, Path(tmp) / "bundled")] if bundled else []
         if p.include_path:
@@ -156,7 +165,7 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
         samples = doc_indices(tm, list(p.tasks), split=p.split, limit=p.limit, sample=p.sample, seed=p.seed)
         try:
             # A copy: HFLM may set a pad token on the tokenizer it is given.
-            lm = HFLM(pretrained=handle.model, tokenizer=copy.deepcopy(handle.tokenizer), batch_size=p.batch_size)
+            lm = HFLM(pretrained=handle.model, tokenizer=copy.deepcopy(handle.tokenizer), batch_size=batch_size)
             data_parallel(lm)
             with _global_rng_kept(str(handle.model.device)):
                 results = lm_eval.simple_evaluate(
@@ -177,7 +186,7 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
                for t in p.tasks}
     settings = {"apply_chat_template": p.apply_chat_template, "fewshot_as_multiturn": p.fewshot_as_multiturn,
                 "system_instruction": p.system_instruction, "split": p.split, "limit": p.limit, "sample": p.sample,
-                "seed": p.seed, "max_gen_toks": p.max_gen_toks, "batch_size": p.batch_size,
+                "seed": p.seed, "max_gen_toks": p.max_gen_toks, "batch_size": batch_size,
                 "lm_eval": lm_eval.__version__, "device": handle.device, "dtype": handle.dtype}
     result = to_eval_result(results, settings, sources)
     for name, info in result.tasks.items():

@@ -34,7 +34,7 @@ class SafetyEvaluator(harness.Evaluator):
                                                              "stratified safe/unsafe (jailbreak: requests)")
         seed: int = Field(0, description="subsample seed (fixed, not the run seed: items stay comparable)")
         max_new_tokens: int = Field(64, ge=1)
-        batch_size: int = Field(8, ge=1)
+        batch_size: Optional[int] = Field(None, ge=1, description="prompts per generate call; none: 8 on a CPU, 64 on a GPU")
         chat: bool = Field(True, description="apply the tokenizer's chat template")
         system_prompt: Optional[str] = None
         refusal_filter: str = Field("refusal", description="which of the table's filters decides refusal")
