@@ -10,6 +10,7 @@ the source of truth; no credential is in any stored object.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -68,17 +69,22 @@ def _s3_env(s3, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def runs(s3, tmp_path_factory):
-    """Two shortened quickstart runs written straight into the S3 store (the cache stays local)."""
-    cache = tmp_path_factory.mktemp("eval-cache")
-    ids = []
+def sweep(s3, tmp_path_factory):
+    """A 2-point sweep of the shortened quickstart written straight into the S3 store (the
+    evaluation cache stays local): ``{"id": sweep id, "runs": [oldest, newest]}``."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HARNESS_CACHE_DIR", str(cache))
-        for seed in (0, 1):
-            result = _cli("run", QUICKSTART, "--store", URL, *SHORT, "--set", f"run.seed={seed}", "--json")
-            assert result.exit_code in (0, 1), result.output  # 1: a gate failed (2 SFT steps teach nothing)
-            ids.append(json.loads(result.output[result.output.index("{"):])["id"])
-    return ids
+        mp.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("eval-cache")))
+        result = _cli("sweep", QUICKSTART, "--grid", "run.seed=0,1", "--store", URL, *SHORT)
+    assert result.exit_code in (0, 1), result.output  # 1: a gate failed (2 SFT steps teach nothing)
+    sweep_id = re.search(r"harness runs --sweep (sw-[0-9a-f-]+)", result.output).group(1)
+    listed = json.loads(_cli("runs", "--store", URL, "--sweep", sweep_id, "--json").output)
+    assert len(listed) == 2
+    return {"id": sweep_id, "runs": sorted(r["id"] for r in listed)}
+
+
+@pytest.fixture(scope="module")
+def runs(sweep):
+    return sweep["runs"]
 
 
 def test_a_run_lands_in_s3_with_the_local_layout_and_an_index_entry(s3, runs):
@@ -171,7 +177,7 @@ def test_export_downloads_the_model_from_s3(runs, tmp_path):
     assert any(dest.glob("*.safetensors"))
 
 
-def test_the_dashboard_reads_the_s3_store(runs, monkeypatch):
+def test_the_dashboard_reads_the_s3_store_and_groups_the_sweep(sweep, runs, monkeypatch):
     pytest.importorskip("streamlit")
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -186,6 +192,13 @@ def test_the_dashboard_reads_the_s3_store(runs, monkeypatch):
         table = next(df.value for df in at.dataframe if "id" in df.value.columns)
         assert set(runs) <= set(table["id"]) and set(table.loc[table["id"].isin(runs), "status"]) == {"completed"}
         assert any("bucket/runs" in c.value and "s3" in c.value for c in at.caption)
+        sweeps = next(df.value for df in at.dataframe if "points" in df.value.columns)
+        assert sweeps.to_dict("records")[0] | {"started": None} == {
+            "sweep": sweep["id"], "points": 2, "completed": 2, "gates passed": 0, "gates failed": 2,
+            "not finished": 0, "grid": "run.seed", "started": None}
+        at.multiselect(key="runs.sweep").set_value([sweep["id"]]).run()
+        points = next(df.value for df in at.dataframe if "grid:run.seed" in df.value.columns)
+        assert sorted(points["grid:run.seed"]) == [0, 1] and set(points["sweep"]) == {sweep["id"]}
         at.query_params.update({"a": runs[0], "b": runs[1]})
         at.switch_page("views/compare.py").run()
         assert not at.exception, [e.value for e in at.exception]
