@@ -59,7 +59,7 @@ def _leftovers(store: Store, running: set[str]) -> list[Path]:
 
 
 def check_store(store: Store) -> CheckReport:
-    report = CheckReport(root=str(store.root))
+    report = CheckReport(root=store.location)
     claimed: dict[str, list[str]] = {}
     for run_id in store.run_ids():
         report.runs += 1

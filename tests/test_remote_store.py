@@ -218,3 +218,25 @@ def test_bad_store_options_are_a_clear_error(monkeypatch):
     result = _cli("runs", "--store", URL)
     assert result.exit_code == 2 and "HARNESS_STORE_OPTIONS is not valid JSON" in result.output
     assert redact("s3://user:pass@bucket/runs") == "s3://bucket/runs"
+
+
+def test_the_run_loader_reads_a_trained_model_from_s3(s3, runs):
+    result = _cli("eval", "--model", f"run:{runs[0]}", "--tasks", "quick_mc", "--limit", "4", "--name",
+                  "eval-from-s3", "--store", URL, "--json")
+    assert result.exit_code == 0, result.output
+    record = Store(URL).load(json.loads(result.output[result.output.index("{"):])["id"])
+    assert record["status"] == "completed" and record["model"]["loader"] == "run"
+    assert record["model"]["fingerprint"] == Store(URL).load(runs[0])["model"]["fingerprint_after"]
+    assert record["recipe"]["resolved"]["model"]["store"] == URL  # the URL, never a credential
+    s3["fs"].rm(f"{BUCKET}/runs/{record['id']}", recursive=True)
+    s3["fs"].rm_file(f"{BUCKET}/runs/index/{record['id']}.json")
+
+
+def test_store_check_reports_on_s3_and_fix_refuses(runs):
+    checked = _cli("store", "check", "--store", URL)
+    assert checked.exit_code == 0 and f"{URL}: " in checked.output and "0 problem(s)" in checked.output, \
+        checked.output
+    refused = _cli("store", "check", "--fix", "--store", URL)
+    assert refused.exit_code == 2 and "--fix works on a local store only" in refused.output
+    latest = _cli("show", "latest", "--store", URL)
+    assert latest.exit_code == 0 and runs[1] in latest.output
