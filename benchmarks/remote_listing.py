@@ -7,9 +7,11 @@ the index entry its writer would have put (``harness.store_index.summary_of``), 
 
 * ``--no-index``: list the run folders, read every ``run.json`` (what a store without an
   index has to do: one GET per run, one after another);
-* the index (default): list the run folders and ``index/``, read the newest entries in
-  concurrent batches;
-* the index with ``--limit 20``: only the first batch is read.
+* the index, cold (default, before any snapshot exists): list the run folders and
+  ``index/``, read every run's entry in concurrent batches (and, having read them, write
+  the month's snapshot);
+* the index, warm: the same listings, then one snapshot object per month of run ids;
+* the index with ``--limit 20``, cold: only the first batch of entries is read.
 
 It also counts the S3 requests each made (botocore's ``before-send`` event). moto answers
 from memory on the same machine (about a millisecond a request); a real bucket answers in
@@ -121,9 +123,17 @@ def main() -> None:
 
         store.fs.s3.meta.events.register("before-send.s3", count)
 
-        def timed(*extra: str) -> tuple[float, int, list[str]]:
+        def drop_snapshots() -> None:
+            for key in store.fs.ls(f"{store.base}/index", detail=False):
+                if "/snapshot-" in key:
+                    store.fs.rm_file(key)
+            store.fs.invalidate_cache()
+
+        def timed(*extra: str, cold: bool = False) -> tuple[float, int, list[str]]:
             times, out = [], []
             for _ in range(args.repeat):
+                if cold:
+                    drop_snapshots()
                 requests["n"] = 0
                 t = time.perf_counter()
                 result = CliRunner().invoke(cli, ["runs", "--store", url, "--json", *extra])
@@ -133,15 +143,16 @@ def main() -> None:
             return statistics.median(times), requests["n"], out
 
         full_s, full_req, full_ids = timed("--no-index")
-        index_s, index_req, index_ids = timed()
-        limit_s, limit_req, limit_ids = timed("--limit", "20")
-        assert full_ids == index_ids == ids and limit_ids == ids[:20], "the listings differ"
-        print(f"\n`harness runs` on {args.runs} runs in s3:// (moto on 127.0.0.1), median of {args.repeat}")
-        print(f"full listing (--no-index)  {full_s:7.2f} s  {full_req:5d} S3 requests")
-        print(f"index                      {index_s:7.2f} s  {index_req:5d} S3 requests   "
-              f"ratio full / index {full_s / index_s:.1f}x")
-        print(f"index, --limit 20          {limit_s:7.2f} s  {limit_req:5d} S3 requests   "
-              f"ratio full / index {full_s / limit_s:.1f}x")
+        cold_s, cold_req, cold_ids = timed(cold=True)
+        warm_s, warm_req, warm_ids = timed()
+        limit_s, limit_req, limit_ids = timed("--limit", "20", cold=True)
+        assert full_ids == cold_ids == warm_ids == ids and limit_ids == ids[:20], "the listings differ"
+        print(f"\n`harness runs --json` on {args.runs} runs in s3:// (moto on 127.0.0.1), median of {args.repeat}")
+        print(f"full listing (--no-index)        {full_s:7.2f} s  {full_req:5d} S3 requests")
+        for label, secs, reqs in (("index, cold (entries)", cold_s, cold_req),
+                                  ("index, warm (snapshot)", warm_s, warm_req),
+                                  ("index, cold, --limit 20", limit_s, limit_req)):
+            print(f"{label:<32} {secs:7.2f} s  {reqs:5d} S3 requests   ratio full / this {full_s / secs:6.1f}x")
         print("same rows in the same order: yes")
     finally:
         server.stop()

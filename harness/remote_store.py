@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
@@ -50,6 +51,7 @@ from .store import (
     corrupt_record,
     default_store_path,
     parse_record,
+    record_problem,
 )
 from .store_index import summary_of
 
@@ -57,6 +59,22 @@ from .store_index import summary_of
 SCRATCH_DIR = "work"
 #: index entries read per concurrent batch while listing
 INDEX_BATCH = 200
+#: ``index/snapshot-<YYYYMM>-<stamp>-<random>.jsonl``: a month's entries in one object
+SNAPSHOT_PREFIX = "snapshot-"
+#: entries of one month a full listing read one by one before it writes that month's snapshot
+SNAPSHOT_AFTER = 50
+
+
+def _tag(entry: dict[str, Any]) -> str:
+    """What changes when an object is rewritten, from its listing entry (ETag on S3 and GCS)."""
+    version = entry.get("ETag") or entry.get("etag") or entry.get("LastModified") or entry.get("mtime") \
+        or entry.get("created")
+    return f"{version}:{entry.get('size')}"
+
+
+def _month(run_id: str) -> str:
+    """The snapshot a run's index entry goes to: its id's year and month (ids start UTCSTAMP)."""
+    return run_id[:6] if run_id[:6].isdigit() else "other"
 
 
 def storage_options() -> dict[str, Any]:
@@ -180,8 +198,14 @@ class RemoteStore(Store):
         record = self.load(run_id)
         return None if record.get("status") in ("incomplete", "corrupt") else record.get("name")
 
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        for run_id in self.run_ids():  # ids from the listing: no lookup per run
+            yield self._load_id(run_id)
+
     def load(self, ref: str) -> dict[str, Any]:
-        run_id = self.resolve(ref)
+        return self._load_id(self.resolve(ref))
+
+    def _load_id(self, run_id: str) -> dict[str, Any]:
         where = f"{self.url}/{run_id}/{RECORD_FILE}"
         data = self._cat(self._path(run_id, RECORD_FILE))
         if data is not None:
@@ -326,18 +350,99 @@ class RemoteStore(Store):
                 continue  # a damaged entry is not trusted: the run is read in full
         return out
 
-    def summaries(self) -> Iterator[dict[str, Any]]:
-        ids, indexed = self.run_ids(), self.index_ids()
+    def _index_listing(self) -> tuple[dict[str, str], dict[str, str]]:
+        """One listing of ``index/``: run id -> its entry's tag, month -> its newest snapshot."""
+        tags: dict[str, str] = {}
+        snapshots: dict[str, str] = {}
+        for e in self._entries(f"{self.base}/{INDEX_DIR}"):
+            name = self._basename(e)
+            if e.get("type") == "directory":
+                continue
+            if name.startswith(SNAPSHOT_PREFIX) and name.endswith(".jsonl"):
+                month = name[len(SNAPSHOT_PREFIX):].split("-", 1)[0]
+                if name > snapshots.get(month, ""):
+                    snapshots[month] = name
+            elif name.endswith(".json"):
+                tags[name[:-5]] = _tag(e)
+        return tags, snapshots
+
+    def _read_snapshot(self, name: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """A snapshot's entries (run id -> (tag of the entry it copied, entry)); {} if unreadable."""
+        data = self._cat(f"{self.base}/{INDEX_DIR}/{name}")
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        for line in (data or b"").decode("utf-8", "replace").splitlines():
+            try:
+                row = json.loads(line)
+                entry = row["entry"]
+                if record_problem(entry, entry["id"]) is None:
+                    out[entry["id"]] = (str(row["tag"]), entry)
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged line: that run is read from its own entry
+        return out
+
+    def _summaries_of(self, run_ids: list[str], listing: tuple[dict[str, str], dict[str, str]],
+                      snapshots: dict[str, dict[str, tuple[str, dict[str, Any]]]],
+                      fresh: dict[str, dict[str, tuple[str, dict[str, Any]]]]) -> dict[str, dict[str, Any]]:
+        """Summaries of ``run_ids``: from a month's snapshot where it holds the entry's current tag,
+        else the entry itself (read concurrently, noted in ``fresh``), else the record."""
+        tags, names = listing
+        got: dict[str, dict[str, Any]] = {}
+        need = []
+        for run_id in run_ids:
+            if run_id not in tags:
+                continue
+            month = _month(run_id)
+            if month in names and month not in snapshots:
+                snapshots[month] = self._read_snapshot(names[month])
+            held = snapshots.get(month, {}).get(run_id)
+            if held and held[0] == tags[run_id]:
+                got[run_id] = held[1]
+            else:
+                need.append(run_id)
+        for run_id, entry in self._read_index(need).items():
+            fresh.setdefault(_month(run_id), {})[run_id] = (tags[run_id], entry)
+            got[run_id] = entry
+        return {i: got.get(i) or self._load_id(i) for i in run_ids}
+
+    def _write_snapshots(self, listing: tuple[dict[str, str], dict[str, str]],
+                         snapshots: dict[str, dict[str, tuple[str, dict[str, Any]]]],
+                         fresh: dict[str, dict[str, tuple[str, dict[str, Any]]]], at_least: int) -> None:
+        """Where a listing read ``at_least`` entries of a month one by one, write that month's
+        snapshot (what it read, tagged as listed) and remove the one it replaces. Best effort:
+        a reader without write access just lists the slower way."""
+        tags, names = listing
+        for month, entries in fresh.items():
+            if len(entries) < at_least:
+                continue
+            rows = {i: v for i, v in snapshots.get(month, {}).items() if tags.get(i) == v[0]} | entries
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            name = f"{SNAPSHOT_PREFIX}{month}-{stamp}-{secrets.token_hex(4)}.jsonl"
+            data = "".join(json.dumps({"tag": t, "entry": e}, ensure_ascii=False, default=str) + "\n"
+                           for _, (t, e) in sorted(rows.items()))
+            try:
+                self.fs.pipe_file(f"{self.base}/{INDEX_DIR}/{name}", data.encode())
+                if month in names:
+                    self.fs.rm_file(f"{self.base}/{INDEX_DIR}/{names[month]}")
+            except Exception:  # noqa: BLE001 - read-only credentials, a concurrent compaction, …
+                continue
+
+    def summaries(self, snapshot_after: int | None = None) -> Iterator[dict[str, Any]]:
+        ids, listing = self.run_ids(), self._index_listing()
+        snapshots: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        fresh: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
         for start in range(0, len(ids), INDEX_BATCH):
             chunk = ids[start:start + INDEX_BATCH]
-            entries = self._read_index([i for i in chunk if i in indexed])
-            for run_id in chunk:
-                yield entries.get(run_id) or self.load(run_id)
+            yield from self._summaries_of(chunk, listing, snapshots, fresh).values()
+        at_least = SNAPSHOT_AFTER if snapshot_after is None else snapshot_after
+        self._write_snapshots(listing, snapshots, fresh, at_least)  # only after a full listing
 
     def summaries_of(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-        indexed = self.index_ids()
-        entries = self._read_index([i for i in run_ids if i in indexed])
-        return {i: entries.get(i) or self.load(i) for i in run_ids}
+        listing = self._index_listing()
+        snapshots: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        fresh: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        out = self._summaries_of(run_ids, listing, snapshots, fresh)
+        self._write_snapshots(listing, snapshots, fresh, SNAPSHOT_AFTER)
+        return out
 
     def run_version(self, run_id: str) -> str:
         for name in (RECORD_FILE, PARTIAL_FILE):
@@ -353,14 +458,13 @@ class RemoteStore(Store):
     def run_versions(self) -> list[tuple[str, str]]:
         """Two listings, no per-run request: an indexed run's version is its index entry's
         tag; a run without one (in progress, damaged) is re-read every few seconds."""
-        tags = {self._basename(e)[:-5]: str(e.get("ETag") or e.get("LastModified") or e.get("size"))
-                for e in self._entries(f"{self.base}/{INDEX_DIR}") if e.get("type") != "directory"}
+        tags = self._index_listing()[0]
         live = f"live:{int(time.time() // 5)}"
         return [(i, f"index:{tags[i]}" if i in tags else live) for i in self.run_ids()]
 
     def reindex(self) -> tuple[int, int]:
         """Rewrite every run's index entry from its ``run.json``; remove entries of runs that have
-        none. Returns (entries written, entries removed)."""
+        none; rebuild the snapshots. Returns (entries written, entries removed)."""
         ids, written, keep = self.run_ids(), 0, set()
         for run_id in ids:
             data = self._cat(self._path(run_id, RECORD_FILE))
@@ -380,4 +484,13 @@ class RemoteStore(Store):
                 self.fs.rm_file(self._index_path(run_id))
             except FileNotFoundError:
                 pass
+        snapshots = [n for e in self._entries(f"{self.base}/{INDEX_DIR}")
+                     if (n := self._basename(e)).startswith(SNAPSHOT_PREFIX)]
+        for name in snapshots:  # rebuilt too, from the entries just written
+            try:
+                self.fs.rm_file(f"{self.base}/{INDEX_DIR}/{name}")
+            except FileNotFoundError:
+                pass
+        for _ in self.summaries(snapshot_after=1):
+            pass
         return written, len(stale)

@@ -149,8 +149,28 @@ def test_the_index_is_used_rebuildable_and_never_the_source_of_truth(s3, runs):
     names = {r["id"]: r["name"] for r in json.loads(_cli("runs", "--store", URL, "--json").output)}
     assert names[newest] == "quickstart" and fs.exists(f"{BUCKET}/runs/index/{added}.json")
     assert not fs.exists(f"{BUCKET}/runs/index/{gone}.json")
+
+    # reindex also wrote a snapshot per month of run ids: one object instead of one read per run ...
+    snapshots = sorted(k.rsplit("/", 1)[1][:15] for k in fs.ls(f"{BUCKET}/runs/index", detail=False)
+                       if "/snapshot-" in k)
+    assert snapshots == [f"snapshot-{newest[:6]}", "snapshot-299901"]
+    (snapshot,) = [k for k in fs.ls(f"{BUCKET}/runs/index", detail=False) if f"/snapshot-{newest[:6]}-" in k]
+    lines = [json.loads(line) for line in fs.cat_file(snapshot).decode().splitlines()]
+    assert sorted(row["entry"]["id"] for row in lines) == sorted(runs)
+    for row in lines:
+        row["entry"]["name"] = "name-from-the-snapshot" if row["entry"]["id"] == newest else row["entry"]["name"]
+    fs.pipe_file(snapshot, "".join(json.dumps(row) + "\n" for row in lines).encode())
+    names = {r["id"]: r["name"] for r in json.loads(_cli("runs", "--store", URL, "--json").output)}
+    assert names[newest] == "name-from-the-snapshot"  # the listing read the snapshot
+    # ... used only while it holds an entry's current version: a rewritten entry wins
+    fs.pipe_file(entry_key, json.dumps(entry | {"name": "rewritten-entry"}).encode())
+    names = {r["id"]: r["name"] for r in json.loads(_cli("runs", "--store", URL, "--json").output)}
+    assert names[newest] == "rewritten-entry"
+
     fs.rm(f"{BUCKET}/runs/{added}", recursive=True)
-    fs.rm_file(f"{BUCKET}/runs/index/{added}.json")
+    assert _cli("store", "reindex", "--store", URL).exit_code == 0
+    names = {r["id"]: r["name"] for r in json.loads(_cli("runs", "--store", URL, "--json").output)}
+    assert names == {runs[0]: "quickstart", runs[1]: "quickstart"}
 
 
 def test_pack_and_unpack_through_s3(s3, runs, tmp_path):
