@@ -289,6 +289,8 @@ def unpack(store: Store, archive: str | Path) -> Unpacked:
             target = store.root / run_id
             if store.is_remote and store.has_folder(run_id):
                 store.run_dir(run_id)  # the stored run, downloaded to compare it with the archive
+            elif store.is_remote and target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)  # a local copy of a run the remote store no longer holds
             if target.exists() or target.is_symlink():
                 if target.is_dir() and not target.is_symlink() and _same_as_stored(tar, checked, target):
                     return Unpacked(run_id, added=False)
