@@ -20,6 +20,7 @@ from click.testing import CliRunner
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
 
+import harness  # noqa: E402
 from harness.store import Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -260,3 +261,35 @@ def test_store_check_reports_on_s3_and_fix_refuses(runs):
     assert refused.exit_code == 2 and "--fix works on a local store only" in refused.output
     latest = _cli("show", "latest", "--store", URL)
     assert latest.exit_code == 0 and runs[1] in latest.output
+
+
+class _Observer:
+    """After each stage, what a colleague reading the S3 store sees of the run in progress."""
+
+    def __init__(self):
+        self.seen: list[tuple[str, str, list[str], bool]] = []
+
+    @harness.hookimpl
+    def on_stage_end(self, event):
+        record = Store(URL).load(event.run_id)
+        ok = [s["name"] for s in record.get("stages") or [] if s.get("status") == "ok"]
+        samples = Store(URL).fs.exists(f"{BUCKET}/runs/{event.run_id}/samples/before.jsonl")
+        self.seen.append((event.stage, record["status"], ok, samples))
+
+
+def test_a_run_in_progress_is_visible_stage_by_stage(s3):
+    from harness.testing import run_recipe
+
+    observer = _Observer()
+    recipe = ('[run]\nname = "observed"\n\n[model]\nloader = "tiny"\n\n[[evaluate]]\nevaluator = "lm-eval"\n'
+              'tasks = ["quick_mc"]\nlimit = 4\n')
+    record = run_recipe(recipe, store=Store(URL), plugins=[("observer", observer)])
+    assert record["status"] == "completed"
+    # each stage's end: run.json not there yet (incomplete), the stages so far uploaded
+    assert [(stage, status) for stage, status, _, _ in observer.seen] == [(s["name"], "incomplete")
+                                                                         for s in record["stages"]]
+    assert all(ok[-1] == stage for stage, _, ok, _ in observer.seen)
+    assert observer.seen[-1][3] is True  # the "before" samples are up once that evaluation ended
+    assert Store(URL).load(record["id"])["status"] == "completed"
+    s3["fs"].rm(f"{BUCKET}/runs/{record['id']}", recursive=True)
+    s3["fs"].rm_file(f"{BUCKET}/runs/index/{record['id']}.json")
