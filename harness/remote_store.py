@@ -127,6 +127,7 @@ class RemoteStore(Store):
         self.base = str(base).rstrip("/")
         self.root = mirror_dir(self.url)
         self._uploaded: dict[str, dict[str, tuple[int, int]]] = {}  # run id -> file -> (size, mtime)
+        self._names: dict[str, str | None] = {}  # run id -> name, for lookups by name
 
     @property
     def location(self) -> str:
@@ -195,8 +196,10 @@ class RemoteStore(Store):
             raise self._fail(f"look up {self._path(name)}", exc) from exc
 
     def _name_of(self, run_id: str) -> str | None:
-        record = self.load(run_id)
-        return None if record.get("status") in ("incomplete", "corrupt") else record.get("name")
+        if run_id not in self._names:  # a lookup by name: one listing (the index), not a read per run
+            self._names = {r["id"]: None if r.get("status") in ("incomplete", "corrupt") else r.get("name")
+                           for r in self.summaries()}
+        return self._names.get(run_id)
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
         for run_id in self.run_ids():  # ids from the listing: no lookup per run

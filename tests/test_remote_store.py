@@ -261,6 +261,8 @@ def test_store_check_reports_on_s3_and_fix_refuses(runs):
     assert refused.exit_code == 2 and "--fix works on a local store only" in refused.output
     latest = _cli("show", "latest", "--store", URL)
     assert latest.exit_code == 0 and runs[1] in latest.output
+    by_name = _cli("show", "quickstart", "--store", URL)  # a name: the newest run of that name
+    assert by_name.exit_code == 0 and runs[1] in by_name.output, by_name.output
 
 
 class _Observer:
