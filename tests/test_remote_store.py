@@ -295,3 +295,11 @@ def test_a_run_in_progress_is_visible_stage_by_stage(s3):
     assert Store(URL).load(record["id"])["status"] == "completed"
     s3["fs"].rm(f"{BUCKET}/runs/{record['id']}", recursive=True)
     s3["fs"].rm_file(f"{BUCKET}/runs/index/{record['id']}.json")
+
+
+def test_a_store_that_cannot_be_written_stops_the_run_with_a_clear_error(s3):
+    result = _cli("run", QUICKSTART, "--store", "s3://no-such-bucket-here/runs", *SHORT)
+    assert result.exit_code != 0
+    message = str(result.exception) if result.exception else result.output
+    assert "store s3://no-such-bucket-here/runs: cannot upload" in message and "credentials" in message
+    assert SECRET not in message and KEY_ID not in message
