@@ -316,6 +316,15 @@ class Store:
         that does not exist)."""
         return self.root / run_id / rel
 
+    def logs_dir(self, record: dict[str, Any]) -> Path:
+        """The run's folder with the training logs its record names in it (a remote store
+        downloads just those, never the model)."""
+        if self.is_remote:
+            for t in record.get("training") or []:
+                if isinstance(t, dict) and t.get("log"):
+                    self.local_file(record["id"], str(t["log"]))
+        return self.root / record["id"]
+
     def summaries(self) -> Iterator[dict[str, Any]]:
         """What listings show (``harness runs``, the dashboard's Runs page), newest first: every
         record here; a remote store reads its index instead (small per-run summaries)."""

@@ -190,6 +190,20 @@ def test_pack_and_unpack_through_s3(s3, runs, tmp_path):
     assert [r["id"] for r in json.loads(_cli("runs", "--store", other, "--json").output)] == [runs[0]]
 
 
+def test_report_reads_training_logs_from_s3_without_the_model(runs, tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_STORE_CACHE", str(tmp_path / "fresh-cache"))  # another machine's view
+    report = tmp_path / "report.html"
+    result = _cli("report", runs[0], "--store", URL, "--html", str(report))
+    assert result.exit_code == 0, result.output
+    training = Store(URL).load(runs[0])["training"]
+    html = report.read_text()
+    assert all(f"{t['stage']} ({t['trainer']})" in html for t in training)  # its training curves
+    mirror = Store(URL).root / runs[0]
+    logs = [t["log"] for t in training]
+    assert logs and all((mirror / log).is_file() for log in logs)
+    assert not any(mirror.rglob("*.safetensors"))  # the model stays in the bucket
+
+
 def test_export_downloads_the_model_from_s3(runs, tmp_path):
     dest = tmp_path / "exported"
     result = _cli("export", runs[0], str(dest), "--store", URL)

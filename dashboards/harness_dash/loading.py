@@ -107,9 +107,4 @@ def train_log(root: str, run_id: str, log: str) -> list[dict[str, Any]]:
 
 def logs_folder(root: str, record: dict[str, Any]) -> Path:
     """The run's folder with its training logs in it (a remote store downloads just those)."""
-    store = Store(root)
-    if store.is_remote:
-        for t in record.get("training") or []:
-            if isinstance(t, dict) and t.get("log"):
-                store.local_file(record["id"], str(t["log"]))
-    return store.root / record["id"]
+    return Store(root).logs_dir(record)
