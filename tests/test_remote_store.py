@@ -317,3 +317,33 @@ def test_a_store_that_cannot_be_written_stops_the_run_with_a_clear_error(s3):
     message = str(result.exception) if result.exception else result.output
     assert "store s3://no-such-bucket-here/runs: cannot upload" in message and "credentials" in message
     assert SECRET not in message and KEY_ID not in message
+
+
+def test_a_failed_run_resumes_on_another_machine_from_s3(s3, tmp_path, monkeypatch):
+    from harness.pipeline import run_recipe
+    from harness.plugins import load_plugins
+    from harness.recipe import parse_recipe
+    from tests.conftest import FIRST_PARTY
+    from tests.test_resume import TWO_STAGES, Extras, Flaky
+
+    host = load_plugins(allow=FIRST_PARTY, extra=[("extras", Extras())])
+    Flaky.broken = True
+    failed = run_recipe(parse_recipe(TWO_STAGES), host, Store(URL))
+    assert failed["status"] == "failed" and Store(URL).load(failed["id"])["status"] == "failed"
+
+    Flaky.broken = False
+    monkeypatch.setenv("HARNESS_STORE_CACHE", str(tmp_path / "another-machine"))  # nothing staged here
+    elsewhere = Store(URL)
+    assert not (elsewhere.root / failed["id"]).exists()
+    resumed = run_recipe(parse_recipe(TWO_STAGES), host, elsewhere, resume=failed["id"])
+    assert resumed["id"] == failed["id"] and resumed["status"] == "completed"
+    stages = {s["name"]: s for s in resumed["stages"]}
+    assert stages["train-0-nudge"]["resumed"] == "reused"  # its saved model came down from the bucket
+    assert stages["load"]["reloaded_from"] == "stages/train-0-nudge/model"
+    stored = Store(URL).load(failed["id"])
+    assert stored["status"] == "completed" and [a["stage"] for a in stored["artifacts"]] == [
+        "train-0-nudge", "train-1-flaky"]
+    for artifact in stored["artifacts"]:  # both stages' models are in the bucket
+        assert s3["fs"].exists(f"{BUCKET}/runs/{failed['id']}/{artifact['path']}/model.safetensors"), artifact
+    s3["fs"].rm(f"{BUCKET}/runs/{failed['id']}", recursive=True)
+    s3["fs"].rm_file(f"{BUCKET}/runs/index/{failed['id']}.json")
