@@ -295,6 +295,9 @@ class Store:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(_local_path(root if root is not None else default_store_path())).expanduser()
 
+    def __getnewargs__(self) -> tuple[str]:  # pickle/copy: the same kind of store, whatever $HARNESS_STORE says
+        return (self.location,)
+
     def __repr__(self) -> str:
         return f"Store({self.location!r})"
 

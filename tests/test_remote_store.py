@@ -347,3 +347,13 @@ def test_a_failed_run_resumes_on_another_machine_from_s3(s3, tmp_path, monkeypat
         assert s3["fs"].exists(f"{BUCKET}/runs/{failed['id']}/{artifact['path']}/model.safetensors"), artifact
     s3["fs"].rm(f"{BUCKET}/runs/{failed['id']}", recursive=True)
     s3["fs"].rm_file(f"{BUCKET}/runs/index/{failed['id']}.json")
+
+
+def test_a_store_pickles_as_the_same_kind_of_store(s3, tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.setenv("HARNESS_STORE", URL)  # what a bare Store() opens: must not change a local one
+    local = pickle.loads(pickle.dumps(Store(tmp_path / "runs")))
+    assert type(local) is Store and local.root == tmp_path / "runs"
+    remote = pickle.loads(pickle.dumps(Store(URL)))
+    assert remote.is_remote and remote.location == URL and remote.run_ids() == Store(URL).run_ids()
