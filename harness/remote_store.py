@@ -429,12 +429,14 @@ class RemoteStore(Store):
             except Exception:  # noqa: BLE001 - read-only credentials, a concurrent compaction, …
                 continue
 
-    def summaries(self, snapshot_after: int | None = None) -> Iterator[dict[str, Any]]:
+    def summaries(self, first: int | None = None, snapshot_after: int | None = None) -> Iterator[dict[str, Any]]:
         ids, listing = self.run_ids(), self._index_listing()
         snapshots: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
         fresh: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
-        for start in range(0, len(ids), INDEX_BATCH):
-            chunk = ids[start:start + INDEX_BATCH]
+        start = 0
+        while start < len(ids):
+            size = (first or INDEX_BATCH) if start == 0 else INDEX_BATCH
+            chunk, start = ids[start:start + size], start + size
             yield from self._summaries_of(chunk, listing, snapshots, fresh).values()
         at_least = SNAPSHOT_AFTER if snapshot_after is None else snapshot_after
         self._write_snapshots(listing, snapshots, fresh, at_least)  # only after a full listing

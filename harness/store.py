@@ -328,9 +328,10 @@ class Store:
                     self.local_file(record["id"], str(t["log"]))
         return self.root / record["id"]
 
-    def summaries(self) -> Iterator[dict[str, Any]]:
+    def summaries(self, first: int | None = None) -> Iterator[dict[str, Any]]:
         """What listings show (``harness runs``, the dashboard's Runs page), newest first: every
-        record here; a remote store reads its index instead (small per-run summaries)."""
+        record here; a remote store reads its index instead (small per-run summaries), the
+        first ``first`` in one batch (what ``--limit`` will show)."""
         return self.iter_records()
 
     def summaries_of(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:

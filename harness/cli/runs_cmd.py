@@ -163,7 +163,7 @@ def runs(store, as_json, limit, columns, sweep_id, no_index):
     """List stored runs, newest first."""
     import itertools
 
-    listed = store.iter_records() if no_index else store.summaries()
+    listed = store.iter_records() if no_index else store.summaries(first=None if sweep_id else limit)
     records = list(itertools.islice((r for r in listed if not sweep_id or (r.get("sweep") or {}).get("id") == sweep_id),
                                     limit))
     if as_json:
