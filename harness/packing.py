@@ -84,7 +84,7 @@ def _packable(folder: Path) -> list[Path]:
 def pack_run(store: Store, ref: str, out: str | Path | None = None) -> Path:
     """Write one finished run as ``RUN_ID.tar.gz`` (every file but its scratch folder)."""
     run_id = store.resolve(ref)
-    folder = store.root / run_id
+    folder = store.run_dir(run_id)  # a remote store downloads the run first
     if not (folder / RECORD_FILE).is_file():
         raise PackError(f"run '{run_id}' has no {RECORD_FILE}: only finished runs can be packed")
     out = Path(out) if out else Path(f"{run_id}.tar.gz")
@@ -287,10 +287,14 @@ def unpack(store: Store, archive: str | Path) -> Unpacked:
         try:
             _check_record(archive, tar, run_id, checked)
             target = store.root / run_id
+            if store.is_remote and store.has_folder(run_id):
+                store.run_dir(run_id)  # the stored run, downloaded to compare it with the archive
+            elif store.is_remote and target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)  # a local copy of a run the remote store no longer holds
             if target.exists() or target.is_symlink():
                 if target.is_dir() and not target.is_symlink() and _same_as_stored(tar, checked, target):
                     return Unpacked(run_id, added=False)
-                raise PackError(f"{archive}: run '{run_id}' is already in {store.root} with different "
+                raise PackError(f"{archive}: run '{run_id}' is already in {store.location} with different "
                                 "content; nothing was changed (unpack into another store to compare them)")
             store.root.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=UNPACK_PREFIX, dir=store.root))
@@ -306,6 +310,7 @@ def unpack(store: Store, archive: str | Path) -> Unpacked:
                 os.rename(tmp / run_id, target)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
+            store.publish(run_id)  # a remote store: upload it, run.json last
         except PackError:
             raise
         except (tarfile.TarError, OSError, EOFError) as exc:

@@ -28,7 +28,7 @@ from .cache import EvalCache
 from .checkpoints import CheckpointSelection
 from .components import EvalContext, EvalResult, ModelHandle, TrainContext
 from .environment import environment, library_versions
-from .errors import HookFailed, RecipeError, StageError
+from .errors import HookFailed, RecipeError, StageError, StoreError
 from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import code_fingerprint
 from .recipe import EvaluateSection, LoadedRecipe
@@ -75,7 +75,7 @@ class Run(CheckpointSelection):
         if resume:
             self.previous = store.load(resume)
             _refuse_if_running(self.previous)
-            self.run_id, self.dir = self.previous["id"], store.root / self.previous["id"]
+            self.run_id, self.dir = self.previous["id"], store.run_dir(self.previous["id"])
             self.kind = self.previous.get("kind", kind)
         else:
             # one run folder: rank 0 creates it, the other ranks write nothing into it
@@ -120,8 +120,13 @@ class Run(CheckpointSelection):
         return env
 
     def _save_partial(self) -> None:
-        if distributed.is_main():
-            write_json(self.dir / PARTIAL_FILE, self.record)
+        if not distributed.is_main():
+            return
+        write_json(self.dir / PARTIAL_FILE, self.record)
+        try:  # a remote store uploads what the stage wrote; a failed upload is retried at the next one
+            self.store.publish(self.run_id)
+        except StoreError as exc:
+            self.log(f"    warning: {exc}")
 
     def _use(self, role: str, kind: str, name: str, params: dict) -> Any:
         comp = self.host.create(kind, name, params)
@@ -469,6 +474,7 @@ class Run(CheckpointSelection):
                 self.log(f"after the run: {entry['type']}: {entry['message']}")
             self.record["post_run_errors"] = post
             write_json(self.dir / RECORD_FILE, self.record)  # the same record plus what failed after it
+            self.store.publish(self.run_id)
         return self.record
 
     def _finalise(self) -> None:
@@ -481,6 +487,7 @@ class Run(CheckpointSelection):
         write_json(self.dir / RECORD_FILE, self.record)
         (self.dir / PARTIAL_FILE).unlink(missing_ok=True)
         _remove_if_empty(self.dir / "work")
+        self.store.publish(self.run_id)  # a remote store: every file, run.json last, then its index entry
 
     def _raise_first(self, failures: list[HookFailed], stage: str | None) -> None:
         """A lifecycle hook that raised fails the run: the record's error names hook and plugin."""

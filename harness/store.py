@@ -42,6 +42,7 @@ RECORD_FILE = "run.json"
 PARTIAL_FILE = "record.partial.json"
 OWNER_FILE = ".owner.json"  # host and pid of the process writing an unfinished run
 QUARANTINE_DIR = "quarantine"
+INDEX_DIR = "index"  # a remote store's derived index (harness.store_index); never a run folder
 UNPACK_PREFIX = ".unpack-"  # temporary folders of `harness unpack`, renamed into place when complete
 SCHEMA_VERSION = 1
 #: random bits in a run id: 64 (16 hex digits)
@@ -58,6 +59,18 @@ class CorruptRecord(ValueError):
 
 def default_store_path() -> str:
     return os.environ.get("HARNESS_STORE") or "runs"
+
+
+def is_remote_url(root: Any) -> bool:
+    """Whether ``root`` names a store through fsspec (``s3://``, ``gs://``, ``memory://`` …) rather
+    than a local folder (a plain path or ``file://``)."""
+    return isinstance(root, str) and "://" in root and not root.startswith(("file://", "local://"))
+
+
+def _local_path(root: str | os.PathLike) -> str | os.PathLike:
+    if isinstance(root, str) and root.startswith(("file://", "local://")):
+        return root.split("://", 1)[1]
+    return root
 
 
 def file_mode() -> int:
@@ -229,13 +242,20 @@ def record_problem(record: Any, run_id: str) -> str | None:
 def read_record(path: Path, run_id: str) -> dict[str, Any]:
     """A record file as a dict; :class:`CorruptRecord` with the reason when unreadable or ill-shaped."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except IsADirectoryError:
         raise CorruptRecord(f"{path}: is a folder, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise CorruptRecord(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise CorruptRecord(f"{path}: cannot be read ({exc.strerror})") from None
+    return parse_record(data, path, run_id)
+
+
+def parse_record(data: bytes, path: Any, run_id: str) -> dict[str, Any]:
+    """The bytes of a record file (``path`` names it in errors) as a dict; see :func:`read_record`."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptRecord(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -259,13 +279,78 @@ def _slug(name: str) -> str:
 
 
 class Store:
-    """A directory of run folders."""
+    """A directory of run folders. ``Store("s3://bucket/runs")`` (any fsspec URL but ``file://``)
+    gives a :class:`harness.remote_store.RemoteStore`: the same layout behind fsspec."""
+
+    #: whether the runs live behind fsspec (the local ``root`` is then a staging folder and cache)
+    is_remote = False
+
+    def __new__(cls, root: str | os.PathLike | None = None):
+        if cls is Store and is_remote_url(root if root is not None else default_store_path()):
+            from .remote_store import RemoteStore
+
+            return super().__new__(RemoteStore)
+        return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike | None = None):
-        self.root = Path(root if root is not None else default_store_path()).expanduser()
+        self.root = Path(_local_path(root if root is not None else default_store_path())).expanduser()
+
+    def __getnewargs__(self) -> tuple[str]:  # pickle/copy: the same kind of store, whatever $HARNESS_STORE says
+        return (self.location,)
 
     def __repr__(self) -> str:
-        return f"Store({str(self.root)!r})"
+        return f"Store({self.location!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the store is, as ``--store`` / ``HARNESS_STORE`` accept it (a path or a URL)."""
+        return str(self.root)
+
+    def run_location(self, run_id: str) -> str:
+        """Where a run's folder is, as text (a path, or a URL on a remote store)."""
+        return str(self.root / run_id)
+
+    def publish(self, run_id: str) -> None:
+        """Make what a run wrote so far visible to readers: nothing to do in a local folder
+        (a remote store uploads the run's new files, ``run.json`` last)."""
+
+    def local_file(self, run_id: str, rel: str) -> Path:
+        """A file of a run as a local path (a remote store downloads it first; absent: a path
+        that does not exist)."""
+        return self.root / run_id / rel
+
+    def logs_dir(self, record: dict[str, Any]) -> Path:
+        """The run's folder with the training logs its record names in it (a remote store
+        downloads just those, never the model)."""
+        if self.is_remote:
+            for t in record.get("training") or []:
+                if isinstance(t, dict) and t.get("log"):
+                    self.local_file(record["id"], str(t["log"]))
+        return self.root / record["id"]
+
+    def summaries(self, first: int | None = None) -> Iterator[dict[str, Any]]:
+        """What listings show (``harness runs``, the dashboard's Runs page), newest first: every
+        record here; a remote store reads its index instead (small per-run summaries), the
+        first ``first`` in one batch (what ``--limit`` will show)."""
+        return self.iter_records()
+
+    def summaries_of(self, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The listing summaries of these runs (see :meth:`summaries`)."""
+        return {run_id: self.load(run_id) for run_id in run_ids}
+
+    def run_version(self, run_id: str) -> str:
+        """Which record file a run has and when it last changed ("" when neither exists): a
+        cheap key for caches of what was read from the run."""
+        for name in (RECORD_FILE, PARTIAL_FILE):
+            try:
+                return f"{name}:{os.stat(os.path.join(self.root, run_id, name)).st_mtime_ns}"
+            except OSError:
+                continue
+        return ""
+
+    def run_versions(self) -> list[tuple[str, str]]:
+        """Every run id with its :meth:`run_version`, newest first."""
+        return [(run_id, self.run_version(run_id)) for run_id in self.run_ids()]
 
     # ---------------------------------------------------------------- writing
 
@@ -291,7 +376,7 @@ class Store:
         if not self.root.is_dir():
             return []
         return sorted((p.name for p in self.root.iterdir()
-                       if p.is_dir() and not p.name.startswith(".") and p.name != QUARANTINE_DIR),
+                       if p.is_dir() and not p.name.startswith(".") and p.name not in (QUARANTINE_DIR, INDEX_DIR)),
                       reverse=True)
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
@@ -302,14 +387,15 @@ class Store:
     def resolve(self, ref: str) -> str:
         """A run id from an id, a unique id prefix, ``latest``, or a run name (newest wins)."""
         if not ref or not ref.strip():
-            raise RunNotFound(f"no run '' in store {self.root}: give a run id, an id prefix, a name or 'latest'")
+            raise RunNotFound(f"no run '' in store {self.location}: give a run id, an id prefix, a name "
+                              "or 'latest'")
         if (ref and ref != "latest" and "/" not in ref and "\\" not in ref and not ref.startswith(".")
-                and ref != QUARANTINE_DIR and (self.root / ref).is_dir()):
+                and ref not in (QUARANTINE_DIR, INDEX_DIR) and self.has_folder(ref)):
             return ref  # an exact id: no listing (keeps iterating a large store linear)
         ids = self.run_ids()
         if ref == "latest":
             if not ids:
-                raise RunNotFound(f"store {self.root} has no runs")
+                raise RunNotFound(f"store {self.location} has no runs")
             return ids[0]
         if ref in ids:
             return ref
@@ -317,11 +403,14 @@ class Store:
         if len(prefixed) == 1:
             return prefixed[0]
         if len(prefixed) > 1:
-            raise RunNotFound(f"run '{ref}' is ambiguous in {self.root}: {', '.join(prefixed[:5])}")
+            raise RunNotFound(f"run '{ref}' is ambiguous in {self.location}: {', '.join(prefixed[:5])}")
         named = [i for i in ids if self._name_of(i) == ref]
         if named:
             return named[0]
-        raise RunNotFound(f"no run '{ref}' in store {self.root} (see `harness runs`)")
+        raise RunNotFound(f"no run '{ref}' in store {self.location} (see `harness runs`)")
+
+    def has_folder(self, name: str) -> bool:
+        return (self.root / name).is_dir()
 
     def _name_of(self, run_id: str) -> str | None:
         path = self.root / run_id / RECORD_FILE
@@ -358,12 +447,12 @@ class Store:
 
     def samples(self, ref: str, phase: str) -> list[dict[str, Any]]:
         """Per-sample rows of a run's ``before`` or ``after`` evaluation."""
-        return read_jsonl(self.run_dir(ref) / "samples" / f"{phase}.jsonl")
+        return read_jsonl(self.local_file(self.resolve(ref), f"samples/{phase}.jsonl"))
 
     def owner_alive(self, run_id: str) -> bool:
         """Whether the process that created an unfinished run still runs (on this host)."""
         try:
-            owner = json.loads((self.root / run_id / OWNER_FILE).read_text(encoding="utf-8"))
+            owner = json.loads(self._owner_text(run_id))
             if owner.get("host") != socket.gethostname():
                 return True  # another machine's run on a shared disk: cannot tell, assume alive
             os.kill(int(owner["pid"]), 0)
@@ -374,3 +463,6 @@ class Store:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return False
         return True
+
+    def _owner_text(self, run_id: str) -> str:
+        return (self.root / run_id / OWNER_FILE).read_text(encoding="utf-8")

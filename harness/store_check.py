@@ -42,7 +42,7 @@ class CheckReport:
 
 
 def _leftovers(store: Store, running: set[str]) -> list[Path]:
-    if not store.root.is_dir():
+    if store.is_remote or not store.root.is_dir():  # a remote store's temp files stay in local staging
         return []
     now = time.time()
     out = [p for p in store.root.iterdir()
@@ -59,7 +59,7 @@ def _leftovers(store: Store, running: set[str]) -> list[Path]:
 
 
 def check_store(store: Store) -> CheckReport:
-    report = CheckReport(root=str(store.root))
+    report = CheckReport(root=store.location)
     claimed: dict[str, list[str]] = {}
     for run_id in store.run_ids():
         report.runs += 1

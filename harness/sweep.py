@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HarnessError
+from .store import is_remote_url
 
 EXECUTORS = ("local", "ray")
 PASSED, GATE_FAILED, NOT_RUN = 0, 1, 2
@@ -162,7 +163,7 @@ def run_point(point: dict[str, Any], store_root: str, sweep_id: str, use_cache: 
     def run_loader_store(loaded) -> None:  # as `harness run`: a `run` loader reads this store
         extra = loaded.recipe.model.model_extra
         if loaded.recipe.model.loader == "run" and extra is not None:
-            extra.setdefault("store", str(store.root))
+            extra.setdefault("store", store.location)
 
     try:
         host = get_host()
@@ -254,7 +255,7 @@ def run_points(points: list[Point], store_root: str | Path, sweep_id: str, *, ex
                **kwargs: Any) -> list[Outcome]:
     if executor not in EXECUTORS:
         raise SweepError(f"--executor {executor}: choose one of {', '.join(EXECUTORS)}")
-    root = str(Path(store_root).resolve())
+    root = str(store_root) if is_remote_url(str(store_root)) else str(Path(store_root).resolve())
     if executor == "local":
         for k in ("address", "gpus_per_run", "cpus_per_run"):
             if kwargs.pop(k, None):

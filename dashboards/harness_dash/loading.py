@@ -1,42 +1,45 @@
 """Reading the store, cached.
 
 Every cached reader is keyed by the store path plus a cheap *version* of what
-it reads (the name and mtime of a run's ``run.json`` / ``record.partial.json``),
-so a new or finished run shows up on the next rerun and only that run is re-read.
+it reads (the name and mtime of a run's ``run.json`` / ``record.partial.json``;
+on a remote store its index entry's tag), so a new or finished run shows up on the
+next rerun and only that run is re-read. A remote store (``s3://…``) is listed from
+its index (``Store.run_versions`` / ``Store.summaries_of``): two listings and one
+concurrent batch of small reads, not one request per run.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from harness.store import PARTIAL_FILE, RECORD_FILE, Store, default_store_path, read_jsonl
+from harness.store import Store, default_store_path, is_remote_url, read_jsonl
 
 from .runs_table import rows_to_frame, run_row
 
 
 def store_root() -> str:
-    """The store this app shows: ``$HARNESS_STORE`` or ``./runs``, absolute."""
-    return str(Path(default_store_path()).expanduser().resolve())
+    """The store this app shows: ``$HARNESS_STORE`` or ``./runs``, absolute (a URL as given)."""
+    given = default_store_path()
+    return given if is_remote_url(given) else str(Path(given).expanduser().resolve())
+
+
+def store_label(root: str) -> str:
+    """The store as the page shows it (a URL without any ``user:password@``)."""
+    return Store(root).location
 
 
 def run_version(root: str, run_id: str) -> str:
     """Which record file a run has and when it last changed ("" when neither exists)."""
-    for name in (RECORD_FILE, PARTIAL_FILE):
-        try:
-            return f"{name}:{os.stat(os.path.join(root, run_id, name)).st_mtime_ns}"
-        except OSError:
-            continue
-    return ""
+    return Store(root).run_version(run_id)
 
 
 def signature(root: str) -> tuple[tuple[str, str], ...]:
     """Every run id with its version, newest first: the cache key of the run list."""
-    return tuple((run_id, run_version(root, run_id)) for run_id in Store(root).run_ids())
+    return tuple(Store(root).run_versions())
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,11 +53,12 @@ def runs_frame(root: str, sig: tuple[tuple[str, str], ...]) -> pd.DataFrame:
     memo = _row_memo()
     store = Store(root)
     rows, live = [], set()
+    missing = [run_id for run_id, version in sig if (root, run_id, version) not in memo]
+    for run_id, summary in store.summaries_of(missing).items() if missing else ():
+        memo[(root, run_id, dict(sig)[run_id])] = run_row(summary)
     for run_id, version in sig:
         key = (root, run_id, version)
         live.add(key)
-        if key not in memo:
-            memo[key] = run_row(store.load(run_id))
         rows.append(memo[key])
     for key in [k for k in memo if k[0] == root and k not in live]:
         memo.pop(key, None)
@@ -88,13 +92,19 @@ def samples(root: str, run_id: str, phase: str) -> list[dict[str, Any]]:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _train_log(root: str, run_id: str, log: str, version: str) -> list[dict[str, Any]]:
-    folder = (Path(root) / run_id).resolve()
+    store = Store(root)
+    folder = (store.root / run_id).resolve()
     path = (folder / log).resolve()
     if not path.is_relative_to(folder):  # a record must not make the app read outside its run
         raise ValueError(f"training log {log!r} points outside run folder {folder}")
-    return read_jsonl(path)
+    return read_jsonl(store.local_file(run_id, log) if store.is_remote else path)
 
 
 def train_log(root: str, run_id: str, log: str) -> list[dict[str, Any]]:
     """Rows of a training log named in ``record["training"][i]["log"]``."""
     return _train_log(root, run_id, log, run_version(root, run_id))
+
+
+def logs_folder(root: str, record: dict[str, Any]) -> Path:
+    """The run's folder with its training logs in it (a remote store downloads just those)."""
+    return Store(root).logs_dir(record)

@@ -1,19 +1,21 @@
 """One flat row per run record: what the Runs page lists, filters and exports.
 
-Fixed columns are in ``COLUMNS``; per-stage and per-metric columns are added
-with prefixes: ``stage:<name> [s]``, ``stage:<name> [<throughput key>]``,
-``before:<suite/metric>``, ``after:<suite/metric>``.
+Fixed columns are in ``COLUMNS``; per-stage, per-metric and sweep-grid columns are
+added with prefixes: ``stage:<name> [s]``, ``stage:<name> [<throughput key>]``,
+``before:<suite/metric>``, ``after:<suite/metric>``, ``grid:<recipe key>`` (a sweep
+point's value of that key; ``sweep`` holds the sweep id).
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any, Iterable
 
 import pandas as pd
 
 COLUMNS = ["id", "name", "kind", "recipe", "model", "loader", "tags", "status", "gates", "date",
-           "git_sha", "host", "accelerator", "wall_s"]
+           "git_sha", "host", "accelerator", "wall_s", "sweep"]
 STATUSES = ["completed", "failed", "incomplete", "corrupt"]
 
 
@@ -56,7 +58,10 @@ def run_row(record: dict[str, Any]) -> dict[str, Any]:
         "host": env.get("host") or "",
         "accelerator": accelerator_label(env.get("accelerator")),
         "wall_s": _num(record.get("duration_s")),
+        "sweep": str((record.get("sweep") or {}).get("id") or ""),
     }
+    for key, value in ((record.get("sweep") or {}).get("point") or {}).items():
+        row[f"grid:{key}"] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
     for stage in record.get("stages") or []:
         name = stage.get("name") or stage.get("kind") or "?"
         row[f"stage:{name} [s]"] = _num(stage.get("duration_s"))
@@ -75,8 +80,30 @@ def rows_to_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             frame[col] = pd.Series(dtype=object)
     extra = sorted(c for c in frame.columns if c not in COLUMNS)
     stage_cols = [c for c in extra if c.startswith("stage:")]
-    metric_cols = [c for c in extra if not c.startswith("stage:")]
-    return frame[COLUMNS + stage_cols + metric_cols]
+    grid_cols = [c for c in extra if c.startswith("grid:")]
+    metric_cols = [c for c in extra if not c.startswith(("stage:", "grid:"))]
+    return frame[COLUMNS + grid_cols + stage_cols + metric_cols]
+
+
+def grid_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``grid:<key>`` columns that some row of ``frame`` fills (the shown sweeps' grid keys)."""
+    return [c for c in frame.columns if c.startswith("grid:") and frame[c].notna().any()]
+
+
+def sweep_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per sweep in ``frame``: its points, how they ended, the grid keys, when it started."""
+    swept = frame[frame["sweep"].fillna("") != ""]
+    rows = []
+    for sweep_id, points in swept.groupby("sweep", sort=False):
+        rows.append({"sweep": sweep_id, "points": len(points),
+                     "completed": int((points["status"] == "completed").sum()),
+                     "gates passed": int((points["gates"] == "passed").sum()),
+                     "gates failed": int((points["gates"] == "failed").sum()),
+                     "not finished": int(points["status"].isin(["failed", "incomplete", "corrupt"]).sum()),
+                     "grid": ", ".join(c.removeprefix("grid:") for c in grid_columns(points)),
+                     "started": str(points["date"].min())})
+    return pd.DataFrame(rows, columns=["sweep", "points", "completed", "gates passed", "gates failed",
+                                       "not finished", "grid", "started"])
 
 
 def metric_names(frame: pd.DataFrame) -> list[str]:
@@ -118,6 +145,7 @@ FILTERS: dict[str, tuple[str, str]] = {
     "host": ("multi", "host"),
     "accelerator": ("multi", "accelerator"),
     "sha": ("prefix", "git_sha"),
+    "sweep": ("multi", "sweep"),
 }
 
 

@@ -164,15 +164,13 @@ def show_comparison(id_a: str, phase_a: str, id_b: str, phase_b: str, la: str, l
 
 
 def _html_report(comp, rows, gates, rec_a, rec_b) -> bytes:
-    from pathlib import Path
-
     from harness.reports import curves
     from harness.reports.html import render_html
 
     flips = {r.metric: hc.flipped_items(comp, r.metric) for r in rows if r.headline and (r.improved or r.regressed)}
     panels: dict = {}
     for prefix, rec in ([("", rec_b)] if rec_a["id"] == rec_b["id"] else [("A ", rec_a), ("B ", rec_b)]):
-        for panel, series in curves.series(curves.training_logs(Path(root) / rec["id"], rec), prefix).items():
+        for panel, series in curves.series(curves.training_logs(loading.logs_folder(root, rec), rec), prefix).items():
             panels.setdefault(panel, {}).update(series)
     title = f"{rec_b.get('name')} ({comp.b['phase']}) vs {rec_a.get('name')} ({comp.a['phase']})"
     return render_html(comp, rows, title=title, gates=gates, flips=flips, curves=panels).encode("utf-8")

@@ -6,14 +6,23 @@ import streamlit as st
 
 from harness_dash import urlstate
 from harness_dash.loading import load_runs
-from harness_dash.runs_table import FILTERS, apply_filters, filter_options, headline, headline_metrics
+from harness_dash.loading import store_label as loading_label
+from harness_dash.runs_table import (
+    FILTERS,
+    apply_filters,
+    filter_options,
+    grid_columns,
+    headline,
+    headline_metrics,
+    sweep_table,
+)
 from harness_dash.text import md
 
 P = "runs"  # session-state prefix of this page's widgets
 
 root, frame = load_runs()
 st.title("Runs")
-st.caption(f"Store: {md(root)} · {len(frame)} run folders")
+st.caption(f"Store: {md(loading_label(root))} · {len(frame)} run folders")
 
 if frame.empty:
     st.info("This store has no runs yet. Make one with `harness run recipes/quickstart.toml` "
@@ -49,9 +58,18 @@ cols[0].metric("runs shown", f"{len(shown)} / {len(frame)}")
 for col, status in zip(cols[1:], ["completed", "failed", "incomplete", "corrupt"]):
     col.metric(status, int(counts.get(status, 0)))
 
+sweeps = sweep_table(shown)
+if not sweeps.empty:  # runs of `harness sweep`: one row per sweep; filter by it for its points' grid values
+    st.subheader("Sweeps")
+    st.dataframe(sweeps, hide_index=True, key="runs.sweeps")
+    st.caption("Choose a sweep in the sidebar's *sweep* filter to list its points with their grid values.")
+
 stage_cols = [c for c in shown.columns if c.startswith("stage:")]
-# what tells runs apart first: when, verdict, where, then the headline metrics (numbers: sortable)
-order = ["name", "date", "status", "gates", "accelerator", *[c for m in metrics for c in (m, f"Δ {m}")],
+grid_cols = grid_columns(shown)
+# what tells runs apart first: when, verdict, where, then the headline metrics (numbers: sortable);
+# the points of a sweep: their grid values right after the name
+order = ["name", *(["sweep", *grid_cols] if grid_cols else []), "date", "status", "gates", "accelerator",
+         *[c for m in metrics for c in (m, f"Δ {m}")],
          "model", "recipe", "host", "wall_s", "id", "loader", "tags", "git_sha", *stage_cols]
 config = {
     "name": st.column_config.TextColumn("name", pinned=True),
@@ -63,6 +81,8 @@ config = {
     **{f"Δ {m}": st.column_config.NumberColumn(f"Δ {m.split('/', 1)[1]}", format="%+.3f",
                                                help=f"{m}: after − before") for m in metrics},
     **{c: st.column_config.NumberColumn(c.removeprefix("stage:"), format="%.2f") for c in stage_cols},
+    **{c: st.column_config.Column(c.removeprefix("grid:"), help=f"sweep grid value of {c.removeprefix('grid:')}")
+       for c in grid_cols},
 }
 
 

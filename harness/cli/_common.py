@@ -18,10 +18,15 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 
 def _store(ctx, param, value):
+    from ..errors import StoreError
     from ..store import Store
 
-    return Store(value)
+    try:
+        return Store(value)
+    except StoreError as exc:  # a URL fsspec cannot open, bad $HARNESS_STORE_OPTIONS
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
 store_option = click.option("--store", envvar="HARNESS_STORE", default=None, callback=_store,
-                            help="Run store directory (default: $HARNESS_STORE or ./runs).")
+                            help="Run store: a folder or an fsspec URL such as s3://bucket/runs "
+                                 "(default: $HARNESS_STORE or ./runs).")

@@ -29,12 +29,13 @@ def streamlit_command(app: Path, host: str, port: int) -> list[str]:
 
 
 @click.command("dashboard")
-@click.option("--store", "store", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run store to show (default: $HARNESS_STORE or ./runs).")
+@click.option("--store", "store", default=None,
+              help="Run store to show: a folder or an fsspec URL such as s3://bucket/runs "
+                   "(default: $HARNESS_STORE or ./runs).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; 0.0.0.0 exposes the dashboard to the network.")
-def dashboard(store: Path | None, port: int, host: str) -> None:
+def dashboard(store: str | None, port: int, host: str) -> None:
     """Open the Streamlit dashboard: runs, paired comparisons, flipped items, records."""
     try:
         app = app_path()
@@ -46,9 +47,19 @@ def dashboard(store: Path | None, port: int, host: str) -> None:
             "posttrain-harness is incomplete; reinstall it: pip install --force-reinstall 'posttrain-harness[dashboard]'")
     if importlib.util.find_spec("streamlit") is None:
         raise click.ClickException("streamlit is not installed: pip install 'posttrain-harness[dashboard]'")
+    from ..remote_store import redact
+    from ..store import is_remote_url
+
     env = dict(os.environ)
-    root = (store if store is not None else Path(env.get("HARNESS_STORE") or "runs")).expanduser().resolve()
+    given = store if store is not None else env.get("HARNESS_STORE") or "runs"
+    if is_remote_url(given):  # read through fsspec by the app itself
+        env["HARNESS_STORE"] = given
+        click.echo(f"dashboard for store {redact(given)} at http://{host}:{port}", err=True)
+        sys.exit(_run_forwarding_signals(streamlit_command(app, host, port), env))
+    root = Path(given.split("://", 1)[1] if "://" in given else given).expanduser().resolve()
     env["HARNESS_STORE"] = str(root)
+    if root.exists() and not root.is_dir():
+        raise click.BadParameter(f"{root} is a file, not a store folder", param_hint="'--store'")
     if not root.is_dir():
         click.echo(f"note: store {root} does not exist yet; the dashboard will show it empty", err=True)
     click.echo(f"dashboard for store {root} at http://{host}:{port}", err=True)

@@ -23,7 +23,7 @@ def export_run(store, ref: str, dest: Path, *, stage: str | None = None) -> Path
     from .run_cmd import _own_comparison
 
     record = store.load(ref)
-    run_dir = store.root / record["id"]
+    run_dir = store.run_dir(record["id"])  # a remote store downloads it
     adapter_only = False
     try:
         entry, folder = find_model(record, run_dir, stage=stage)

@@ -51,7 +51,7 @@ def report(run_a: str, run_b: str | None, store, html_path: str, allow_mismatch:
     panels: dict = {}
     sides = [("", rec_b)] if rec_a is rec_b else [("A ", rec_a), ("B ", rec_b)]
     for prefix, rec in sides:
-        logs = curves.training_logs(store.run_dir(rec["id"]), rec)
+        logs = curves.training_logs(store.logs_dir(rec), rec)
         for panel, series in curves.series(logs, prefix).items():
             panels.setdefault(panel, {}).update(series)
     same = rec_a is rec_b

@@ -39,7 +39,7 @@ def _run_loader_store(loaded, store) -> None:
     if store is not None and loaded.recipe.model.loader == "run":
         extra = loaded.recipe.model.model_extra
         if extra is not None:
-            extra.setdefault("store", str(store.root))
+            extra.setdefault("store", store.location)
 
 
 def _checked(loaded, host):
@@ -115,7 +115,7 @@ def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_j
                                "gates_passed": record["gates_passed"], "metrics": record["metrics"],
                                "gates": record["gates"], "error": record["error"],
                                "artifacts": record.get("artifacts") or [],
-                               "run_dir": str(store.root / record["id"])}, indent=2))
+                               "run_dir": store.run_location(record["id"])}, indent=2))
     else:
         from .runs_cmd import format_record
 
@@ -294,7 +294,7 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, split, name, s
     if model_spec:
         data["model"] = parse_model_spec(model_spec)
     if data["model"].get("loader") == "run" and not data["model"].get("store"):
-        data["model"]["store"] = str(store.root)  # the run is looked up in the store this command uses
+        data["model"]["store"] = store.location  # the run is looked up in the store this command uses
     data.pop("train", None)
     data.pop("data", None)
     common = {**({"limit": limit} if limit else {}), **({"split": split} if split else {})}

@@ -160,16 +160,21 @@ def headline_metrics(records: list[dict], limit: int = 4) -> list[str]:
 @click.command()
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per run, with its id.")
-@click.option("--limit", type=int, default=None, help="Show at most N runs.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Show at most N runs.")
 @click.option("--columns", metavar="COL,...",
               help="Columns to show, comma-separated: " + ", ".join(RUN_COLUMNS) + ", or any metric "
                    "(suite/metric: its final value, the change in brackets). Default: "
                    + ",".join(DEFAULT_COLUMNS) + " and the most-gated metrics.")
 @click.option("--sweep", "sweep_id", metavar="ID", help="Only the points of this sweep (harness sweep/submit).")
-def runs(store, as_json, limit, columns, sweep_id):
+@click.option("--no-index", is_flag=True,
+              help="A remote store: read every run.json instead of the index (same rows; slower).")
+def runs(store, as_json, limit, columns, sweep_id, no_index):
     """List stored runs, newest first."""
-    records = [r for r in store.iter_records() if not sweep_id or (r.get("sweep") or {}).get("id") == sweep_id]
-    records = records[:limit]
+    import itertools
+
+    listed = store.iter_records() if no_index else store.summaries(first=None if sweep_id else limit)
+    records = list(itertools.islice((r for r in listed if not sweep_id or (r.get("sweep") or {}).get("id") == sweep_id),
+                                    limit))
     if as_json:
         keep = ("id", "name", "kind", "status", "gates_passed", "created_at", "duration_s", "tags", "sweep")
         click.echo(json.dumps([{k: r.get(k) for k in keep} | {"model": (r.get("model") or {}).get("name"),
@@ -178,7 +183,7 @@ def runs(store, as_json, limit, columns, sweep_id):
                                for r in records], indent=2))
         return
     if not records:
-        click.echo(f"no runs of sweep {sweep_id} in {store.root}" if sweep_id else f"no runs in {store.root}")
+        click.echo(f"no runs of sweep {sweep_id} in {store.location}" if sweep_id else f"no runs in {store.location}")
         return
     if columns:
         cols = [c.strip() for c in columns.split(",") if c.strip()]
@@ -278,8 +283,8 @@ def unpack(archives, store):
     for archive in archives:
         try:
             done = unpack_archive(store, archive)
-            click.echo(f"{archive} -> {store.root / done.run_id}" if done.added else
-                       f"{archive}: run {done.run_id} is already in {store.root} with identical content; "
+            click.echo(f"{archive} -> {store.run_location(done.run_id)}" if done.added else
+                       f"{archive}: run {done.run_id} is already in {store.location} with identical content; "
                        "nothing to do")
         except PackError as exc:
             click.echo(f"error: {exc}", err=True)

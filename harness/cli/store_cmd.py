@@ -7,12 +7,12 @@ import sys
 
 import click
 
-from ._common import EXIT_ERROR, EXIT_OK, store_option
+from ._common import EXIT_ERROR, EXIT_OK, fail, store_option
 
 
 @click.group(name="store")
 def store_group():
-    """Look after the run store (damaged and unfinished runs)."""
+    """Look after the run store (damaged and unfinished runs, a remote store's index)."""
 
 
 @store_group.command(name="check")
@@ -25,6 +25,9 @@ def check(store, fix, as_json):
     """Report corrupt, incomplete and duplicate-id runs. Exit 0 when the store is clean (or was fixed)."""
     from ..store_check import check_store, fix_store
 
+    if fix and store.is_remote:
+        fail(f"--fix works on a local store only; {store.location} is remote (rebuild its index with "
+             "`harness store reindex`; move a damaged run aside with your storage's own tools)")
     report = check_store(store)
     if fix:
         report = fix_store(store, report)
@@ -46,5 +49,17 @@ def check(store, fix, as_json):
     if fix:
         damaged = [p for p in damaged if p.run_id not in report.moved]
     sys.exit(EXIT_ERROR if damaged or (report.leftovers and not fix) else EXIT_OK)
+
+@store_group.command(name="reindex")
+@store_option
+def reindex(store):
+    """Rebuild a remote store's index (index/<run>.json) from every run.json; drop stale entries."""
+    if not store.is_remote:
+        click.echo(f"{store.location}: a local store has no index (listing reads the run folders); nothing to do")
+        return
+    written, removed = store.reindex()
+    click.echo(f"{store.location}: {written} index entr{'y' if written == 1 else 'ies'} written, "
+               f"{removed} stale removed")
+
 
 COMMANDS = [store_group]

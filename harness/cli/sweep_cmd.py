@@ -35,7 +35,7 @@ def _go(points, store, executor, address, gpus_per_run, no_cache, verbose, what:
         fail(f"--{'address' if address else 'gpus-per-run'} needs --executor ray")
     console.configure(console.VERBOSE if verbose else console.QUIET)
     sweep_id = new_sweep_id()
-    click.echo(f"sweep {sweep_id}: {len(points)} {what} on the {executor} executor → {store.root}", err=True)
+    click.echo(f"sweep {sweep_id}: {len(points)} {what} on the {executor} executor → {store.location}", err=True)
 
     def done(o) -> None:
         click.echo(f"  point {o.point.index}: {o.status}" + (f" ({o.run_id})" if o.run_id else "")
@@ -43,7 +43,7 @@ def _go(points, store, executor, address, gpus_per_run, no_cache, verbose, what:
 
     extra = {"address": address, "gpus_per_run": gpus_per_run}  # refused by the local executor
     try:
-        outcomes = run_points(points, store.root, sweep_id, executor=executor, use_cache=not no_cache,
+        outcomes = run_points(points, store.location, sweep_id, executor=executor, use_cache=not no_cache,
                               on_done=done, **{k: v for k, v in extra.items() if v is not None})
     except SweepError as exc:
         fail(str(exc))

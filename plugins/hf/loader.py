@@ -98,7 +98,8 @@ def _with_adapter(record, entry, folder, params) -> harness.ModelHandle:
         base = harness.get_host().create("model", loader, table).load()
     elif index > 0:
         try:
-            _, base_dir = harness.find_model(record, harness.Store(params.store).root / record["id"], stage=stages[index - 1])
+            run_dir = harness.Store(params.store).run_dir(record["id"])
+            _, base_dir = harness.find_model(record, run_dir, stage=stages[index - 1])
         except harness.ArtifactNotFound as exc:
             raise harness.ParamError([("run", f"run {record['id']} kept only the LoRA adapter of stage "
                                               f"'{entry['stage']}' and not the model it was trained on (stage "
@@ -127,9 +128,10 @@ def find_run_model(params):
     try:
         record = _latest_with_model(store) if params.run == "latest" else store.load(params.run)
         try:
-            entry, folder = harness.find_model(record, store.root / record["id"], stage=params.stage)
+            entry, folder = harness.find_model(record, store.run_dir(record["id"]), stage=params.stage)
         except harness.AdapterOnly:
-            entry, folder = harness.find_model(record, store.root / record["id"], stage=params.stage, kind="adapter")
+            entry, folder = harness.find_model(record, store.run_dir(record["id"]), stage=params.stage,
+                                               kind="adapter")
     except (harness.RunNotFound, harness.ArtifactNotFound) as exc:
         raise harness.ParamError([("stage" if params.stage and isinstance(exc, harness.ArtifactNotFound) else "run",
                                    str(exc))]) from exc
@@ -142,4 +144,4 @@ def _latest_with_model(store):
     for record in store.iter_records():
         if any(a.get("kind") in ("model", "adapter") for a in record.get("artifacts") or []):
             return record
-    raise harness.RunNotFound(f"no run in store {store.root} saved a model (runs that train save one by default)")
+    raise harness.RunNotFound(f"no run in store {store.location} saved a model (runs that train save one by default)")

@@ -178,6 +178,7 @@ def import_run(path: str | Path, store, *, name: str | None = None) -> dict[str,
                    "sample_files": {t: str(f) for t, f in output.sample_files.items()}},
     }
     harness.write_json(run_dir / harness.RECORD_FILE, record)
+    store.publish(run_id)  # a remote store (s3://…) uploads it, run.json last
     return record
 
 
