@@ -24,8 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import HERE, harmbench_prompts, hh_requests, overlap, write_jsonl  # noqa: E402
-from build_safety_dpo import (HARMFUL, NOT_HARMFUL, REFUSALS, SELF_HARM, build,  # noqa: E402
-                              check_no_overlap, interleave)
+from build_safety_dpo import HARMFUL, NOT_HARMFUL, REFUSALS, SELF_HARM, build, check_no_overlap, interleave  # noqa: E402
 
 N_HARMFUL = 200
 MAX_NEW_TOKENS = 64
