@@ -104,3 +104,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def harmbench_prompts() -> list[str]:
+    with open(DATA / "harmbench" / "harmbench_prompts.txt", encoding="utf-8") as fh:
+        return [line.strip() for line in fh if line.strip()]
