@@ -92,6 +92,34 @@ def test_verdict_line_per_concern():
     assert by["over_refusal"].mover.metric == "xs/over_refusal"
 
 
+def test_three_valued_verdicts_reach_the_gate_column_and_the_verdict_line():
+    """The verdicts harness.gates really gives (pass / fail / inconclusive), not only `passed`."""
+    from harness.gates import evaluate_gates, parse_gates_table
+
+    rec = _record(SAFE_B + XS_B + QA, SAFE_A + XS_A + QA, DIRS)
+    gates = parse_gates_table({"xs/over_refusal": {"max_increase": 0.1}, "adv/harmful_compliance": {"max": 0.5},
+                               "qa/acc": {"max_drop": 0.01}})
+    results = [g.to_dict() for g in evaluate_gates(gates, rec, before_samples=SAFE_B + XS_B + QA,
+                                                   after_samples=SAFE_A + XS_A + QA)]
+    assert {g["metric"]: g["verdict"] for g in results} == {
+        "xs/over_refusal": "fail", "adv/harmful_compliance": "pass", "qa/acc": "inconclusive"}
+    comp = compare_records(rec, SAFE_B + XS_B + QA, rec, SAFE_A + XS_A + QA, phase_a="before", phase_b="after")
+    rows = {r.metric: r for r in metric_rows(comp, results, record_a=rec, record_b=rec)}
+    assert (rows["xs/over_refusal"].gate, rows["adv/harmful_compliance"].gate, rows["qa/acc"].gate) == (
+        "failed", "passed", "inconclusive")
+    assert verdict_line(concern_verdicts(list(rows.values()))) == (
+        "capability unchanged (gate inconclusive) · harm better · over-refusal worse (gate failed)")
+    # the HTML report and the dashboard's gate table name the same outcomes
+    from harness.reports.html import _gates
+
+    html = _gates(results, "gates")
+    assert all(f'class="gate-{state}"' in html for state in ("failed", "passed", "inconclusive")), html
+    sys.path.insert(0, str(REPO / "dashboards"))
+    from harness_dash.comparing import gates_frame
+
+    assert sorted(gates_frame(results)["verdict"]) == ["? inconclusive", "✓ passed", "✗ failed"]
+
+
 def test_inconclusive_when_the_interval_is_wide():
     a = _rows("qa", {"acc": [1, 0, 1, 0, 1, 0]})
     b = _rows("qa", {"acc": [0, 1, 1, 0, 0, 1]})

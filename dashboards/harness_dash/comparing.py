@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from harness import compare as hc
-from harness.reports.metric_table import metric_rows
+from harness.reports.metric_table import gate_outcome, metric_rows
 
 from . import loading
 
@@ -64,7 +64,7 @@ def table(rows_: list) -> pd.DataFrame:
 def gates_frame(record_or_gates: dict[str, Any] | list[dict[str, Any]]) -> pd.DataFrame:
     gates = record_or_gates.get("gates") or [] if isinstance(record_or_gates, dict) else record_or_gates
     marks = {"passed": "✓ passed", "failed": "✗ failed", "inconclusive": "? inconclusive"}
-    rows = [{"verdict": marks.get(str(g.get("verdict") or ("passed" if g.get("passed") else "failed")), "?"),
+    rows = [{"verdict": marks[gate_outcome(g)],
              "metric": g.get("metric"), "rule": g.get("rule"), "threshold": g.get("threshold"),
              "observed": g.get("observed"), "bound": g.get("bound"), "message": g.get("message")} for g in gates]
     return pd.DataFrame(rows, columns=["verdict", "metric", "rule", "threshold", "observed", "bound", "message"])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import svg
-from .metric_table import ConcernVerdict, MetricRow, concern_verdicts, verdict_line
+from .metric_table import ConcernVerdict, MetricRow, concern_verdicts, gate_outcome, verdict_line
 from .render import cells, side_label
 
 CSS = """
@@ -92,7 +92,7 @@ def _gates(gates: Iterable[Mapping[str, Any]], label: str) -> str:
     out = [f"<p>{_e(label)}</p><table><tr><th></th><th>metric</th><th>rule</th><th>threshold</th>"
            "<th>observed</th><th>bound</th><th>detail</th></tr>"]
     for g in gates:
-        state = str(g.get("verdict") or ("passed" if g.get("passed") else "failed"))
+        state = gate_outcome(g)
         num = lambda v: "—" if v is None else f"{v:.4g}" if isinstance(v, (int, float)) else str(v)  # noqa: E731
         out.append(f'<tr class="{_e(state)}"><td class="gate-{_e(state)}">{_e(state)}</td><td>{_e(g.get("metric"))}'
                    f'</td><td>{_e(g.get("rule"))}</td><td class="n">{_e(num(g.get("threshold")))}</td>'

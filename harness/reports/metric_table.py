@@ -142,12 +142,18 @@ def _change(diff: float | None, interval: tuple[float, float] | None, significan
     return "unchanged" if abs(diff) < 1e-12 else "inconclusive"
 
 
+def gate_outcome(gate: Mapping[str, Any]) -> str:
+    """passed / failed / inconclusive for one gate rule: its three-valued ``verdict`` (pass,
+    fail, inconclusive), or ``passed`` for records made before gates had verdicts."""
+    named = {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive"}
+    return named.get(str(gate.get("verdict")), "passed" if gate.get("passed") else "failed")
+
+
 def gate_state(gates: Sequence[Mapping[str, Any]]) -> str | None:
-    """passed / failed / inconclusive for one metric's gate rules (None without any).
-    A rule may carry ``verdict`` (three-valued gates); else ``passed`` decides."""
+    """passed / failed / inconclusive for one metric's gate rules (None without any)."""
     if not gates:
         return None
-    states = [str(g.get("verdict") or ("passed" if g.get("passed") else "failed")) for g in gates]
+    states = [gate_outcome(g) for g in gates]
     for s in ("failed", "inconclusive"):
         if s in states:
             return s
