@@ -29,17 +29,7 @@ echo "quickstart: exit $rc (1 = a gate did not pass) in $(( $(date +%s) - start 
 harness pack latest -o "$OUT/quickstart-run.tar.gz" || true
 
 step "throughput, ~1B model from a config"
-"$PY" benchmarks/gpu_throughput.py --preset 1b --json > "$OUT/throughput.json" && "$PY" - "$OUT/throughput.json" <<'PYEOF'
-import json, sys
-f = json.load(open(sys.argv[1]))
-t, g, e = f["training"], f["generation"], f["lm_eval"]
-pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"
-print(f"{f['device_name']}: {f['parameters'] / 1e9:.2f}B parameters")
-print(f"training   {t['tokens_per_s']:,.0f} tokens/s, MFU {pct(t['mfu'])} (batch {t['batch']} x {t['seq_len']})")
-print(f"generation {g['tokens_per_s']:,.0f} tokens/s at batch {g['batch']}, memory bandwidth {pct(g['bandwidth_share'])};"
-      f" plain generate {g['plain_generate_tokens_per_s']:,.0f} tokens/s (ours {g['ratio_vs_plain']:.2f}x), outputs {g['outputs_matching_plain']}")
-print(f"lm-eval    {e['requests_per_s']:,.1f} requests/s")
-PYEOF
+"$PY" benchmarks/gpu_throughput.py --preset 1b --json-out "$OUT/throughput.json"
 
 if [ "${GPUS:-0}" -ge 2 ]; then
   step "one run across 2 GPUs (tiny quickstart, --launcher accelerate)"

@@ -134,7 +134,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lm-eval-batch", type=int, default=64)
     ap.add_argument("--peak-tflops", type=float, help="dense bf16 peak of this accelerator")
     ap.add_argument("--peak-gbs", type=float, help="memory bandwidth of this accelerator, GB/s")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON instead of the table")
+    ap.add_argument("--json-out", type=Path, help="also write the figures as JSON to this file")
     args = ap.parse_args(argv)
 
     host = load_host()
@@ -148,6 +149,8 @@ def main(argv=None) -> int:
                "lm_eval": lm_eval_figures(host, handle, args)}
     del handle
     figures["training"] = train_figures(host, args, n_params, tflops)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(figures, indent=2))
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0

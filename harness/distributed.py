@@ -168,9 +168,10 @@ def unshard(parts: Sequence[Sequence[T]]) -> list[T]:
 
 def map_sharded(fn: Callable[[list[T]], list[Any]], items: Sequence[T]) -> list[Any]:
     """``fn`` over this rank's shard of ``items``; every rank gets all results in ``items`` order."""
-    mine = fn(shard(items))
-    if len(mine) != len(shard(items)):
-        raise RuntimeError(f"rank {rank()}: {len(mine)} results for {len(shard(items))} items")
+    part = shard(items)
+    mine = fn(part)
+    if len(mine) != len(part):
+        raise RuntimeError(f"rank {rank()}: {len(mine)} results for {len(part)} items")
     return unshard(gather_objects(mine))
 
 

@@ -14,14 +14,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_throughput_figures_on_the_cpu():
+def test_throughput_figures_on_the_cpu(tmp_path):
     args = ["--preset", "tiny", "--train-steps", "2", "--train-rows", "16", "--seq-len", "48", "--gen-batch", "4",
             "--new-tokens", "8", "--lm-eval-docs", "8", "--lm-eval-batch", "8", "--peak-tflops", "2", "--peak-gbs", "3",
-            "--json"]
+            "--json", "--json-out", str(tmp_path / "figures.json")]
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_throughput.py"), *args], text=True,
                           capture_output=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     f = json.loads(proc.stdout)
+    assert json.loads((tmp_path / "figures.json").read_text()) == f  # what gpu_check.sh keeps
     t, g, e = f["training"], f["generation"], f["lm_eval"]
     assert f["device_name"] == "cpu" and f["parameters"] > 0
     assert t["tokens_per_s"] > 0 and t["weights_dtype"] == "torch.float32"
