@@ -11,11 +11,16 @@ from . import charts
 from .text import md
 
 
+def dev_verdict(row: dict) -> str:
+    """A checkpoint's gates on dev: pass, no, or - (the recipe has no gates)."""
+    return "-" if row.get("passed") is None else "pass" if row["passed"] else "no"
+
+
 def long_frame(entry: dict) -> pd.DataFrame:
     """One row per (checkpoint, metric): value, interval, the checkpoint's gate verdict on dev."""
     rows = []
     for r in entry.get("checkpoints") or []:
-        verdict = "-" if r.get("passed") is None else "pass" if r["passed"] else "no"
+        verdict = dev_verdict(r)
         for metric, m in (r.get("metrics") or {}).items():
             if m.get("value") is None:
                 continue
@@ -33,7 +38,7 @@ def render(st, record: dict) -> None:
         st.caption(f"Selected: {'step ' + str(chosen) if chosen is not None else 'none'}"
                    f"{' (fallback)' if sel.get('fallback') else ''} — {md(sel.get('reason', ''))}. {md(note(entry))}")
         table = pd.DataFrame([{"step": r["step"], "selected": r["step"] == chosen,
-                               "gates on dev": "-" if r.get("passed") is None else "pass" if r["passed"] else "no",
+                               "gates on dev": dev_verdict(r),
                                **{k: m.get("value") for k, m in (r.get("metrics") or {}).items()}}
                               for r in entry.get("checkpoints") or []])
         st.dataframe(table, hide_index=True, key=f"run.checkpoints.{i}")
