@@ -117,6 +117,7 @@ class CheckpointSelection:
         base = (self.record.get("selection") or {}).get("base") or {}
         base_samples = read_jsonl(self.dir / base["samples"]) if base.get("samples") else []
         previous = self._previous_rows(stage)
+        dev_policy = self.recipe.select.dev_policy(self.recipe.gating) if self.recipe.select else self.recipe.gating
         known = {artifacts.resolve_path(e, self.dir): e["fingerprint"] for e in getattr(self, "_snapshots", {}).values()}
         rows: list[dict[str, Any]] = []
         entry["checkpoints"] = rows
@@ -131,7 +132,7 @@ class CheckpointSelection:
             metrics, samples, tasks, cached = self._evaluate_dev(f"checkpoint-{step}")
             rel = f"samples/checkpoints/{stage}/step-{step}.jsonl"
             write_jsonl(self.dir / rel, samples)
-            gates = dev_gates(self.recipe.gates, self.recipe.gating, base_metrics=base.get("metrics") or {},
+            gates = dev_gates(self.recipe.gates, dev_policy, base_metrics=base.get("metrics") or {},
                               base_samples=base_samples, base_tasks=base.get("tasks") or {},
                               metrics=metrics, samples=samples, tasks=tasks) if self.recipe.gates else []
             rows.append({"step": step, "fingerprint": fingerprint, "metrics": with_intervals(metrics, samples),

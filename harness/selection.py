@@ -10,6 +10,10 @@ candidate (a checkpoint, a run) with its dev metrics and its gate verdicts on de
 * ``rule = "metric"``: the best ``metric`` (``mode = "max" | "min"``, default:
   the metric's good direction) among the points that pass every gate (all
   points when the recipe has no gates).
+* ``on_inconclusive = "pass" | "fail"`` (default: the ``[gates]`` policy) says whether a
+  gate that is *inconclusive on dev* keeps a point in the running. Dev sets are often too
+  small to show a bound; ``"pass"`` then means "not shown to fail on dev", while the
+  verdict on test stays under the ``[gates]`` policy (fail closed by default).
 * No point qualifies: ``on_none = "final"`` (default) keeps the last point and
   records ``fallback = true`` with the reason (the final gates on ``test`` still
   decide the verdict); ``on_none = "fail"`` fails the stage.
@@ -40,6 +44,8 @@ class SelectSpec(BaseModel):
     metric: str | None = None
     mode: Literal["max", "min"] | None = None
     on_none: Literal["final", "fail"] = "final"
+    #: what an inconclusive gate on DEV counts as when choosing (None: the [gates] policy)
+    on_inconclusive: Literal["pass", "fail"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -65,11 +71,17 @@ class SelectSpec(BaseModel):
         return self
 
     def describe(self) -> str:
+        lenient = " (inconclusive on dev counts as passing)" if self.on_inconclusive == "pass" else ""
         if self.rule == "gates" and self.prefer == "earliest":
-            return "earliest point passing every gate on dev"
+            return f"earliest point passing every gate on dev{lenient}"
         mode = self.mode or "its good direction"
         under = "among points passing every gate on dev" if self.rule == "gates" else "under the gates on dev"
-        return f"best {self.metric} ({mode}) {under}"
+        return f"best {self.metric} ({mode}) {under}{lenient}"
+
+    def dev_policy(self, policy: Any) -> Any:
+        """The ``[gates]`` policy (a GatePolicy) with this table's ``on_inconclusive`` for dev."""
+        return policy if self.on_inconclusive is None else policy.model_copy(
+            update={"on_inconclusive": self.on_inconclusive})
 
 
 @dataclass
@@ -124,7 +136,8 @@ def choose(points: Sequence[Point], spec: SelectSpec, *, has_gates: bool, noun: 
     ordered = sorted(points, key=lambda p: p.order)
     qualifying = [p for p in ordered if p.passed] if has_gates else list(ordered)
     labels = [p.label for p in qualifying]
-    of = f"{len(qualifying)} of {len(ordered)} {noun}s pass every gate on dev" if has_gates else \
+    lenient = ", inconclusive counted as passing" if spec.on_inconclusive == "pass" else ""
+    of = f"{len(qualifying)} of {len(ordered)} {noun}s pass every gate on dev{lenient}" if has_gates else \
         f"{len(ordered)} {noun}s, no gates"
     if not qualifying:
         return Choice(None, f"no {noun} passes every gate on dev ({of})", qualifying=labels)
@@ -197,16 +210,25 @@ def dev_gates(gates: Mapping[str, Any], policy: Any, *, base_metrics: dict, base
     return [{k: r.to_dict()[k] for k in keep} for r in results]
 
 
-def passed(gates: Sequence[Mapping[str, Any]]) -> bool | None:
-    return None if not gates else all(g.get("passed") for g in gates)
+def passed(gates: Sequence[Mapping[str, Any]], on_inconclusive: str | None = None) -> bool | None:
+    """Whether every gate passed (None: no gates); ``on_inconclusive`` re-judges the recorded
+    verdicts under another policy (``harness select --on-inconclusive``)."""
+    if not gates:
+        return None
+    if on_inconclusive is None:
+        return all(g.get("passed") for g in gates)
+    return all(g.get("verdict") == "pass" or (g.get("verdict") == "inconclusive" and on_inconclusive != "fail")
+               for g in gates)
 
 
 # ------------------------------------------------------------------ across a sweep's runs
 
 
-def run_point(record: Mapping[str, Any], order: int) -> tuple[Point | None, str]:
+def run_point(record: Mapping[str, Any], order: int, on_inconclusive: str | None = None
+              ) -> tuple[Point | None, str]:
     """A sweep run as a point: its last selecting stage's chosen checkpoint (dev metrics and
-    dev gate verdicts); ``(None, why)`` for a run that has none."""
+    dev gate verdicts, re-judged under ``on_inconclusive`` when given); ``(None, why)`` for a
+    run that has none."""
     if record.get("status") != "completed":
         return None, f"status {record.get('status')}"
     stages = [s for s in record.get("stages") or [] if s.get("checkpoints")]
@@ -215,19 +237,20 @@ def run_point(record: Mapping[str, Any], order: int) -> tuple[Point | None, str]
     stage = stages[-1]
     step = (stage.get("selection") or {}).get("step")
     row = next((r for r in stage["checkpoints"] if r.get("step") == step), None) or stage["checkpoints"][-1]
-    return Point(str(record.get("id")), order, row.get("metrics") or {}, row.get("passed"),
+    ok = row.get("passed") if on_inconclusive is None else passed(row.get("gates") or [], on_inconclusive)
+    return Point(str(record.get("id")), order, row.get("metrics") or {}, ok,
                  {"name": record.get("name"), "stage": stage.get("name"), "step": row.get("step"),
                   "values": (record.get("sweep") or {}).get("point") or {}, "gates": row.get("gates") or []}), ""
 
 
-def sweep_points(records: Sequence[Mapping[str, Any]], sweep_id: str
+def sweep_points(records: Sequence[Mapping[str, Any]], sweep_id: str, on_inconclusive: str | None = None
                  ) -> tuple[list[Point], list[dict[str, str]], dict[str, Any] | None]:
     """``(points, skipped runs with the reason, the first run's [select] table)`` of one sweep,
-    in the order its runs were created."""
+    in the order its runs were created; ``on_inconclusive`` re-judges their dev gates."""
     runs = sorted((r for r in records if (r.get("sweep") or {}).get("id") == sweep_id), key=lambda r: str(r.get("id")))
     points, skipped, spec = [], [], None
     for i, rec in enumerate(runs):
-        point, why = run_point(rec, i)
+        point, why = run_point(rec, i, on_inconclusive)
         if point is None:
             skipped.append({"run": str(rec.get("id")), "reason": why})
         else:

@@ -225,6 +225,29 @@ def test_on_none_fail_fails_the_stage_and_keeps_the_table(store):
     assert "evaluate-after" not in [s["name"] for s in record["stages"]]
 
 
+def test_select_on_inconclusive_pass_keeps_checkpoints_not_shown_to_fail_on_dev(store):
+    """A dev set too small to show a bound leaves the gate inconclusive; `[select]
+    on_inconclusive = "pass"` lets such a checkpoint qualify, while the verdict on test keeps
+    the [gates] policy (fail closed)."""
+    record = run_recipe(recipe(select='rule = "gates"\non_inconclusive = "pass"'), store=store, host=select_host())
+    assert record["status"] == "completed", record["error"]
+    stage = checkpoint_stage(record)
+    first = stage["checkpoints"][0]
+    assert [g["verdict"] for g in first["gates"]] == ["inconclusive"] and first["passed"] is True
+    assert stage["selection"]["step"] == first["step"] == 20  # the default policy would skip it (see above)
+    assert "inconclusive counted as passing" in stage["selection"]["reason"]
+    assert stage["selection"]["rule"]["on_inconclusive"] == "pass"
+    assert all(g["on_inconclusive"] == "fail" for g in record["gates"])  # test: the [gates] policy
+
+
+def test_recorded_dev_verdicts_can_be_rejudged():
+    from harness.selection import passed
+
+    gates = [{"verdict": "pass", "passed": True}, {"verdict": "inconclusive", "passed": False}]
+    assert passed(gates) is False and passed(gates, "pass") is True and passed(gates, "fail") is False
+    assert passed([{"verdict": "fail", "passed": False}], "pass") is False and passed([], "pass") is None
+
+
 def test_lora_checkpoints_are_merged_copies_and_training_goes_on(store):
     """A LoRA stage's snapshots are merged copies: loadable plain models, and the adapter keeps
     training between them (the checkpoints differ; the kept adapter is the final one's)."""
@@ -438,6 +461,10 @@ def test_harness_select_exits_1_when_no_run_passes(tmp_path):
     result = _cli(["select", sweep_id, "--store", store])
     assert result.exit_code == 1, result.output
     assert "chosen   none: no run passes every gate on dev (0 of 1 runs" in result.output
+    # on dev an over-refusal of 0 on a handful of prompts cannot show `max = 0`: inconclusive, not fail
+    lenient = _cli(["select", sweep_id, "--store", store, "--on-inconclusive", "pass"])
+    assert lenient.exit_code == 0, lenient.output
+    assert "inconclusive counted as passing" in lenient.output
 
 
 def test_quickstart_select_recipe_as_shipped(tmp_path):

@@ -22,9 +22,11 @@ from ._common import EXIT_GATE_FAILED, fail, store_option
 @click.option("--metric", default=None, help="suite/metric to rank by (prefer best, or rule metric)")
 @click.option("--mode", type=click.Choice(["max", "min"]), default=None,
               help="default: the metric's good direction")
+@click.option("--on-inconclusive", type=click.Choice(["pass", "fail"]), default=None,
+              help="what a gate inconclusive on dev counts as (default: as each run's own [select] judged it)")
 @click.option("--json", "as_json", is_flag=True, help="print the points and the choice as JSON")
 @store_option
-def select(sweep_id, rule, prefer, metric, mode, as_json, store):
+def select(sweep_id, rule, prefer, metric, mode, on_inconclusive, as_json, store):
     """Choose the run of sweep SWEEP_ID whose dev metrics pass the gates (earliest, or best on a metric).
 
     Selection reads dev metrics only (the checkpoint tables of `evaluate_every` stages);
@@ -35,15 +37,16 @@ def select(sweep_id, rule, prefer, metric, mode, as_json, store):
     from ..reports.checkpoints import metric_cell
     from ..selection import SELECTION_NOTE, SelectSpec, choose, sweep_points
 
-    points, skipped, recorded = sweep_points(list(store.iter_records()), sweep_id)
+    points, skipped, recorded = sweep_points(list(store.iter_records()), sweep_id, on_inconclusive)
     if not points and not skipped:
         fail(f"no run of sweep '{sweep_id}' in {store.root} (the sweep id is printed by `harness sweep` and kept "
              f"as the tag sweep:<id>)")
     if not points:
         fail(f"no run of sweep '{sweep_id}' has dev metrics: " + "; ".join(f"{s['run']}: {s['reason']}" for s in skipped))
     given = {k: v for k, v in (("rule", rule), ("prefer", prefer), ("metric", metric), ("mode", mode)) if v}
+    table = given or {k: v for k, v in (recorded or {}).items() if k != "on_none"}
     try:
-        spec = SelectSpec.model_validate(given or {k: v for k, v in (recorded or {}).items() if k != "on_none"})
+        spec = SelectSpec.model_validate({**table, **({"on_inconclusive": on_inconclusive} if on_inconclusive else {})})
     except ValidationError as exc:
         fail("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()))
     has_gates = any(p.passed is not None for p in points)
