@@ -119,6 +119,7 @@ class GateResult:
     mde: float | None = None           # minimum detectable effect at confidence_adjusted and the power
     underpowered: str | None = None    # the warning when the bound is smaller than the MDE
     on_inconclusive: str = "fail"      # the policy ``passed`` was decided under
+    adjust: str | None = None          # holm / none: how confidence_adjusted was reached (None in old records)
 
     def __post_init__(self) -> None:
         if not self.verdict:
@@ -499,6 +500,7 @@ def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
     results = [c.result for c in checks if c.result is not None]
     for r in results:
         r.on_inconclusive = policy.on_inconclusive
+        r.adjust = policy.adjust
         r.passed = r.verdict == "pass" or (r.verdict == "inconclusive" and policy.on_inconclusive != "fail")
     return results
 

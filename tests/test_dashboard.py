@@ -214,9 +214,24 @@ def test_compare_before_after_opens_with_the_verdict_and_the_one_metric_table(ap
     acc = cap[cap["key"] == "quick_mc/acc"].iloc[0]
     gate = next(g for g in rec["gates"] if g["metric"] == "quick_mc/acc")
     assert acc["gate"].startswith({"pass": "✓", "fail": "✗", "inconclusive": "?"}[gate["verdict"]])
+    _assert_gate_table(at, rec)
     [forest] = at.get("vega_lite_chart")
     spec = json.loads(forest.proto.spec)
     assert "layer" in spec and "right is better" in forest.proto.spec
+
+
+def _assert_gate_table(at: AppTest, rec: dict) -> None:
+    """The gate table: three-valued verdict, adjusted confidence, MDE; the policy line below it."""
+    from harness.reports.gating import policy_line
+    from harness.reports.metric_table import gate_confidence, gate_verdict
+
+    table = _df(at, "verdict", "confidence", "mde")
+    assert len(table) == len(rec["gates"])
+    for (_, row), g in zip(table.iterrows(), rec["gates"]):
+        assert row["verdict"].endswith(gate_verdict(g)) and row["confidence"] == gate_confidence(g)
+        assert row["mde"] == pytest.approx(g["mde"])
+    line = policy_line(rec["gating"])
+    assert line and any(c.value.replace("\\", "") == line for c in at.caption), [c.value for c in at.caption]
 
 
 def test_compare_two_runs_phase_lives_in_the_url(app, real_store):
@@ -312,6 +327,7 @@ def test_run_page_shows_record_and_training_curves(app, real_store):
     assert rec["recipe"]["text"].strip() in [c.value.strip() for c in at.code]
     comps = _df(at, "fullname")
     assert {"trl/sft", "trl/dpo", "tiny/tiny"} <= set(comps["fullname"])
+    _assert_gate_table(at, rec)
     titles = [json.loads(c.proto.spec).get("title") for c in at.get("vega_lite_chart")]
     assert "loss" in titles and "rewards / margins" in titles  # SFT + DPO logs; DPO logs reward margins
     series = {d.get("series") for c in at.get("vega_lite_chart") for ds in c.proto.datasets

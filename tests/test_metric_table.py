@@ -117,7 +117,7 @@ def test_three_valued_verdicts_reach_the_gate_column_and_the_verdict_line():
     sys.path.insert(0, str(REPO / "dashboards"))
     from harness_dash.comparing import gates_frame
 
-    assert sorted(gates_frame(results)["verdict"]) == ["? inconclusive", "✓ passed", "✗ failed"]
+    assert sorted(gates_frame(results)["verdict"]) == ["? inconclusive (counts as failed)", "✓ pass", "✗ fail"]
 
 
 def test_inconclusive_when_the_interval_is_wide():

@@ -202,6 +202,26 @@ def test_show_and_summary_print_the_table_with_the_choice(selected):
     assert "| ✅ | " + str(step) + " |" in md
 
 
+def test_html_report_holds_the_checkpoint_table_with_the_choice(selected, tmp_path):
+    import re
+
+    from harness.cli.report_cmd import report
+
+    record, store, _, _ = selected
+    stage = checkpoint_stage(record)
+    step = stage["selection"]["step"]
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(report, [record["id"], "--store", str(store.root), "--html", str(out)])
+    assert res.exit_code == 0, res.output
+    html = out.read_text()
+    section = html[html.index("<h2>Checkpoints (dev items)</h2>"):html.index("<h2>Items that flipped</h2>")]
+    assert "<h3>train-0-sft</h3>" in section and "<th>facts-mc/acc (dev)</th>" in section
+    steps = re.findall(r'<tr class="(chosen|)"><td class="">(✓|)</td><td class="n">(\d+)</td>', section)
+    assert steps == [("chosen" if r["step"] == step else "", "✓" if r["step"] == step else "", str(r["step"]))
+                     for r in stage["checkpoints"]]
+    assert f"selected: step {step} — " in section and "selection used dev items only" in section
+
+
 def test_no_checkpoint_passing_keeps_the_final_one_and_says_so(store):
     record = run_recipe(recipe(gates='"facts-mc/acc" = { min = 0.9 }', steps=20, every=10),
                         store=store, host=select_host())

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from harness import compare as hc
-from harness.reports.metric_table import gate_outcome, metric_rows
+from harness.reports.metric_table import gate_confidence, gate_outcome, gate_verdict, metric_rows
 
 from . import loading
 
@@ -61,13 +61,27 @@ def table(rows_: list) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+GATE_FRAME_COLUMNS = ["verdict", "metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "message"]
+
+
 def gates_frame(record_or_gates: dict[str, Any] | list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per gate rule: the three-valued verdict (an inconclusive one with what it counted
+    as), the bound's numbers and the MDE (numbers), the adjusted confidence (``97.5% (Holm)``)."""
     gates = record_or_gates.get("gates") or [] if isinstance(record_or_gates, dict) else record_or_gates
-    marks = {"passed": "✓ passed", "failed": "✗ failed", "inconclusive": "? inconclusive"}
-    rows = [{"verdict": marks[gate_outcome(g)],
+    marks = {"passed": "✓ ", "failed": "✗ ", "inconclusive": "? "}
+    rows = [{"verdict": marks[gate_outcome(g)] + gate_verdict(g),
              "metric": g.get("metric"), "rule": g.get("rule"), "threshold": g.get("threshold"),
-             "observed": g.get("observed"), "bound": g.get("bound"), "message": g.get("message")} for g in gates]
-    return pd.DataFrame(rows, columns=["verdict", "metric", "rule", "threshold", "observed", "bound", "message"])
+             "observed": g.get("observed"), "bound": g.get("bound"), "confidence": gate_confidence(g),
+             "mde": g.get("mde"), "message": g.get("message")} for g in gates]
+    return pd.DataFrame(rows, columns=GATE_FRAME_COLUMNS)
+
+
+def gating_line(rec_a: dict[str, Any], rec_b: dict[str, Any], gates: list[dict[str, Any]]) -> str | None:
+    """The policy line of :func:`gates_for`' gates (verdict counts, on_inconclusive, the adjustment)."""
+    from harness.reports.gating import comparison_gating, policy_line
+
+    same = rec_a is rec_b or rec_a.get("id") == rec_b.get("id")
+    return policy_line(comparison_gating(rec_a, rec_a if same else rec_b, gates))
 
 
 def gates_for(root: str, comp: hc.Comparison, rec_a: dict[str, Any], rec_b: dict[str, Any]) -> list[dict[str, Any]]:

@@ -44,15 +44,17 @@ CONCERN_TITLES = {"capability": "Capability", "harm": "Harm (harmful compliance)
 CHANGE_STYLE = {"better": "green", "worse": "red", "unchanged": "gray", "inconclusive": "orange", "none": "gray"}
 
 
-def show_gates(gates: list[dict], caption: str) -> None:
+def show_gates(gates: list[dict], caption: str, policy: str | None = None) -> None:
     frame = comparing.gates_frame(gates)
     if frame.empty:
         st.caption("No gates apply to this comparison.")
         return
-    failed = (frame["verdict"] == "✗ failed").any()
+    failed = not all(g.get("passed") for g in gates)
     (st.error if failed else st.success)(f"Gates {'FAILED' if failed else 'passed'} · {caption}")
     st.dataframe(frame.style.map(_gate_color, subset=["verdict"]).format(
-        {c: _num for c in ("threshold", "observed", "bound")}), hide_index=True, key="compare.gates")
+        {c: _num for c in ("threshold", "observed", "bound", "mde")}), hide_index=True, key="compare.gates")
+    if policy:
+        st.caption(md(policy))
 
 
 def _num(v) -> str:
@@ -60,8 +62,8 @@ def _num(v) -> str:
 
 
 def _gate_color(v: str) -> str:
-    return "background-color: #fdd; color: #900" if "failed" in str(v) or "✗" in str(v) else (
-        "background-color: #fff3cd; color: #7a5b00" if "inconclusive" in str(v) else (
+    return "background-color: #fff3cd; color: #7a5b00" if "inconclusive" in str(v) else (
+        "background-color: #fdd; color: #900" if "failed" in str(v) or "✗" in str(v) else (
             "background-color: #dfd; color: #060" if v else ""))
 
 
@@ -155,7 +157,8 @@ def show_comparison(id_a: str, phase_a: str, id_b: str, phase_b: str, la: str, l
                                  column_config=config, hide_index=True, key=f"compare.kids.{parent}")
     st.subheader("Gates")
     same = id_a == id_b
-    show_gates(gates, f"run {md(id_b)}" + ("" if same else f", judged with {md(id_a)} as the baseline"))
+    show_gates(gates, f"run {md(id_b)}" + ("" if same else f", judged with {md(id_a)} as the baseline"),
+               comparing.gating_line(rec_a, rec_b, gates))
     c1, c2 = st.columns(2)
     c1.page_link("views/items.py", label="Flipped items of this comparison", icon="🔍",
                  query_params={"a": id_a, **({"b": id_b} if id_b != id_a else {})})
@@ -173,7 +176,12 @@ def _html_report(comp, rows, gates, rec_a, rec_b) -> bytes:
         for panel, series in curves.series(curves.training_logs(loading.logs_folder(root, rec), rec), prefix).items():
             panels.setdefault(panel, {}).update(series)
     title = f"{rec_b.get('name')} ({comp.b['phase']}) vs {rec_a.get('name')} ({comp.a['phase']})"
-    return render_html(comp, rows, title=title, gates=gates, flips=flips, curves=panels).encode("utf-8")
+    from harness.reports.gating import comparison_gating
+
+    same = rec_a["id"] == rec_b["id"]
+    return render_html(comp, rows, title=title, gates=gates, flips=flips, curves=panels,
+                       gating=comparison_gating(rec_a, rec_a if same else rec_b, gates),
+                       checkpoint_records=[rec_b] if same else [rec_a, rec_b]).encode("utf-8")
 
 
 def _change_color(v: str) -> str:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from harness.reports import curves
 from harness.reports.curves import panel_columns
+from harness.reports.gating import policy_line
 from harness_dash import charts, checkpoints, comparing, loading, urlstate
 from harness_dash.runs_table import accelerator_label
 from harness_dash.text import md
@@ -90,7 +91,11 @@ with tabs[0]:
     if gates.empty:
         st.caption("No gates.")
     else:
-        st.dataframe(gates, hide_index=True, key="run.gates")
+        st.dataframe(gates, hide_index=True, key="run.gates", column_config={
+            c: st.column_config.NumberColumn(format="%.4g") for c in ("threshold", "observed", "bound", "mde")})
+        policy = policy_line(record.get("gating"))
+        if policy:
+            st.caption(md(policy))
     st.subheader("Stages")
     stages = pd.DataFrame([{
         "stage": s.get("name"), "kind": s.get("kind"), "status": s.get("status"),

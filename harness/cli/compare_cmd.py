@@ -125,21 +125,12 @@ def gate_policy_of(path: str | Path | None = None, record: dict[str, Any] | None
     import tomllib
 
     from ..gates import parse_gate_policy
+    from ..reports.gating import record_policy
 
     if path is not None:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         return parse_gate_policy(data.get("gates") or {}, where=f"{path}: gates")
-    recipe = (record or {}).get("recipe") or {}
-    resolved = recipe.get("resolved") or {}
-    if isinstance(resolved, dict) and (resolved.get("gating") or resolved.get("gates")):
-        return parse_gate_policy({**(resolved.get("gates") or {}), **(resolved.get("gating") or {})},
-                                 where="run recipe: gates")
-    if recipe.get("text"):
-        try:
-            return parse_gate_policy(tomllib.loads(recipe["text"]).get("gates") or {}, where="run recipe: gates")
-        except tomllib.TOMLDecodeError:
-            pass
-    return parse_gate_policy({})
+    return record_policy(record or {})
 
 
 @click.command("gate")

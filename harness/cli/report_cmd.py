@@ -26,12 +26,13 @@ def report(run_a: str, run_b: str | None, store, html_path: str, allow_mismatch:
 
     \b
     The file holds the verdict per concern, the forest plot of B − A with the
-    gate bounds, the metric table, gates, flipped items and training curves;
-    attach it to a pull request or upload it as a CI artefact.
+    gate bounds, the metric table, gates (verdict, adjusted confidence, MDE),
+    the checkpoint table of an evaluate_every stage, flipped items and training
+    curves; attach it to a pull request or upload it as a CI artefact.
     """
     from ..compare import CompareError, compare_runs, flipped_items
     from ..reports import curves
-    from ..reports.gating import comparison_gates
+    from ..reports.gating import comparison_gates, comparison_gating
     from ..reports.html import render_html, write_html
     from ..reports.render import rows_for
     from ..store import RunNotFound
@@ -60,7 +61,8 @@ def report(run_a: str, run_b: str | None, store, html_path: str, allow_mismatch:
     label = ("gates of the run's recipe, as recorded" if same
              else "B's recipe gates, judged with A as the baseline")
     text = render_html(comp, rows, title=title, gates=gates, gates_label=label, flips=flips, curves=panels,
-                       flip_limit=flip_limit)
+                       flip_limit=flip_limit, gating=comparison_gating(rec_a, rec_b, gates),
+                       checkpoint_records=[rec for _, rec in sides])
     click.echo(write_html(html_path, text))
 
 

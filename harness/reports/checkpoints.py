@@ -43,7 +43,7 @@ def note(entry: dict[str, Any]) -> str:
     return "Note: " + (sel.get("note") or SELECTION_NOTE) + "."
 
 
-def _selected_line(entry: dict[str, Any]) -> str:
+def selected_line(entry: dict[str, Any]) -> str:
     sel = entry.get("selection") or {}
     if sel.get("step") is None:
         return f"selected: none — {sel.get('reason', '?')}"
@@ -66,7 +66,7 @@ def checkpoint_lines(entry: dict[str, Any]) -> list[str]:
     widths = [max(len(x) for x in col) for col in zip(headers, *body)]
     line = lambda r: "  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip()  # noqa: E731
     return [f"checkpoints of {entry.get('name')} (metric [95% interval] on dev items):",
-            line(headers), line(["-" * w for w in widths]), *map(line, body), _selected_line(entry), note(entry)]
+            line(headers), line(["-" * w for w in widths]), *map(line, body), selected_line(entry), note(entry)]
 
 
 def markdown_lines(record: dict[str, Any]) -> list[str]:
@@ -79,5 +79,5 @@ def markdown_lines(record: dict[str, Any]) -> list[str]:
                 "|" + "---|" * len(headers)]
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in (["✅" if r[0] else "", *r[1:]])) + " |"
                 for r in body]
-        out += ["", f"**{_selected_line(entry)}**", "", f"_{note(entry)}_", ""]
+        out += ["", f"**{selected_line(entry)}**", "", f"_{note(entry)}_", ""]
     return out

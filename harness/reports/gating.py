@@ -24,6 +24,46 @@ def record_gates(record: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def record_policy(record: dict[str, Any]) -> Any:
+    """The ``[gates]`` policy (:class:`harness.gates.GatePolicy`) of the recipe a run was made with."""
+    import tomllib
+
+    from ..gates import parse_gate_policy
+
+    recipe = record.get("recipe") or {}
+    resolved = recipe.get("resolved") or {}
+    if isinstance(resolved, dict) and (resolved.get("gating") or resolved.get("gates")):
+        return parse_gate_policy({**(resolved.get("gates") or {}), **(resolved.get("gating") or {})},
+                                 where="run recipe: gates")
+    if recipe.get("text"):
+        try:
+            return parse_gate_policy(tomllib.loads(recipe["text"]).get("gates") or {}, where="run recipe: gates")
+        except tomllib.TOMLDecodeError:
+            pass
+    return parse_gate_policy({})
+
+
+def policy_line(gating: dict[str, Any] | None) -> str | None:
+    """The run's verdict counts and policy (``verdicts: 1 pass, 0 fail, 1 inconclusive ·
+    on_inconclusive = fail · confidence Holm-adjusted across 2 checks (95% family-wise)``)
+    from ``record["gating"]``; None for records made before gates had a policy."""
+    from ..gates import describe_gating
+
+    return describe_gating(gating) if gating else None
+
+
+def comparison_gating(rec_a: dict, rec_b: dict, gates: list) -> dict[str, Any] | None:
+    """The policy summary of :func:`comparison_gates`' results: the run's own
+    ``record["gating"]`` for its before → after, else B's policy over the re-judged gates."""
+    from ..gates import GateResult, gating_summary
+
+    if rec_a is rec_b:
+        return rec_b.get("gating")
+    if not gates:
+        return None
+    return gating_summary([g if isinstance(g, GateResult) else GateResult(**g) for g in gates], record_policy(rec_b))
+
+
 def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
     """The gates that speak for this comparison: a run's own recorded gates for its
     before → after; for two runs, B's recipe gates judged with A as the baseline
@@ -37,10 +77,12 @@ def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
         if comp.b["phase"] != final_phase(rec_b):
             return []
         specs = record_gates(rec_b)
+        policy = record_policy(rec_b)
     except (GateSpecError, ValueError):
         return []
     if not specs:
         return []
     return evaluate_gates(specs, rec_b, before_samples=store.samples(rec_b["id"], "before"),
                           after_samples=store.samples(rec_b["id"], "after"),
-                          reference=(rec_a, store.samples(rec_a["id"], comp.a["phase"]), comp.a["phase"]))
+                          reference=(rec_a, store.samples(rec_a["id"], comp.a["phase"]), comp.a["phase"]),
+                          policy=policy)

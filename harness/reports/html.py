@@ -1,8 +1,9 @@
 """``harness report --html``: one self-contained HTML file for a pull request or a CI artefact.
 
 Verdict per concern, who is A and B (and where they ran differently), the forest
-plot, the metric table (per-category rows folded under their parent), gates,
-flipped items and training curves. Everything is inline (CSS, SVG); the file
+plot, the metric table (per-category rows folded under their parent), gates
+(three-valued verdict, adjusted confidence, MDE, the run's policy line), the
+per-checkpoint table of an ``evaluate_every`` stage, flipped items and training curves. Everything is inline (CSS, SVG); the file
 loads nothing: no script, no web font, no image URL, and a Content-Security-Policy
 that forbids any request, so it opens the same offline.
 """
@@ -13,8 +14,17 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import svg
-from .metric_table import ConcernVerdict, MetricRow, concern_verdicts, gate_outcome, verdict_line
+from . import checkpoints, svg
+from .gating import policy_line
+from .metric_table import (
+    GATE_COLUMNS,
+    ConcernVerdict,
+    MetricRow,
+    concern_verdicts,
+    gate_cells,
+    gate_outcome,
+    verdict_line,
+)
 from .render import cells, side_label
 
 CSS = """
@@ -29,7 +39,7 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bot
 .warn{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 12px;margin:6px 0}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px}
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.failed td{background:#ffebe9}tr.inconclusive td{background:#fff8c5}
+tr.failed td{background:#ffebe9}tr.inconclusive td{background:#fff8c5}tr.chosen td{background:#dafbe1;font-weight:bold}
 .gate-failed{color:#cf222e;font-weight:bold}.gate-passed{color:#1a7f37}.gate-inconclusive{color:#9a6700}
 pre{white-space:pre-wrap;background:#f6f8fa;padding:6px;margin:2px 0;font-size:12px}
 .curves{display:flex;flex-wrap:wrap;gap:12px}details{margin:6px 0}summary{cursor:pointer}
@@ -85,20 +95,42 @@ def _metric_table(rows: Sequence[MetricRow], pct: int) -> str:
     return "".join(out)
 
 
-def _gates(gates: Iterable[Mapping[str, Any]], label: str) -> str:
+def _gates(gates: Iterable[Mapping[str, Any]], label: str, gating: Mapping[str, Any] | None = None) -> str:
     gates = list(gates)
     if not gates:
         return "<p>No gates.</p>"
-    out = [f"<p>{_e(label)}</p><table><tr><th></th><th>metric</th><th>rule</th><th>threshold</th>"
-           "<th>observed</th><th>bound</th><th>detail</th></tr>"]
+    out = [f"<p>{_e(label)}</p><table><tr>" + "".join(f"<th>{_e(c)}</th>" for c in GATE_COLUMNS) + "</tr>"]
     for g in gates:
-        state = gate_outcome(g)
-        num = lambda v: "—" if v is None else f"{v:.4g}" if isinstance(v, (int, float)) else str(v)  # noqa: E731
-        out.append(f'<tr class="{_e(state)}"><td class="gate-{_e(state)}">{_e(state)}</td><td>{_e(g.get("metric"))}'
-                   f'</td><td>{_e(g.get("rule"))}</td><td class="n">{_e(num(g.get("threshold")))}</td>'
-                   f'<td class="n">{_e(num(g.get("observed")))}</td><td class="n">{_e(num(g.get("bound")))}</td>'
-                   f'<td>{_e(g.get("message"))}</td></tr>')
+        state, c = gate_outcome(g), gate_cells(g)
+        classes = {"verdict": f"gate-{state}", "metric": "", "rule": "", "detail": ""}
+        tds = "".join(f'<td class="{classes.get(k, "n")}">{_e(c[k])}</td>' for k in GATE_COLUMNS)
+        out.append(f'<tr class="{_e(state)}">{tds}</tr>')
     out.append("</table>")
+    line = policy_line(dict(gating) if gating else None)
+    if line:
+        out.append(f'<p class="policy">{_e(line)}</p>')
+    return "".join(out)
+
+
+def _checkpoints(records: Sequence[Mapping[str, Any]]) -> str:
+    """One table per selecting stage (``evaluate_every``) of each record: the chosen row
+    marked, the selection's reason and the note that it used dev items only."""
+    out = []
+    for rec in records:
+        for entry in checkpoints.selecting_stages(dict(rec)):
+            headers, body = checkpoints.table(entry)
+            headers[0] = "chosen"
+            who = f" of {rec.get('name') or rec.get('id')}" if len(records) > 1 else ""
+            out.append(f"<h3>{_e(entry.get('name'))}{_e(who)}</h3><table><tr>"
+                       + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>")
+            for row in body:
+                chosen = bool(row[0])
+                cells_ = ["✓" if chosen else "", *row[1:]]
+                out.append(f'<tr class="{"chosen" if chosen else ""}">'
+                           + "".join(f'<td class="{"n" if 0 < i < len(row) - 1 else ""}">{_e(x)}</td>'
+                                     for i, x in enumerate(cells_)) + "</tr>")
+            out.append(f"</table><p><b>{_e(checkpoints.selected_line(entry))}</b></p>"
+                       f"<p><small>{_e(checkpoints.note(entry))}</small></p>")
     return "".join(out)
 
 
@@ -123,8 +155,11 @@ def _flips(flips: Mapping[str, list[dict[str, Any]]], limit: int) -> str:
 def render_html(comparison: Any, rows: Sequence[MetricRow], *, title: str, gates: Iterable[Mapping[str, Any]] = (),
                 gates_label: str = "", flips: Mapping[str, list[dict[str, Any]]] | None = None,
                 curves: Mapping[str, Mapping[str, list[tuple[float, float]]]] | None = None,
-                flip_limit: int = 20) -> str:
-    """The whole report as one HTML string."""
+                flip_limit: int = 20, gating: Mapping[str, Any] | None = None,
+                checkpoint_records: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The whole report as one HTML string. ``gating``: the run-level policy summary of
+    ``gates`` (``record["gating"]``, :func:`harness.reports.gating.comparison_gating`);
+    ``checkpoint_records``: the records whose ``evaluate_every`` checkpoint tables to show."""
     pct = round(comparison.confidence * 100)
     verdicts = concern_verdicts(rows)
     body = [f"<h1>{_e(title)}</h1>", f"<p><b>{_e(verdict_line(verdicts))}</b></p>", _verdict_boxes(verdicts),
@@ -141,8 +176,11 @@ def render_html(comparison: Any, rows: Sequence[MetricRow], *, title: str, gates
     if kids:
         body.append(f"<details><summary>per-category breakdown ({len(kids)} rows)</summary>"
                     + svg.forest(kids) + "</details>")
-    body += ["<h2>Metrics</h2>", _metric_table(rows, pct), "<h2>Gates</h2>", _gates(gates, gates_label),
-             "<h2>Items that flipped</h2>", _flips(flips or {}, flip_limit)]
+    body += ["<h2>Metrics</h2>", _metric_table(rows, pct), "<h2>Gates</h2>", _gates(gates, gates_label, gating)]
+    picked = _checkpoints(checkpoint_records)
+    if picked:
+        body += ["<h2>Checkpoints (dev items)</h2>", picked]
+    body += ["<h2>Items that flipped</h2>", _flips(flips or {}, flip_limit)]
     if curves:
         body.append("<h2>Training</h2><div class=\"curves\">"
                     + "".join(svg.lines(t, s) for t, s in curves.items()) + "</div>")

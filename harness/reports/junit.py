@@ -1,7 +1,12 @@
 """JUnit XML for CI: each gate rule a test case, a crashed run an error.
 
 CI systems (GitHub Actions test reporters, GitLab, Jenkins) render this format
-natively, so a failed gate shows up as a failed test with its message.
+natively, so a failed gate shows up as a failed test with its message. An
+inconclusive gate is a failure (``GateInconclusive``) when the run's
+``on_inconclusive`` counts it as failed, else a skipped test; every gate case
+carries its verdict, adjusted confidence and MDE as properties (``gate_verdict``,
+``confidence``, ``mde``), the suite the
+run's policy line as its ``gating`` property.
 """
 
 from __future__ import annotations
@@ -10,9 +15,39 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterable
 
+from .gating import policy_line
+from .metric_table import gate_cells, gate_outcome
+
 
 def _as_dict(result: Any) -> dict[str, Any]:
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+def _gate_case(case: ET.Element, gate: dict[str, Any]) -> str:
+    """Fill one gate's ``<testcase>``: its verdict, adjusted confidence and MDE as properties
+    (``gate_verdict``, ``confidence``, ``mde``);
+    a ``<failure>`` when it counts as failed (type ``GateInconclusive`` for an inconclusive one
+    under ``on_inconclusive = fail``), ``<skipped>`` for an inconclusive one that the policy
+    counts as passed. Returns ``failure`` / ``skipped`` / ``passed``."""
+    cells = gate_cells(gate)
+    props = ET.SubElement(case, "properties")
+    for name, key in (("gate_verdict", "verdict"), ("confidence", "confidence"), ("mde", "mde")):
+        ET.SubElement(props, "property", name=name, value=cells[key])  # "verdict" is the suite's, per concern
+    inconclusive = gate_outcome(gate) == "inconclusive"
+    message = str(gate.get("message") or "gate failed")
+    if inconclusive:
+        message = f"{cells['verdict']}: on_inconclusive = {gate.get('on_inconclusive')}; {message}"
+    detail = (f"metric: {gate['metric']}\nrule: {gate['rule']} {gate.get('threshold')}\n"
+              f"observed: {gate.get('observed')}\nbound: {gate.get('bound')}\nverdict: {cells['verdict']}\n"
+              f"confidence: {cells['confidence']}\nmde: {cells['mde']}\n{gate.get('message', '')}")
+    if gate.get("passed"):
+        if not inconclusive:
+            return "passed"
+        ET.SubElement(case, "skipped", message=message).text = detail
+        return "skipped"
+    el = ET.SubElement(case, "failure", message=message, type="GateInconclusive" if inconclusive else "GateFailed")
+    el.text = detail
+    return "failure"
 
 
 def build_junit(record: dict[str, Any], gate_results: Iterable[Any], comparison: Any = None) -> ET.Element:
@@ -29,7 +64,7 @@ def build_junit(record: dict[str, Any], gate_results: Iterable[Any], comparison:
         if record.get(key) is not None:
             ET.SubElement(props, "property", name=key, value=str(record[key]))
 
-    errors = failures = 0
+    errors = failures = skipped = 0
     if status != "completed":
         err = record.get("error") or {}
         stage = err.get("stage")
@@ -44,12 +79,12 @@ def build_junit(record: dict[str, Any], gate_results: Iterable[Any], comparison:
     else:
         for r in results:
             case = ET.SubElement(suite, "testcase", classname=run, name=f"{r['metric']} {r['rule']}", time="0")
-            if not r.get("passed"):
-                failures += 1
-                el = ET.SubElement(case, "failure", message=str(r.get("message") or "gate failed"),
-                                   type="GateFailed")
-                el.text = (f"metric: {r['metric']}\nrule: {r['rule']} {r.get('threshold')}\n"
-                           f"observed: {r.get('observed')}\nbound: {r.get('bound')}\n{r.get('message', '')}")
+            kind = _gate_case(case, r)
+            failures += kind == "failure"
+            skipped += kind == "skipped"
+        line = policy_line(record.get("gating"))
+        if line:
+            ET.SubElement(props, "property", name="gating", value=line)
     if comparison is not None:
         from .metric_table import concern_verdicts, verdict_line
         from .render import rows_for, text_lines
@@ -61,7 +96,7 @@ def build_junit(record: dict[str, Any], gate_results: Iterable[Any], comparison:
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", str(errors))
-    suite.set("skipped", "0")
+    suite.set("skipped", str(skipped))
 
     root = ET.Element("testsuites", name="harness", tests=str(tests), failures=str(failures),
                       errors=str(errors), time=time_s)

@@ -149,6 +149,48 @@ def gate_outcome(gate: Mapping[str, Any]) -> str:
     return named.get(str(gate.get("verdict")), "passed" if gate.get("passed") else "failed")
 
 
+def gate_verdict(gate: Mapping[str, Any]) -> str:
+    """``pass`` / ``fail`` / ``inconclusive``; an inconclusive one says what the run's
+    ``on_inconclusive`` counted it as: ``inconclusive (counts as failed)``."""
+    state = gate_outcome(gate)
+    if state == "inconclusive":
+        return f"inconclusive (counts as {'passed' if gate.get('passed') else 'failed'})"
+    return {"passed": "pass", "failed": "fail"}[state]
+
+
+def gate_number(x: Any) -> str:
+    """A gate's number (threshold, observed, bound, MDE) in a table: 4 significant digits, ``—`` when absent."""
+    if x is None:
+        return "—"
+    return f"{x:.4g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def gate_confidence(gate: Mapping[str, Any]) -> str:
+    """The level a gate's interval was judged at and how it was reached: ``97.5% (Holm)``,
+    ``95% (unadjusted)``; ``—`` for a gate without an interval (it could not be judged, or
+    the record is from before gates had intervals)."""
+    level = gate.get("confidence_adjusted")
+    if not isinstance(level, (int, float)):
+        return "—"
+    adjust = gate.get("adjust")
+    base = gate.get("confidence")
+    if adjust is None and isinstance(base, (int, float)) and abs(level - base) > 1e-12:
+        adjust = "holm"  # records from before gates kept ``adjust``: only Holm moves the level
+    return f"{level * 100:.4g}%" + {"holm": " (Holm)", "none": " (unadjusted)"}.get(str(adjust), "")
+
+
+GATE_COLUMNS = ("verdict", "metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "detail")
+
+
+def gate_cells(gate: Mapping[str, Any]) -> dict[str, str]:
+    """One gate rule as every gate table shows it (:data:`GATE_COLUMNS`): the three-valued
+    verdict, the bound's numbers, the adjusted confidence, the minimum detectable effect."""
+    return {"verdict": gate_verdict(gate), "metric": str(gate.get("metric") or ""), "rule": str(gate.get("rule") or ""),
+            "threshold": gate_number(gate.get("threshold")), "observed": gate_number(gate.get("observed")),
+            "bound": gate_number(gate.get("bound")), "confidence": gate_confidence(gate),
+            "mde": gate_number(gate.get("mde")), "detail": str(gate.get("message") or "")}
+
+
 def gate_state(gates: Sequence[Mapping[str, Any]]) -> str | None:
     """passed / failed / inconclusive for one metric's gate rules (None without any)."""
     if not gates:

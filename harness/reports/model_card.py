@@ -146,9 +146,18 @@ def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_n
 
     lines += ["## Gates", ""]
     if record.get("gates"):
-        lines += _table(["gate", "rule", "threshold", "observed", "interval bound", "verdict"],
-                        [[f"`{g['metric']}`", g["rule"], g["threshold"], g.get("observed"), g.get("bound"),
-                          "PASS" if g["passed"] else "FAIL"] for g in record["gates"]])
+        from .gating import policy_line
+        from .metric_table import gate_cells
+
+        cols = ("metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "verdict")
+        lines += _table(["gate", "rule", "threshold", "observed", "interval bound", "confidence", "MDE", "verdict"],
+                        [[f"`{c['metric']}`", *(c[k] for k in cols[1:])]
+                         for c in map(gate_cells, record["gates"])])
+        policy = policy_line(record.get("gating"))
+        if policy:
+            power = (record.get("gating") or {}).get("power", 0.8)
+            lines += ["", f"{policy}. MDE: the smallest true effect these items detect at that confidence "
+                          f"with {power:.0%} power."]
     else:
         lines.append("The recipe set no gates.")
     lines.append("")

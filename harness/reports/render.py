@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .metric_table import MetricRow, concern_verdicts, metric_rows, verdict_line, visible
+from .metric_table import MetricRow, concern_verdicts, gate_number, metric_rows, verdict_line, visible
 
 
 def num(x: Any, spec: str = ".3f") -> str:
@@ -115,8 +115,9 @@ def markdown_lines(comparison: Any, rows: Sequence[MetricRow], *, show_all: bool
 
 
 def gate_lines(gates: Iterable[Any]) -> list[str]:
-    """``PASS|FAIL|INCONCLUSIVE  message`` per gate rule (an inconclusive one says how the
-    policy counted it), with the gate's under-power warning below it."""
+    """``PASS|FAIL|INCONCLUSIVE  message · MDE x`` per gate rule (an inconclusive one says how
+    the policy counted it; the message holds the adjusted confidence), with the gate's
+    under-power warning below it."""
     out = []
     for g in gates:
         d = g.to_dict() if hasattr(g, "to_dict") else dict(g)
@@ -125,7 +126,8 @@ def gate_lines(gates: Iterable[Any]) -> list[str]:
         if state == "inconclusive":
             word += (f" (counts as {'passed' if d.get('passed') else 'failed'}: "
                      f"on_inconclusive = {d.get('on_inconclusive')})")
-        out.append(f"{word}  {d.get('message')}")
+        mde = f" · MDE {gate_number(d['mde'])}" if d.get("mde") is not None else ""
+        out.append(f"{word}  {d.get('message')}{mde}")
         if d.get("underpowered"):
             out.append(f"  warning: {d['underpowered']}")
     return out

@@ -49,19 +49,30 @@ def render_summary(record: dict[str, Any], gate_results: Iterable[Any], comparis
         lines += [f"**{verdict_line(concern_verdicts(rows))}**", ""]
 
     if results:
-        lines += ["### Gates", "", "| | Metric | Rule | Threshold | Observed | Bound | Detail |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in results:
-            lines.append(f"| {'✅' if r.get('passed') else '❌'} | `{r['metric']}` | {r['rule']} | "
-                         f"{_num(r.get('threshold'))} | {_num(r.get('observed'))} | {_num(r.get('bound'))} | "
-                         f"{_cell(r.get('message', ''))} |")
-        lines.append("")
+        lines += _gate_section(results, record.get("gating"))
 
     lines += _metrics_section(record, comparison, rows)
     from .checkpoints import markdown_lines as checkpoint_sections
 
     lines += checkpoint_sections(record)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _gate_section(results: list[dict[str, Any]], gating: dict[str, Any] | None) -> list[str]:
+    """The gate table (three-valued verdict, bound, adjusted confidence, MDE) and the policy line."""
+    from .gating import policy_line
+    from .metric_table import GATE_COLUMNS, gate_cells, gate_outcome
+
+    icon = {"passed": "✅", "failed": "❌", "inconclusive": "❔"}
+    out = ["### Gates", "", "| " + " | ".join(c.capitalize() if c != "mde" else "MDE" for c in GATE_COLUMNS) + " |",
+           "|" + "---|" * len(GATE_COLUMNS)]
+    for r in results:
+        c = gate_cells(r)
+        c["verdict"] = f"{icon[gate_outcome(r)]} {c['verdict']}"
+        c["metric"] = f"`{c['metric']}`"
+        out.append("| " + " | ".join(_cell(c[k]) for k in GATE_COLUMNS) + " |")
+    line = policy_line(gating)
+    return out + (["", _cell(line)] if line else []) + [""]
 
 
 def _metrics_section(record: dict[str, Any], comparison: Any, rows: list | None) -> list[str]:
