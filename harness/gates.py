@@ -522,7 +522,8 @@ def describe_gating(gating: Mapping[str, Any]) -> str:
     """One line saying how a run's gates were judged (from :func:`gating_summary`)."""
     v = gating.get("verdicts") or {}
     conf = f"{gating.get('confidence', 0.95) * 100:.4g}%"
-    how = (f"confidence Holm-adjusted across {gating.get('adjusted_over', 0)} checks ({conf} family-wise)"
+    m = gating.get("adjusted_over", 0)
+    how = (f"confidence Holm-adjusted across {m} check{'' if m == 1 else 's'} ({conf} family-wise)"
            if gating.get("adjust") == "holm" else f"no multiplicity adjustment ({conf} per check)")
     return (f"verdicts: {v.get('pass', 0)} pass, {v.get('fail', 0)} fail, {v.get('inconclusive', 0)} inconclusive"
             f" · on_inconclusive = {gating.get('on_inconclusive')} · {how}")

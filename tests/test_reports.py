@@ -130,6 +130,7 @@ def test_every_gate_report_shows_the_verdict_the_adjusted_confidence_and_the_mde
     assert f"straddles max_drop 0.01 · MDE {mde}" in lines and "97.5% (Holm-adjusted from 95%)" in lines
     assert '<td class="gate-inconclusive">inconclusive (counts as failed)</td>' in html
     assert f"| `qa/acc` | max_drop | 0.01 | 0 | 0.0245 | 97.5% (Holm) | {mde} | inconclusive (counts as failed) |" in card
+    assert "gates NOT passed: 1 pass, 1 fail, 1 inconclusive" in card
 
     root = build_junit(rec, rec["gates"], comp)
     suite = root.find("testsuite")
@@ -192,4 +193,5 @@ def test_two_run_html_report_judges_with_bs_policy(tmp_path):
     assert res.exit_code == 0, res.output
     html = out.read_text()
     assert "inconclusive (counts as passed)" in html and "95% (Holm)" in html
-    assert "verdicts: 0 pass, 0 fail, 1 inconclusive · on_inconclusive = warn" in html
+    assert "verdicts: 0 pass, 0 fail, 1 inconclusive · on_inconclusive = warn · confidence Holm-adjusted across " \
+        "1 check (95% family-wise)" in html

@@ -176,6 +176,7 @@ def test_mlflow_holds_record_summary_and_gate_table_as_artefacts(tracked_run, ml
     assert json.loads(Path(local).read_text())["id"] == tracked_run["record"]["id"]
     table = json.loads(Path(client.download_artifacts(run.info.run_id, "gates.json", str(tmp_path))).read_text())
     assert len(table["data"]) == len(tracked_run["record"]["gates"])
+    assert {"verdict", "confidence_adjusted", "adjust", "mde"} <= set(table["columns"])  # three-valued, Holm, power
 
 
 # ------------------------------------------------------------------ W&B offline

@@ -83,7 +83,11 @@ def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_n
     recipe = record.get("recipe") or {}
     resolved = recipe.get("resolved") or {}
     name = model_name or record.get("name") or "model"
-    verdict = {True: "all gates passed", False: "a gate FAILED", None: "no gates"}[record.get("gates_passed")]
+    verdict = {True: "all gates passed", False: "gates NOT passed", None: "no gates"}[record.get("gates_passed")]
+    counts = (record.get("gating") or {}).get("verdicts")
+    if counts and record.get("gates_passed") is not None:
+        verdict += f": {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, " \
+                   f"{counts.get('inconclusive', 0)} inconclusive"
     lines = ["---", data.to_yaml(), "---", "", f"# {name}", "",
              f"Post-trained and evaluated with posttrain-harness "
              f"(run `{record.get('id')}`, {record.get('status')}, {verdict}).", ""]

@@ -115,7 +115,8 @@ def gate_metrics(record: dict[str, Any]) -> dict[str, float]:
 
 
 def gate_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    keys = ("metric", "rule", "threshold", "observed", "bound", "passed", "message")
+    keys = ("metric", "rule", "verdict", "threshold", "observed", "bound", "confidence_adjusted", "adjust", "mde",
+            "passed", "message")
     return [{k: g.get(k) for k in keys} for g in record.get("gates") or []]
 
 
