@@ -3,9 +3,10 @@
 Verdict per concern, who is A and B (and where they ran differently), the forest
 plot, the metric table (per-category rows folded under their parent), gates
 (three-valued verdict, adjusted confidence, MDE, the run's policy line), the
-per-checkpoint table of an ``evaluate_every`` stage, flipped items and training curves. Everything is inline (CSS, SVG); the file
-loads nothing: no script, no web font, no image URL, and a Content-Security-Policy
-that forbids any request, so it opens the same offline.
+per-checkpoint table of an ``evaluate_every`` stage, flipped items and training
+curves. Everything is inline (CSS, SVG); the file loads nothing: no script, no
+web font, no image URL, and a Content-Security-Policy that forbids any request,
+so it opens the same offline.
 """
 
 from __future__ import annotations
