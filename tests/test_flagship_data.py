@@ -49,6 +49,20 @@ def test_onpolicy_pairs_keep_the_contrast_pairs_and_put_the_models_own_reply_on_
     assert all(r["chosen"][0]["content"] != r["rejected"][0]["content"] for r in harmful)
 
 
+def test_retain_mix_is_the_contrast_rows_inside_held_in_gsm8k_and_rebuilds_byte_for_byte():
+    build = _load("_flagship_retain", DATA / "build_retain_mix.py")
+    rows = build.build()
+    assert rows == _rows("safety_sft_retain.jsonl")  # the committed file is what the script writes
+    kinds = [r["kind"] for r in rows]
+    assert (kinds.count("help"), kinds.count("refuse"), kinds.count("retain")) == (160, 120, 320)
+    contrast = [r for r in rows if r["kind"] != "retain"]
+    assert sorted(r["id"] for r in contrast) == sorted(r["id"] for r in _rows("safety_sft.jsonl"))
+    gsm = [int(r["id"].removeprefix("gsm8k-")) for r in rows if r["kind"] == "retain"]
+    assert min(gsm) >= 500  # items 0-499 are the gsm8k task's evaluation items
+    first = kinds[:100]  # spread: any prefix of steps sees about the whole mix (20 % refusals)
+    assert 15 <= first.count("refuse") <= 25 and 45 <= first.count("retain") <= 60
+
+
 def test_power_figures_match_the_intervals_they_come_from():
     from harness.stats import paired_proportion_interval, proportion_interval
 
