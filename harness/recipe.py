@@ -49,7 +49,9 @@ class FilterRef(_Component):
 
 
 def _as_filter_refs(value):
-    return [FilterRef(filter=x) if isinstance(x, str) else x for x in (value or [])]
+    if not isinstance(value, (list, tuple)):
+        return value or []  # not a list (`filters = 1`): pydantic's own "should be a valid list" error
+    return [FilterRef(filter=x) if isinstance(x, str) else x for x in value]
 
 
 #: ``["pii"]`` or ``[{ filter = "pii", action = "redact" }]``

@@ -85,6 +85,12 @@ def test_wrong_type(recipe_dir):
     assert "run.seed" in msg
 
 
+def test_a_filter_list_that_is_not_a_list_is_a_recipe_error(recipe_dir):
+    """Found by tests/test_fuzz.py: `filters = 1` on a data table raised a TypeError."""
+    msg = errors_of(recipe_dir, BASE.replace('format = "prompt_completion"', 'format = "prompt_completion"\nfilters = 1'))
+    assert "data[0].filters" in msg and "valid list" in msg
+
+
 def test_wrong_type_in_component_parameter(recipe_dir):
     msg = errors_of(recipe_dir, BASE.replace('suites = ["quick-safety"]', 'suites = ["quick-safety"]\nmax_new_tokens = "many"'))
     assert "evaluate[0].max_new_tokens" in msg
