@@ -256,6 +256,9 @@ def test_select_on_inconclusive_pass_keeps_checkpoints_not_shown_to_fail_on_dev(
     assert [g["verdict"] for g in first["gates"]] == ["inconclusive"] and first["passed"] is True
     assert stage["selection"]["step"] == first["step"] == 20  # the default policy would skip it (see above)
     assert "inconclusive counted as passing" in stage["selection"]["reason"]
+    from harness.reports.checkpoints import table
+
+    assert table(stage)[1][0][-1] == "passes (1 inconclusive counted as passing)"
     assert stage["selection"]["rule"]["on_inconclusive"] == "pass"
     assert all(g["on_inconclusive"] == "fail" for g in record["gates"])  # test: the [gates] policy
 

@@ -33,6 +33,8 @@ def _verdicts(row: dict[str, Any]) -> str:
         return "no gates"
     counts = {v: sum(g.get("verdict") == v for g in gates) for v in ("pass", "fail", "inconclusive")}
     text = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    if row.get("passed") and counts["inconclusive"]:  # only [select] on_inconclusive = "pass" gets here
+        text += " counted as passing"
     return ("passes" if row.get("passed") else "does not pass") + f" ({text})"
 
 
