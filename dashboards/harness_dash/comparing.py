@@ -80,8 +80,7 @@ def gating_line(rec_a: dict[str, Any], rec_b: dict[str, Any], gates: list[dict[s
     """The policy line of :func:`gates_for`' gates (verdict counts, on_inconclusive, the adjustment)."""
     from harness.reports.gating import comparison_gating, policy_line
 
-    same = rec_a is rec_b or rec_a.get("id") == rec_b.get("id")
-    return policy_line(comparison_gating(rec_a, rec_a if same else rec_b, gates))
+    return policy_line(comparison_gating(rec_a, rec_b, gates))
 
 
 def gates_for(root: str, comp: hc.Comparison, rec_a: dict[str, Any], rec_b: dict[str, Any]) -> list[dict[str, Any]]:
@@ -90,8 +89,7 @@ def gates_for(root: str, comp: hc.Comparison, rec_a: dict[str, Any], rec_b: dict
     from harness.reports.gating import comparison_gates
     from harness.store import Store
 
-    same = rec_a is rec_b or rec_a.get("id") == rec_b.get("id")
-    gates = comparison_gates(Store(root), comp, rec_a, rec_a if same else rec_b)
+    gates = comparison_gates(Store(root), comp, rec_a, rec_b)
     return [g.to_dict() if hasattr(g, "to_dict") else dict(g) for g in gates]
 
 

@@ -168,20 +168,19 @@ def show_comparison(id_a: str, phase_a: str, id_b: str, phase_b: str, la: str, l
 
 def _html_report(comp, rows, gates, rec_a, rec_b) -> bytes:
     from harness.reports import curves
+    from harness.reports.gating import comparison_gating, same_run
     from harness.reports.html import render_html
 
     flips = {r.metric: hc.flipped_items(comp, r.metric) for r in rows if r.headline and (r.improved or r.regressed)}
     panels: dict = {}
-    for prefix, rec in ([("", rec_b)] if rec_a["id"] == rec_b["id"] else [("A ", rec_a), ("B ", rec_b)]):
+    sides = [("", rec_b)] if same_run(rec_a, rec_b) else [("A ", rec_a), ("B ", rec_b)]
+    for prefix, rec in sides:
         for panel, series in curves.series(curves.training_logs(loading.logs_folder(root, rec), rec), prefix).items():
             panels.setdefault(panel, {}).update(series)
     title = f"{rec_b.get('name')} ({comp.b['phase']}) vs {rec_a.get('name')} ({comp.a['phase']})"
-    from harness.reports.gating import comparison_gating
-
-    same = rec_a["id"] == rec_b["id"]
     return render_html(comp, rows, title=title, gates=gates, flips=flips, curves=panels,
-                       gating=comparison_gating(rec_a, rec_a if same else rec_b, gates),
-                       checkpoint_records=[rec_b] if same else [rec_a, rec_b]).encode("utf-8")
+                       gating=comparison_gating(rec_a, rec_b, gates),
+                       checkpoint_records=[rec for _, rec in sides]).encode("utf-8")
 
 
 def _change_color(v: str) -> str:

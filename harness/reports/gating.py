@@ -52,12 +52,17 @@ def policy_line(gating: dict[str, Any] | None) -> str | None:
     return describe_gating(gating) if gating else None
 
 
+def same_run(rec_a: dict, rec_b: dict) -> bool:
+    """A and B are one run (its own before → after), also when loaded as two record objects."""
+    return rec_a is rec_b or (rec_a.get("id") is not None and rec_a.get("id") == rec_b.get("id"))
+
+
 def comparison_gating(rec_a: dict, rec_b: dict, gates: list) -> dict[str, Any] | None:
     """The policy summary of :func:`comparison_gates`' results: the run's own
     ``record["gating"]`` for its before → after, else B's policy over the re-judged gates."""
     from ..gates import GateResult, gating_summary
 
-    if rec_a is rec_b:
+    if same_run(rec_a, rec_b):
         return rec_b.get("gating")
     if not gates:
         return None
@@ -71,7 +76,7 @@ def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
     from ..compare import final_phase
     from ..gates import GateSpecError, evaluate_gates
 
-    if rec_a is rec_b:
+    if same_run(rec_a, rec_b):
         return list(rec_b.get("gates") or [])
     try:
         if comp.b["phase"] != final_phase(rec_b):
