@@ -88,12 +88,11 @@ def _checkpoint_tables(record: dict) -> list[str]:
 def _gate_table(record: dict) -> list[str]:
     """The gate rules (three-valued verdict, adjusted confidence, MDE) and the run's policy line."""
     from ..reports.gating import policy_line
-    from ..reports.metric_table import gate_cells, gate_outcome
+    from ..reports.metric_table import gate_cells, gate_word
 
     if not record.get("gates"):
         return []
-    word = {"passed": "PASS", "failed": "FAIL", "inconclusive": "INCONCLUSIVE"}
-    rows = [[word[gate_outcome(g)], *(gate_cells(g)[k] for k in ("metric", "rule", "confidence", "mde", "detail"))]
+    rows = [[gate_word(g), *(gate_cells(g)[k] for k in ("metric", "rule", "confidence", "mde", "detail"))]
             for g in record["gates"]]
     line = policy_line(record.get("gating"))
     return ["", _table(rows, ["gate", "metric", "rule", "confidence", "mde", "detail"]), *([line] if line else [])]

@@ -149,6 +149,11 @@ def gate_outcome(gate: Mapping[str, Any]) -> str:
     return named.get(str(gate.get("verdict")), "passed" if gate.get("passed") else "failed")
 
 
+def gate_word(gate: Mapping[str, Any]) -> str:
+    """``PASS`` / ``FAIL`` / ``INCONCLUSIVE``: the verdict as the text reports print it."""
+    return {"passed": "PASS", "failed": "FAIL", "inconclusive": "INCONCLUSIVE"}[gate_outcome(gate)]
+
+
 def gate_verdict(gate: Mapping[str, Any]) -> str:
     """``pass`` / ``fail`` / ``inconclusive``; an inconclusive one says what the run's
     ``on_inconclusive`` counted it as: ``inconclusive (counts as failed)``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .metric_table import MetricRow, concern_verdicts, gate_number, metric_rows, verdict_line, visible
+from .metric_table import MetricRow, concern_verdicts, gate_number, gate_word, metric_rows, verdict_line, visible
 
 
 def num(x: Any, spec: str = ".3f") -> str:
@@ -121,9 +121,8 @@ def gate_lines(gates: Iterable[Any]) -> list[str]:
     out = []
     for g in gates:
         d = g.to_dict() if hasattr(g, "to_dict") else dict(g)
-        state = str(d.get("verdict") or ("pass" if d.get("passed") else "fail"))
-        word = {"passed": "PASS", "failed": "FAIL"}.get(state, state.upper())
-        if state == "inconclusive":
+        word = gate_word(d)
+        if word == "INCONCLUSIVE":
             word += (f" (counts as {'passed' if d.get('passed') else 'failed'}: "
                      f"on_inconclusive = {d.get('on_inconclusive')})")
         mde = f" · MDE {gate_number(d['mde'])}" if d.get("mde") is not None else ""
