@@ -112,9 +112,9 @@ def to_eval_result(results: dict[str, Any], settings: dict[str, Any], sources: d
     metrics = metrics_of(results)
     samples: list[dict[str, Any]] = []
     tasks: dict[str, harness.TaskInfo] = {}
+    split = settings.get("split") if settings.get("split") != "all" else None
     for task, logged in results.get("samples", {}).items():
         config = results.get("configs", {}).get(task, {})
-        split = settings.get("split") if settings.get("split") != "all" else None
         samples.extend(sample_rows(task, logged, config, split))
         docs = {s["doc_id"]: s["doc"] for s in logged}
         tasks[task] = harness.TaskInfo(
