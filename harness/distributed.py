@@ -150,6 +150,15 @@ def failed_ranks(error: BaseException | None) -> list[tuple[int, str]]:
     return [(r, e) for r, e in enumerate(gather_objects(mine)) if e is not None]
 
 
+def peers_failed(error: BaseException | None) -> PeerFailed | None:
+    """Collective (:func:`failed_ranks`): when this rank did not fail here but others did, the
+    :class:`PeerFailed` to stop with, naming them; else None."""
+    peers = failed_ranks(error)
+    if error is not None or not peers:
+        return None
+    return PeerFailed("; ".join(f"rank {r} failed: {e}" for r, e in peers))
+
+
 def shard(items: Sequence[T]) -> list[T]:
     """This rank's items, round-robin: rank r takes items r, r+W, r+2W, …"""
     return list(items[rank()::world_size()])

@@ -152,10 +152,9 @@ class Run(CheckpointSelection):
         self._save_partial()
         hook_failures = self._main_hooks(
             "on_stage_end", event=StageEnded(self.run_id, name, kind, "ok", entry["duration_s"], summary))
-        peers = distributed.failed_ranks(hook_failures[0] if hook_failures else None)
-        if peers and not hook_failures:
-            self._stage_failed(entry, name, kind, t0, distributed.PeerFailed(
-                "; ".join(f"rank {r} failed: {e}" for r, e in peers)))
+        peer = distributed.peers_failed(hook_failures[0] if hook_failures else None)
+        if peer is not None:
+            self._stage_failed(entry, name, kind, t0, peer)
         self._raise_first(hook_failures, name)
         self.log(f"    {name}: {entry['duration_s']:.1f}s")
 
@@ -427,9 +426,9 @@ class Run(CheckpointSelection):
             failures = self._main_hooks(
                 "on_run_start", event=RunStarted(self.run_id, self.dir, self.recipe.model_dump(mode="json"),
                                                  self.components))
-            peers = distributed.failed_ranks(failures[0] if failures else None)
-            if peers and not failures:
-                raise distributed.PeerFailed(f"rank {peers[0][0]} failed: {peers[0][1]}")
+            peer = distributed.peers_failed(failures[0] if failures else None)
+            if peer is not None:
+                raise peer
             self._raise_first(failures, None)
             plan, reused, reload_from = self._plan(), self.reused, self.reload_from
             todo = [(n, k) for n, k, _ in plan if n not in reused and k not in ("load", "data")]

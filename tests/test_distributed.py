@@ -57,6 +57,7 @@ def test_one_process_helpers_are_no_ops(monkeypatch):
     assert distributed.broadcast_object([1, 2]) == [1, 2]
     assert distributed.failed_ranks(None) == []
     assert distributed.failed_ranks(ValueError("bad")) == [(0, "ValueError: bad")]
+    assert distributed.peers_failed(None) is None and distributed.peers_failed(ValueError("bad")) is None
     assert distributed.map_sharded(lambda xs: [x * 2 for x in xs], [3, 1, 2]) == [6, 2, 4]
     assert distributed.describe("cpu") == {"world_size": 1}
     with pytest.raises(ZeroDivisionError):
@@ -107,6 +108,8 @@ except distributed.PeerFailed as exc:
     out["from_main_error"] = str(exc)
 boom = ValueError("bad data") if distributed.rank() == 1 else None
 out["failed"] = distributed.failed_ranks(boom)
+peer = distributed.peers_failed(boom)  # the rank that did not fail learns who did; the failed one gets None
+out["peer"] = None if peer is None else str(peer)
 out["devices"] = distributed.describe("cpu")["ranks"]
 open(sys.argv[1] + f"/rank{distributed.rank()}.json", "w").write(json.dumps(out))
 """
@@ -124,6 +127,7 @@ def test_two_real_ranks_gather_in_order_and_learn_each_others_failures(tmp_path)
     assert r0["run_id"] == r1["run_id"] == "id-from-rank-0"
     assert r0["from_main_error"] == "own" and r1["from_main_error"] == "rank 0 failed: ZeroDivisionError: division by zero"
     assert r0["failed"] == r1["failed"] == [[1, "ValueError: bad data"]]
+    assert r0["peer"] == "rank 1 failed: ValueError: bad data" and r1["peer"] is None
     assert [d["rank"] for d in r0["devices"]] == [0, 1]
 
 
