@@ -31,14 +31,16 @@ def add_snapshot_callback(trl_trainer: Any, handle: harness.ModelHandle, context
     class Snapshots(TrainerCallback):
         last = None
 
+        def take(self, step: int) -> None:
+            if step and step != self.last:
+                snapshot(step)
+                self.last = step
+
         def on_step_end(self, args, state, control, **kwargs):
             if state.global_step % every == 0 or state.global_step == state.max_steps:
-                snapshot(state.global_step)
-                self.last = state.global_step
+                self.take(state.global_step)
 
         def on_train_end(self, args, state, control, **kwargs):
-            if state.global_step and self.last != state.global_step:  # e.g. epochs ended before max_steps
-                snapshot(state.global_step)
-                self.last = state.global_step
+            self.take(state.global_step)  # the last step, e.g. when the epochs ended before max_steps
 
     trl_trainer.add_callback(Snapshots())
