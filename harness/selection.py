@@ -18,16 +18,18 @@ candidate (a checkpoint, a run) with its dev metrics and its gate verdicts on de
   records ``fallback = true`` with the reason (the final gates on ``test`` still
   decide the verdict); ``on_none = "fail"`` fails the stage.
 
-Standard library and pydantic only.
+Light to import (recipe validation uses it): the standard library, pydantic and
+:mod:`harness.gates` (itself no heavier); the statistics are imported when used.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, model_validator
+
+from .gates import _per_item, _value, evaluate_gates
 
 #: What every report says next to a selection.
 SELECTION_NOTE = ("selection used dev items only; the final evaluation and the gates ran once, "
@@ -113,12 +115,6 @@ class NoPointPasses(ValueError):
     """``on_none = "fail"`` and no point qualifies (the message says why)."""
 
 
-def metric_value(metrics: Mapping[str, Any], name: str) -> float | None:
-    entry = metrics.get(name)
-    value = entry.get("value") if isinstance(entry, Mapping) else entry
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-
 def _mode(spec: SelectSpec, points: Sequence[Point]) -> str:
     if spec.mode:
         return spec.mode
@@ -145,7 +141,7 @@ def choose(points: Sequence[Point], spec: SelectSpec, *, has_gates: bool, noun: 
         return Choice(qualifying[0], f"earliest {noun} whose dev metrics pass every gate ({of})", qualifying=labels)
     metric = spec.metric or ""
     mode = _mode(spec, ordered)
-    scored = [(p, v) for p in qualifying if (v := metric_value(p.metrics, metric)) is not None]
+    scored = [(p, v) for p in qualifying if (v := _value(p.metrics.get(metric))) is not None]
     if not scored:
         return Choice(None, f"no qualifying {noun} reports {metric} ({of})", qualifying=labels, mode=mode)
     best_value = (max if mode == "max" else min)(v for _, v in scored)
@@ -178,7 +174,6 @@ def with_intervals(metrics: Mapping[str, dict], samples: Sequence[dict], confide
                    seed: int = 0) -> dict[str, dict]:
     """Each metric with ``interval`` = its ``confidence`` interval from the per-item scores
     (Clopper-Pearson for 0/1 scores, bootstrap otherwise; absent without per-item scores)."""
-    from .gates import _per_item
     from .stats import bootstrap_means, percentile_interval, proportion_interval
 
     out = {}
@@ -200,8 +195,6 @@ def dev_gates(gates: Mapping[str, Any], policy: Any, *, base_metrics: dict, base
               base_tasks: dict, metrics: dict, samples: list[dict], tasks: dict) -> list[dict[str, Any]]:
     """The recipe's gates judged on dev: this point's dev evaluation against the base model's
     (change gates are paired on the dev items; ``min``/``max`` on this point's dev interval)."""
-    from .gates import evaluate_gates
-
     # "before" here is the run's starting model on the same dev items
     pseudo = {"metrics": {"before": base_metrics, "after": metrics}, "tasks": {**base_tasks, **tasks}}
     results = evaluate_gates(gates, pseudo, before_samples=base_samples, after_samples=samples, policy=policy)
