@@ -8,12 +8,8 @@ need torch (``pick_device``, ``torch_dtype``) import it when called.
 """
 
 from . import distributed
-from .artifacts import AdapterOnly, ArtifactNotFound, find_model
-from .cache import default_cache_dir
-from .chat import to_conversational
-from .compare import compare_records
-from .components import (
-    COMPONENT_KINDS,
+from .contract.chat import to_conversational
+from .contract.components import (
     CONCERNS,
     Component,
     DataSource,
@@ -31,22 +27,26 @@ from .components import (
     SafetySuite,
     TaskInfo,
     TrainContext,
-    TrainData,
     Trainer,
     TrainResult,
     Verdict,
 )
+from .contract.data import DATA_FORMATS, TrainData, get_format, registered_formats
+from .contract.events import RunEnded, RunStarted, StageEnded
+from .contract.formats import DataFormat
+from .contract.hookspecs import hookimpl
+from .contract.kinds import COMPONENT_KINDS
+from .contract.plugins import PluginUnavailable, UnknownComponent, create_component, get_host
 from .errors import DataError, HarnessError, HookFailed, PluginError, RecipeError, StageError, StoreError
-from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import content_hash, items_hash
-from .formats import DATA_FORMATS, DataFormat, get_format, registered_formats
-from .gates import GateResult
-from .hookspecs import hookimpl
-from .plugins import PluginUnavailable, UnknownComponent, create_component, get_host
 from .reports.summary import render_summary, write_summary
 from .runtime import pick_device, torch_dtype
-from .sampling import SPLITS, assign_splits, subsample, with_splits
-from .store import RECORD_FILE, SCHEMA_VERSION, RunNotFound, Store, read_jsonl, write_json, write_jsonl
+from .store.artifacts import AdapterOnly, ArtifactNotFound, find_model
+from .store.cache import default_cache_dir
+from .store.local import RECORD_FILE, SCHEMA_VERSION, RunNotFound, Store, read_jsonl, write_json, write_jsonl
+from .verdicts.compare import compare_records
+from .verdicts.gates import GateResult
+from .verdicts.sampling import SPLITS, assign_splits, subsample, with_splits
 
 __version__ = "0.1.0"
 

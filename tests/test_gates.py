@@ -14,8 +14,9 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
-from harness.compare import compare_records
-from harness.gates import (
+from harness.store.local import Store
+from harness.verdicts.compare import compare_records
+from harness.verdicts.gates import (
     GatePolicy,
     GateResult,
     GateSpec,
@@ -26,8 +27,7 @@ from harness.gates import (
     parse_gate_option,
     parse_gates_table,
 )
-from harness.stats import minimum_detectable_effect, paired_proportion_interval, tango_statistic
-from harness.store import Store
+from harness.verdicts.stats import minimum_detectable_effect, paired_proportion_interval, tango_statistic
 from tests.test_compare import TASK, agg, make_run, rows
 
 
@@ -274,7 +274,7 @@ def test_gate_specs_and_policy_parse_with_clear_errors():
 
 
 def test_recipe_gates_policy_keys(tmp_path):
-    from harness.recipe import load_recipe
+    from harness.run.recipe import load_recipe
 
     path = tmp_path / "r.toml"
     base = '[run]\nname = "r"\n[model]\nloader = "tiny"\n[gates]\n"qa/acc" = { min = 0.5 }\n'

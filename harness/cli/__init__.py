@@ -64,7 +64,7 @@ def _add_builtin_commands() -> None:
 
 
 def _add_plugin_commands() -> None:
-    from ..plugins import get_host
+    from ..contract.plugins import get_host
 
     try:
         host = get_host()

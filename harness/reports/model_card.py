@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..compare import Comparison, format_markdown
+from ..verdicts.compare import Comparison
+from .render import format_markdown
 
 
 def _final_phase(record: dict[str, Any]) -> str:

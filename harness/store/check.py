@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .store import QUARANTINE_DIR, RECORD_FILE, TEMP_SUFFIX, UNPACK_PREFIX, Store
+from .local import QUARANTINE_DIR, RECORD_FILE, TEMP_SUFFIX, UNPACK_PREFIX, Store
 
 #: an ``.unpack-*`` folder older than this is a killed unpack, not one in progress
 STALE_UNPACK_S = 3600

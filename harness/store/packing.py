@@ -27,8 +27,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import StoreError
-from .store import (
+from ..errors import StoreError
+from .local import (
     OWNER_FILE,
     QUARANTINE_DIR,
     RECORD_FILE,

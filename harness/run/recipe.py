@@ -21,11 +21,11 @@ from typing import Annotated, Any, Callable, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from .components import ParamError, pydantic_errors
-from .errors import RecipeError
-from .gates import GatePolicy, GateSpec, split_gate_policy
-from .resources import PACKAGE_PREFIX, resolve_package_path
-from .selection import SelectSpec
+from ..contract.component import ParamError, pydantic_errors
+from ..errors import RecipeError
+from ..resources import PACKAGE_PREFIX, resolve_package_path
+from ..verdicts.gates import GatePolicy, GateSpec, split_gate_policy
+from ..verdicts.selection import SelectSpec
 
 
 class _Strict(BaseModel):
@@ -173,7 +173,7 @@ class LoadedRecipe:
 
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedRecipe:
     """Read and schema-check a recipe file (components are checked by :func:`check_recipe`);
-    ``overrides`` are ``--set KEY=VALUE`` expressions (see :mod:`harness.overrides`)."""
+    ``overrides`` are ``--set KEY=VALUE`` expressions (see :mod:`harness.run.overrides`)."""
     path = Path(path)
     if not path.is_file():
         from .bundled_recipes import find_bundled
@@ -288,7 +288,7 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
     installed and loaded; every safety filter named must be loaded (fail closed);
     train stages must name a data set of a format the trainer accepts.
     """
-    from .plugins import UnknownComponent
+    from ..contract.plugins import UnknownComponent
 
     r = loaded.recipe
     errors: list[tuple[str, str]] = []
@@ -441,7 +441,7 @@ def _errors_beside_schema(path: Path, schema_errors: list[tuple[str, str]], host
 def _check_selection(r: Recipe, host, declared: dict[str, str], undeclared: bool) -> list[tuple[str, str]]:
     """``evaluate_every`` and ``[select]``: checkpoints need a trainer that snapshots and
     evaluators that can be asked for dev items; the verdict must then be on test only."""
-    from .plugins import UnknownComponent
+    from ..contract.plugins import UnknownComponent
 
     errors: list[tuple[str, str]] = []
     every = [(i, t) for i, t in enumerate(r.train) if t.evaluate_every]
@@ -519,7 +519,7 @@ def _check_gate_metrics(gates: list[str], declared: dict[str, str], undeclared: 
 def _checked_source(info, params: dict, host) -> tuple[str | None, list[tuple[str, str]]]:
     """The source's data format (a registered one), after its own cheap check of the data
     (file, line, column)."""
-    from .plugins import UnknownComponent
+    from ..contract.plugins import UnknownComponent
 
     try:
         source = info.cls(**params)

@@ -20,43 +20,19 @@ import os
 import re
 import sys
 import traceback
+import weakref
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Iterable
 
 import pluggy
 
+from ..errors import HookFailed, PluginError
 from . import hookspecs
-from .components import COMPONENT_KINDS, Component, ParamError
-from .errors import HookFailed, PluginError
+from .component import Component, ParamError
+from .kinds import COMPONENT_KINDS, KINDS, REGISTER_HOOKS
 
 ENTRY_POINT_GROUP = "harness"
-
-#: registration hook -> component kind it registers
-REGISTER_HOOKS = {
-    "register_models": "model",
-    "register_data_sources": "data_source",
-    "register_trainers": "trainer",
-    "register_safety_filters": "safety_filter",
-    "register_evaluators": "evaluator",
-    "register_reporters": "reporter",
-    "register_safety_suites": "safety_suite",
-    "register_data_formats": "data_format",
-    "register_reward_functions": "reward_function",
-}
-
-KIND_LABELS = {
-    "model": "model loader",
-    "data_source": "data source",
-    "trainer": "trainer",
-    "safety_filter": "safety filter",
-    "evaluator": "evaluator",
-    "reporter": "reporter",
-    "safety_suite": "safety suite",
-    "data_format": "data format",
-    "reward_function": "reward function",
-}
-
 
 class PluginUnavailable(PluginError, ImportError):
     """Raise from a plugin module when an optional dependency is missing.
@@ -146,9 +122,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.components: dict[str, list[ComponentInfo]] = {k: [] for k in COMPONENT_KINDS}
-        from .formats import set_active_host
-
-        set_active_host(self)  # data sources look formats up in the newest host
+        _set_active(self)  # data sources look formats up in the newest host
         if os.environ.get("HARNESS_TRACE_PLUGINS", "") not in ("", "0"):
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()
@@ -198,9 +172,9 @@ class PluginHost:
             if not cls.name:
                 raise TypeError(f"{cls.__name__} has no `name` class attribute")
             if "/" in cls.name:
-                raise ValueError(f"{KIND_LABELS[kind]} name '{cls.name}' may not contain '/'")
+                raise ValueError(f"{KINDS[kind].label} name '{cls.name}' may not contain '/'")
             if any(c.name == cls.name for c in sink if c.kind == kind):
-                raise ValueError(f"{KIND_LABELS[kind]} '{cls.name}' registered twice")
+                raise ValueError(f"{KINDS[kind].label} '{cls.name}' registered twice")
             sink.append(ComponentInfo(kind, cls.name, plugin_name, cls, tuple(aliases)))
 
         return register
@@ -257,7 +231,7 @@ class PluginHost:
             for name, offered in sorted(by_name.items()):
                 owners = sorted({c.plugin for c in offered})
                 if len(owners) > 1:
-                    out.append((f"{KIND_LABELS[kind]} '{name}' is offered by plugins "
+                    out.append((f"{KINDS[kind].label} '{name}' is offered by plugins "
                                 + " and ".join(f"'{p}'" for p in owners) + "; a recipe must write "
                                 + " or ".join(f"'{p}/{name}'" for p in owners), owners))
         return out
@@ -293,7 +267,7 @@ class PluginHost:
         if len(matches) == 1:
             self._refuse_stand_in(kind, name, matches[0])
             return matches[0]
-        label = KIND_LABELS[kind]
+        label = KINDS[kind].label
         if len(matches) > 1:
             raise UnknownComponent(f"{label} '{name}' is ambiguous: plugins "
                                    + " and ".join(repr(c.plugin) for c in matches)
@@ -369,7 +343,7 @@ def _check_hook_names(plugin: Any, hooks: list[str]) -> None:
         if name not in SPEC_NAMES:
             close = difflib.get_close_matches(name, specs, n=1)
             fix = (f"rename '{name}' to '{close[0]}'" if close
-                   else f"use one of the hooks in harness.hookspecs: {', '.join(specs)}")
+                   else f"use one of the hooks in harness.contract.hookspecs: {', '.join(specs)}")
             raise UnknownHook(f"unknown hook '{name}': harness has no such hook", fix)
     for name in SPEC_NAMES - set(hooks):
         if callable(getattr(plugin, name, None)):
@@ -485,3 +459,17 @@ def get_host(*, reload: bool = False) -> PluginHost:
     if _HOST is None or reload:
         _HOST = load_plugins()
     return _HOST
+
+
+_ACTIVE: "weakref.ReferenceType[PluginHost] | None" = None
+
+
+def _set_active(host: PluginHost) -> None:
+    global _ACTIVE
+    _ACTIVE = weakref.ref(host)
+
+
+def active_host() -> PluginHost:
+    """The newest plugin host still alive (format lookups consult it), else the process-wide one."""
+    host = _ACTIVE() if _ACTIVE is not None else None
+    return host if host is not None else get_host()

@@ -16,7 +16,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .errors import StoreError
+from ..errors import StoreError
 
 PHASES = ("before", "after")
 
@@ -436,26 +436,3 @@ def flipped_items(comparison_or_inputs: Comparison | tuple, metric: str) -> list
                      "change": f"{x:g}→{y:g}" if binary else y - x})
     rows.sort(key=lambda r: (r["direction"] != "regressed", str(r["item_id"])))
     return rows
-
-
-# ------------------------------------------------------------------ formatting
-# Rendering lives in harness.reports (one metric table for every renderer).
-
-
-def format_table(comparison: Comparison, gates: Iterable[Any] = (), *, show_all: bool = False,
-                 record_a: dict | None = None, record_b: dict | None = None) -> str:
-    """Verdict line per concern, then an aligned table. ↑/↓: the good direction; ``*``: the
-    interval excludes 0. Per-category and redundant rows only with ``show_all``."""
-    from .reports.render import rows_for, text_lines
-
-    rows = rows_for(comparison, gates, record_a, record_b)
-    return "\n".join(text_lines(comparison, rows, show_all=show_all))
-
-
-def format_markdown(comparison: Comparison, gates: Iterable[Any] = (), *, show_all: bool = False,
-                    record_a: dict | None = None, record_b: dict | None = None) -> str:
-    """The same as :func:`format_table`, as GitHub-flavoured markdown."""
-    from .reports.render import markdown_lines, rows_for
-
-    rows = rows_for(comparison, gates, record_a, record_b)
-    return "\n".join(markdown_lines(comparison, rows, show_all=show_all)) + "\n"

@@ -1,10 +1,7 @@
-"""The small interfaces a registered component implements.
+"""The small interfaces a registered component implements, and what they exchange.
 
-Every component class has a ``name`` (what a recipe writes), a one-line
-``description`` and an optional ``Params`` pydantic model that validates the
-keyword arguments a recipe gives it (unknown keys are rejected by name). The
-host instantiates ``Cls(**params)`` and the validated parameters are recorded
-in every run record.
+Each kind of component (model loader, data source, trainer, ...) is a subclass of
+:class:`~harness.contract.component.Component`; :mod:`.kinds` lists them with their hooks.
 
 This module imports no ML library: heavy imports belong inside methods.
 """
@@ -14,113 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from ..console import Progress
 
-from .console import Progress
-from .errors import RecipeError
-
-
-class Params(BaseModel):
-    """Base for a component's parameters: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+if TYPE_CHECKING:
+    from .data import TrainData
 
 
-class ParamError(RecipeError):
-    """Parameters a recipe gave a component are wrong.
-
-    ``errors`` is a list of ``(key_path, message)``; the key path is relative to
-    the component's own table in the recipe.
-    """
-
-    def __init__(self, errors: list[tuple[str, str]]):
-        self.errors = errors
-        self.source = ""
-        Exception.__init__(self, "; ".join(f"{k}: {m}" if k else m for k, m in errors))
-
-
-class Component:
-    """Base class of every registered component."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-    Params: ClassVar[type[BaseModel] | None] = None
-    #: set by the plugin host on every instance it creates: which plugin registered it, under what name
-    registered_as: Any = None
-
-    def __init__(self, **params: Any):
-        self.params = self.validate_params(params)
-
-    @classmethod
-    def validate_params(cls, params: dict[str, Any]) -> Any:
-        """Validate recipe parameters; return what ``self.params`` holds.
-
-        The default uses ``Params`` (a pydantic model). Override for schemas
-        that live elsewhere (a trainer checks keys against TRL's config).
-        Raise :class:`ParamError` with key paths on bad input.
-        """
-        if cls.Params is None:
-            if params:
-                raise ParamError([(k, f"unknown key: '{cls.name}' takes no parameters") for k in params])
-            return Params()
-        try:
-            return cls.Params.model_validate(params)
-        except ValidationError as exc:
-            raise ParamError(pydantic_errors(exc, known=list(cls.Params.model_fields))) from None
-
-    @classmethod
-    def code_fingerprint(cls) -> str:
-        """Hash of the Python sources that define this component: every ``.py`` file in the folder
-        of its module (its package), or the module file alone for a top-level module.
-
-        Put it in an evaluator's :meth:`Evaluator.fingerprint`, so that a cached result never
-        outlives the code that produced it (an editable install does not change the version).
-        """
-        import hashlib
-        import sys
-
-        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
-        if not file:
-            return ""
-        path = Path(file).resolve()
-        top_level = "." not in cls.__module__ and path.name != "__init__.py"
-        files = [path] if top_level else sorted(path.parent.rglob("*.py"))
-        digests = {str(f.relative_to(path.parent)): hashlib.blake2b(f.read_bytes(), digest_size=8).hexdigest()
-                   for f in files}
-        blob = "\n".join(f"{k} {v}" for k, v in sorted(digests.items())).encode()
-        return hashlib.blake2b(blob, digest_size=8).hexdigest()
-
-    def params_dict(self) -> dict[str, Any]:
-        """The validated parameters as JSON-able data, for the run record."""
-        if isinstance(self.params, BaseModel):
-            return self.params.model_dump(mode="json")
-        return dict(self.params)
-
-
-def pydantic_errors(exc: ValidationError, known: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """Turn a pydantic error into ``(key.path, message)`` pairs.
-
-    ``known``: the top-level keys the model takes, to suggest the closest one for a typo.
-    """
-    import difflib
-
-    out = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-            close = difflib.get_close_matches(path, known, n=1) if len(err["loc"]) == 1 else []
-            if close:
-                msg += f"; did you mean '{close[0]}'?"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        else:
-            msg = f"{err['msg']} (got {err.get('input')!r})"
-        out.append((path, msg))
-    return out
-
+from .component import Component, ParamError, Params, pydantic_errors  # noqa: F401
 
 # --------------------------------------------------------------------- models
 
@@ -155,7 +54,7 @@ class ModelHandle:
         Computed on first use only (a run with the cache off never hashes weights).
         """
         if self._fingerprint is None:
-            from .fingerprint import files_fingerprint, weights_fingerprint
+            from ..fingerprint import files_fingerprint, weights_fingerprint
 
             self._fingerprint = files_fingerprint(self.files) if self.files else weights_fingerprint(self.model)
         return self._fingerprint
@@ -177,7 +76,7 @@ class ModelHandle:
 
     def tokenizer_fingerprint(self) -> str:
         """Hash of the tokenizer's files and chat template (what turns prompts into tokens)."""
-        from .fingerprint import tokenizer_fingerprint
+        from ..fingerprint import tokenizer_fingerprint
 
         return tokenizer_fingerprint(self.tokenizer)
 
@@ -268,41 +167,6 @@ class DataSource(Component):
         what was expected. The default checks nothing."""
 
 
-@dataclass
-class TrainData:
-    """A prepared data set handed to a trainer (after safety filters ran)."""
-
-    name: str
-    format: str
-    examples: list[dict[str, Any]]
-    fingerprint: str = ""
-    #: the resolved :class:`harness.DataFormat` (set by data preparation; looked up by name otherwise)
-    format_cls: Any = field(default=None, repr=False, compare=False)
-
-    def format_class(self):
-        """The registered :class:`harness.DataFormat` named by ``format``."""
-        from .formats import get_format
-
-        return self.format_cls or get_format(self.format)
-
-    def to_dataset(self):
-        """As a ``datasets.Dataset`` of TRL's matching type (the format's :meth:`~harness.DataFormat.to_trl`).
-
-        A format that ``keeps_columns`` (prompt-only data for online RL) also keeps every other
-        scalar column all examples share, e.g. ``answer`` for a reward function.
-        """
-        import datasets
-
-        fmt = self.format_class()
-        rows = [fmt.to_trl(ex) for ex in self.examples]
-        if fmt.keeps_columns and self.examples:
-            shared = set.intersection(*(set(ex) for ex in self.examples)) - set(rows[0])
-            extra = sorted(k for k in shared if not k.startswith("_")
-                           and all(isinstance(ex[k], (str, int, float, bool)) for ex in self.examples))
-            rows = [{**row, **{k: ex[k] for k in extra}} for row, ex in zip(rows, self.examples)]
-        return datasets.Dataset.from_list(rows)
-
-
 # ------------------------------------------------------------------- training
 
 
@@ -378,6 +242,9 @@ class Trainer(Component):
     #: calls ``context.snapshot`` every ``context.snapshot_every`` steps (``evaluate_every``)
     snapshots: ClassVar[bool] = False
 
+    def train(self, model: ModelHandle, data: TrainData, context: TrainContext) -> TrainResult:
+        raise NotImplementedError
+
 
 class RewardFunction(Component):
     """Scores completions for online RL (GRPO): one float per completion, higher is better.
@@ -399,9 +266,6 @@ class RewardFunction(Component):
         self.filters = filters
 
     def __call__(self, prompts: list[str], completions: list[str], **columns: Any) -> list[float | None]:
-        raise NotImplementedError
-
-    def train(self, model: ModelHandle, data: TrainData, context: TrainContext) -> TrainResult:
         raise NotImplementedError
 
 
@@ -592,18 +456,3 @@ class Reporter(Component):
         """How train stages log per-step metrics to this reporter's tracker: ``{"report_to": NAME,
         ...further trainer-config fields}``, for a run ``{"id", "name"}``; None (default): not at all."""
         return None
-
-
-from .formats import DataFormat  # noqa: E402 - formats.py builds on Component, defined above
-
-COMPONENT_KINDS: dict[str, type[Component]] = {
-    "model": ModelLoader,
-    "data_source": DataSource,
-    "trainer": Trainer,
-    "safety_filter": SafetyFilter,
-    "evaluator": Evaluator,
-    "reporter": Reporter,
-    "safety_suite": SafetySuite,
-    "data_format": DataFormat,
-    "reward_function": RewardFunction,
-}

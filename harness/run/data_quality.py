@@ -4,7 +4,7 @@ A data set where most rows are duplicates, or preference pairs whose chosen and
 rejected replies are the same (or one is empty), trains without error and teaches
 nothing. :func:`check` counts these in the prepared rows, records the counts
 and prints one warning line naming the data set; ``pair_checks = "drop"`` (see
-:mod:`harness.data_prep`) removes bad pairs.
+:mod:`harness.run.data_prep`) removes bad pairs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from .formats import DATA_FORMATS
+from ..contract.data import DATA_FORMATS
 
 
 def _keys(fmt: str) -> tuple[str, ...]:

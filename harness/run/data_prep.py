@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import data_quality, errors
-from .components import SafetyFilter, TrainData
-from .fingerprint import items_hash
-from .formats import DataFormat, get_format, text_slots
+from .. import errors
+from ..contract.components import SafetyFilter
+from ..contract.data import TrainData, get_format
+from ..contract.formats import DataFormat, text_slots
+from ..fingerprint import items_hash
+from . import data_quality
 
 MAX_EXAMPLES = 5  # examples of dropped/flagged rows kept in the record
 

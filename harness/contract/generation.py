@@ -69,7 +69,7 @@ def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens
 def _progress(total: int, desc: str | None):
     if not desc:
         return None
-    from .console import progress_bar
+    from ..console import progress_bar
 
     return progress_bar(total, desc, "prompt")
 

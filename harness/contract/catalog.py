@@ -37,7 +37,7 @@ class CatalogError(click.ClickException):
 def registry_path() -> Path:
     if os.environ.get("HARNESS_REGISTRY"):
         return Path(os.environ["HARNESS_REGISTRY"])
-    from .resources import registry_file
+    from ..resources import registry_file
 
     return registry_file()
 

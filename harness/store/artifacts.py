@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import StoreError
-from .fingerprint import files_fingerprint
+from ..errors import StoreError
+from ..fingerprint import files_fingerprint
 
 
 class ArtifactNotFound(StoreError, LookupError):
@@ -148,8 +148,8 @@ def load_saved(folder: Path, *, name: str, loader: str, device: str = "cpu", dty
     with the saved files as its fingerprint source."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .components import ModelHandle
-    from .runtime import torch_dtype
+    from ..contract.components import ModelHandle
+    from ..runtime import torch_dtype
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype(dtype))

@@ -1,4 +1,4 @@
-"""Evaluation during training and checkpoint selection: the part of :class:`harness.pipeline.Run`
+"""Evaluation during training and checkpoint selection: the part of :class:`harness.run.pipeline.Run`
 that serves ``[[train]] evaluate_every = N`` and ``[select]``.
 
 * ``evaluate-before-dev`` (a stage after ``evaluate-before``): the starting model on the
@@ -10,7 +10,7 @@ that serves ``[[train]] evaluate_every = N`` and ``[select]``.
 * After training every snapshot is evaluated on dev (the same evaluators, the same
   evaluation cache keyed by the snapshot's weights), judged by the recipe's gates on dev,
   and recorded as a row of ``stage["checkpoints"]``; the ``[select]`` rule
-  (:mod:`harness.selection`) picks one, which becomes the stage's model (saved by
+  (:mod:`harness.verdicts.selection`) picks one, which becomes the stage's model (saved by
   ``[output] save``, started from by the next stage). The snapshots are removed once the
   stage has ended.
 * A resumed run reuses the rows of its previous attempt whose snapshot has the same
@@ -24,10 +24,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from . import artifacts
-from .fingerprint import files_fingerprint
-from .recipe import EvaluateSection
-from .selection import (
+from ..fingerprint import files_fingerprint
+from ..store import artifacts
+from ..store.local import read_jsonl, write_jsonl
+from ..verdicts.selection import (
     SELECTION_NOTE,
     NoPointPasses,
     Point,
@@ -37,13 +37,13 @@ from .selection import (
     passed,
     with_intervals,
 )
-from .store import read_jsonl, write_jsonl
+from .recipe import EvaluateSection
 
 SNAPSHOTS = "snapshots"
 
 
 class CheckpointSelection:
-    """Mixed into :class:`harness.pipeline.Run` (uses its record, model, log and evaluators)."""
+    """Mixed into :class:`harness.run.pipeline.Run` (uses its record, model, log and evaluators)."""
 
     # provided by Run
     record: dict[str, Any]
@@ -192,7 +192,7 @@ class CheckpointSelection:
         shutil.rmtree(work / SNAPSHOTS, ignore_errors=True)
 
     def _log_checkpoints(self, entry: dict[str, Any]) -> None:
-        from .reports.checkpoints import checkpoint_lines
+        from ..reports.checkpoints import checkpoint_lines
 
         for line in checkpoint_lines(entry):
             self.log(f"    {line}")

@@ -5,7 +5,7 @@ Every stage is timed and recorded as it ends (``record.partial.json``); a stage
 that raises marks the run failed with the stage, the error and the results of
 the stages before it kept. ``run.json`` is written last, atomically.
 
-Each train stage's model is saved in the run folder (see :mod:`harness.artifacts`);
+Each train stage's model is saved in the run folder (see :mod:`harness.store.artifacts`);
 ``Run(..., resume=RUN_ID)`` continues a failed or killed run in its own folder,
 reusing the stages that completed (see :meth:`Run._reusable`).
 """
@@ -23,16 +23,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import artifacts, data_prep, distributed
-from .cache import EvalCache
+from .. import distributed
+from ..contract.components import EvalContext, EvalResult, ModelHandle, TrainContext
+from ..contract.events import RunEnded, RunStarted, StageEnded
+from ..errors import HookFailed, RecipeError, StageError, StoreError
+from ..fingerprint import code_fingerprint
+from ..store import artifacts
+from ..store.cache import EvalCache
+from ..store.local import PARTIAL_FILE, RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
+from . import data_prep
 from .checkpoints import CheckpointSelection
-from .components import EvalContext, EvalResult, ModelHandle, TrainContext
 from .environment import environment, library_versions
-from .errors import HookFailed, RecipeError, StageError, StoreError
-from .events import RunEnded, RunStarted, StageEnded
-from .fingerprint import code_fingerprint
 from .recipe import EvaluateSection, LoadedRecipe
-from .store import PARTIAL_FILE, RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
 
 
 def _now() -> str:
@@ -80,7 +82,7 @@ class Run(CheckpointSelection):
         else:
             # one run folder: rank 0 creates it, the other ranks write nothing into it
             self.run_id, self.dir = distributed.from_main(lambda: store.new_run_dir(self.recipe.run.name))
-        # a sweep point (harness.sweep): its sweep id and grid values; a resumed point keeps them
+        # a sweep point (harness.run.sweep): its sweep id and grid values; a resumed point keeps them
         self.sweep = sweep or (self.previous or {}).get("sweep")
         self.started = time.time()
         self.components: list[dict[str, Any]] = list((self.previous or {}).get("components") or [])
@@ -113,7 +115,7 @@ class Run(CheckpointSelection):
         env = environment(cwd=self.loaded.base_dir)
         device = None
         if distributed.is_distributed():
-            from .runtime import pick_device
+            from ..runtime import pick_device
 
             device = pick_device()[0]
         env["distributed"] = distributed.describe(device)
@@ -388,8 +390,8 @@ class Run(CheckpointSelection):
     def _gates(self) -> dict[str, Any]:
         if not self.recipe.gates or not distributed.is_main():  # rank 0's verdict is every rank's
             return {}
-        from .gates import describe_gating, evaluate_gates, gating_summary
-        from .reports.render import gate_lines
+        from ..reports.render import gate_lines
+        from ..verdicts.gates import describe_gating, evaluate_gates, gating_summary
 
         reference = None
         if self.baseline:

@@ -1,8 +1,8 @@
 """Many runs: a grid of ``--set`` overrides (``harness sweep``) or a list of recipes
 (``harness submit``), each point an ordinary run in the store.
 
-Every point is loaded with :func:`harness.recipe.load_checked` (the ``--set`` path of
-``harness run``) and run with :func:`harness.pipeline.run_recipe`; its record carries
+Every point is loaded with :func:`harness.run.recipe.load_checked` (the ``--set`` path of
+``harness run``) and run with :func:`harness.run.pipeline.run_recipe`; its record carries
 ``sweep = {"id", "point"}`` and the tag ``sweep:<id>``. Two executors:
 
 * ``local``: the points one after another in this process;
@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import HarnessError
-from .store import is_remote_url
+from ..errors import HarnessError
+from ..store.local import is_remote_url
 
 EXECUTORS = ("local", "ray")
 PASSED, GATE_FAILED, NOT_RUN = 0, 1, 2
@@ -149,11 +149,11 @@ def run_point(point: dict[str, Any], store_root: str, sweep_id: str, use_cache: 
     """Load, check and run one point as an ordinary run (what ``harness run RECIPE --set ...`` does);
     the same function runs in this process (local) or in a Ray task. Never raises for the point's own
     failure: the result says how it ended (an :class:`Outcome` as a dict)."""
-    from . import console
+    from .. import console
+    from ..contract.plugins import get_host
+    from ..store.local import Store
     from .pipeline import run_recipe
-    from .plugins import get_host
     from .recipe import load_checked
-    from .store import Store
 
     os.environ.update(env or {})
     p = Point(**point)

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .resources import PACKAGE_PREFIX, recipes_dir
+from ..resources import PACKAGE_PREFIX, recipes_dir
 
 PATH_KEYS = ("path", "data_files")  # the component keys the recipe loader resolves as local paths
 

@@ -63,7 +63,7 @@ def host_name() -> tuple[str, str]:
 
 
 def environment(cwd: str | Path | None = None) -> dict[str, Any]:
-    from .runtime import accelerator_info
+    from ..runtime import accelerator_info
 
     git = git_state(cwd)
     host, source = host_name()

@@ -12,10 +12,9 @@ This module imports no ML library.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, ClassVar, Iterator
 
-from .components import Component
+from .component import Component
 
 #: What a key of an example holds; a format maps each of its keys to one role.
 ROLES = {
@@ -124,83 +123,3 @@ def text_slots(fmt: type[DataFormat], example: dict[str, Any], on: str) -> Itera
             if role == "conversation" and on != "all" and is_reply != (on == "completion"):
                 continue
             yield key, i
-
-
-# ------------------------------------------------------------------ lookup
-
-_active: "weakref.ReferenceType[Any] | None" = None
-
-
-def set_active_host(host: Any) -> None:
-    """Make ``host`` the one :func:`get_format` consults (the newest loaded host is the active one)."""
-    global _active
-    _active = weakref.ref(host)
-
-
-def _host(host: Any = None) -> Any:
-    if host is not None:
-        return host
-    active = _active() if _active is not None else None
-    if active is None:
-        from .plugins import get_host
-
-        active = get_host()
-    return active
-
-
-def registered_formats(host: Any = None) -> dict[str, type[DataFormat]]:
-    """``{name: format class}`` of every loaded format (of ``host``, default: the active host)."""
-    return {c.name: c.cls for c in _host(host).available("data_format")}
-
-
-class UnknownFormat(LookupError):
-    """No loaded data format has this name."""
-
-
-def get_format(name: str, host: Any = None) -> type[DataFormat]:
-    """The format class registered as ``name``; the error lists the loaded ones."""
-    formats = registered_formats(host)
-    if name in formats:
-        return formats[name]
-    from .plugins import UnknownComponent
-
-    try:
-        return _host(host).resolve("data_format", name).cls
-    except UnknownComponent as exc:
-        hint = "" if formats else " (no data formats are loaded: is the 'formats' plugin disabled?)"
-        raise UnknownFormat(exc.message + hint) from None
-
-
-class _FormatKeys:
-    """``{format name: keys}`` of the active host's formats: a live, read-only view.
-
-    Kept as ``harness.DATA_FORMATS`` for code written against the old closed table;
-    new code should use :func:`get_format` / :func:`registered_formats`.
-    """
-
-    def _table(self) -> dict[str, tuple[str, ...]]:
-        return {name: fmt.keys() for name, fmt in registered_formats().items()}
-
-    def __getitem__(self, name: str) -> tuple[str, ...]:
-        return get_format(name).keys()
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._table()
-
-    def __iter__(self):
-        return iter(self._table())
-
-    def __len__(self) -> int:
-        return len(self._table())
-
-    def keys(self):
-        return self._table().keys()
-
-    def values(self):
-        return self._table().values()
-
-    def items(self):
-        return self._table().items()
-
-
-DATA_FORMATS = _FormatKeys()

@@ -42,7 +42,7 @@ from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .errors import RecipeError
+from ..errors import RecipeError
 
 
 class GateSpec(BaseModel):

@@ -1,7 +1,7 @@
 """Choosing a checkpoint, or a sweep's run, on dev metrics: the ``[select]`` rule.
 
 One rule serves the in-run selection (a ``[[train]]`` stage with ``evaluate_every``,
-see :mod:`harness.pipeline`) and ``harness select SWEEP``. A *point* is one
+see :mod:`harness.run.pipeline`) and ``harness select SWEEP``. A *point* is one
 candidate (a checkpoint, a run) with its dev metrics and its gate verdicts on dev.
 
 * ``rule = "gates"``: the points whose dev metrics pass every gate; ``prefer =
@@ -19,7 +19,7 @@ candidate (a checkpoint, a run) with its dev metrics and its gate verdicts on de
   decide the verdict); ``on_none = "fail"`` fails the stage.
 
 Light to import (recipe validation uses it): the standard library, pydantic and
-:mod:`harness.gates` (itself no heavier); the statistics are imported when used.
+:mod:`harness.verdicts.gates` (itself no heavier); the statistics are imported when used.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def bootstrap_means(values: Sequence[float], *, seed: int = 0, n_boot: int = 200
 
     Resampling is over items, drawn as ``numpy.random.default_rng(seed).integers(0, n,
     size=(n_boot, n))`` in row chunks so memory stays bounded for large suites. Both
-    :func:`harness.compare.paired_bootstrap` and the gates draw from here, so a gate's interval
+    :func:`harness.verdicts.compare.paired_bootstrap` and the gates draw from here, so a gate's interval
     at the comparison's confidence is the comparison table's interval.
     """
     import numpy as np

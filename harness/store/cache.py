@@ -18,9 +18,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .components import EvalResult, Metric, TaskInfo
-from .fingerprint import content_hash
-from .store import write_json
+from ..contract.components import EvalResult, Metric, TaskInfo
+from ..fingerprint import content_hash
+from .local import write_json
 
 
 def default_cache_dir() -> Path:

@@ -10,7 +10,7 @@ What it writes (for ``demo`` with ``--hooks evaluator,filter``)::
     demo/tests/conftest.py           uses harness.testing's fixtures
     demo/tests/test_demo.py          one test per hook, on the tiny model; they pass as generated
 
-The templates are files in ``harness/scaffold_templates/`` (``$name``-style placeholders).
+The templates are files in ``harness/contract/scaffold_templates/`` (``$name``-style placeholders).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from .resources import package_file
+from ..resources import package_file
 
 #: hook name on the command line -> (hookspec implemented, template module)
 HOOKS: dict[str, tuple[str, str]] = {
@@ -73,10 +73,8 @@ def render(name: str, hooks: list[str]) -> dict[str, str]:
         raise ScaffoldError(f"plugin name {name!r}: use lower-case letters, digits and '-' "
                             "(it becomes the entry-point name; the package is harness-NAME)")
     sk = PluginSkeleton(name)
-    from . import __version__
-
     values = {"name": sk.name, "distribution": sk.distribution, "package": sk.package,
-              "hooks": ", ".join(hooks), "harness_version": __version__}
+              "hooks": ", ".join(hooks), "harness_version": _installed_version()}
     modules = [HOOKS[h][1] for h in hooks]
     init_lines = [f"from .{m} import {HOOKS[h][0]}  # noqa: F401" for h, m in zip(hooks, modules)]
     files = {
@@ -105,3 +103,11 @@ def write_plugin(name: str, dest: Path, hooks: list[str]) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def _installed_version() -> str:
+    """The installed harness's version, which a new plugin requires at least. Read from the
+    distribution's metadata: importing ``harness`` itself from here would import every layer."""
+    from importlib.metadata import version
+
+    return version("posttrain-harness")

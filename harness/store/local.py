@@ -34,15 +34,15 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, ClassVar, Iterable, Iterator
 
-from .errors import StoreError
+from ..errors import StoreError
 
 RECORD_FILE = "run.json"
 PARTIAL_FILE = "record.partial.json"
 OWNER_FILE = ".owner.json"  # host and pid of the process writing an unfinished run
 QUARANTINE_DIR = "quarantine"
-INDEX_DIR = "index"  # a remote store's derived index (harness.store_index); never a run folder
+INDEX_DIR = "index"  # a remote store's derived index (harness.store.index); never a run folder
 UNPACK_PREFIX = ".unpack-"  # temporary folders of `harness unpack`, renamed into place when complete
 SCHEMA_VERSION = 1
 #: random bits in a run id: 64 (16 hex digits)
@@ -280,16 +280,25 @@ def _slug(name: str) -> str:
 
 class Store:
     """A directory of run folders. ``Store("s3://bucket/runs")`` (any fsspec URL but ``file://``)
-    gives a :class:`harness.remote_store.RemoteStore`: the same layout behind fsspec."""
+    gives a :class:`harness.store.remote.RemoteStore`: the same layout behind fsspec."""
 
     #: whether the runs live behind fsspec (the local ``root`` is then a staging folder and cache)
     is_remote = False
 
+    #: the subclass that serves URLs (``harness.store.remote.RemoteStore`` names itself here when
+    #: its module is imported, which ``harness.store``'s ``__init__`` does): this module never imports it
+    url_store: ClassVar[type["Store"] | None] = None
+
+    def __init_subclass__(cls, *, serves_urls: bool = False, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if serves_urls:
+            Store.url_store = cls
+
     def __new__(cls, root: str | os.PathLike | None = None):
         if cls is Store and is_remote_url(root if root is not None else default_store_path()):
-            from .remote_store import RemoteStore
-
-            return super().__new__(RemoteStore)
+            if Store.url_store is None:
+                raise StoreError("no store class serves URLs: import harness.store, not harness.store.local")
+            return super().__new__(Store.url_store)
         return super().__new__(cls)
 
     def __init__(self, root: str | os.PathLike | None = None):

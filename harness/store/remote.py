@@ -39,8 +39,9 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from .errors import StoreError
-from .store import (
+from ..errors import StoreError
+from .index import summary_of
+from .local import (
     INDEX_DIR,
     OWNER_FILE,
     PARTIAL_FILE,
@@ -53,7 +54,6 @@ from .store import (
     parse_record,
     record_problem,
 )
-from .store_index import summary_of
 
 #: a run's scratch folder (checkpoints of a stage in progress): stays in the local staging folder
 SCRATCH_DIR = "work"
@@ -107,7 +107,7 @@ def mirror_dir(url: str) -> Path:
     return Path(base).expanduser() / f"{slug}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
 
 
-class RemoteStore(Store):
+class RemoteStore(Store, serves_urls=True):
     """The run store at an fsspec URL (see the module's docstring)."""
 
     is_remote = True
@@ -184,7 +184,7 @@ class RemoteStore(Store):
 
     @staticmethod
     def _reserved() -> tuple[str, ...]:
-        from .store import QUARANTINE_DIR
+        from .local import QUARANTINE_DIR
 
         return (QUARANTINE_DIR, INDEX_DIR)
 
