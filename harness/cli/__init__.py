@@ -48,6 +48,7 @@ def _add_builtin_commands() -> None:
         plugins_cmd,
         plugins_new_cmd,
         recipes_cmd,
+        report_cmd,
         results_cmd,
         run_cmd,
         runs_cmd,
@@ -56,7 +57,7 @@ def _add_builtin_commands() -> None:
         sweep_cmd,
     )
 
-    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, recipes_cmd, results_cmd,
+    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, report_cmd, dashboard_cmd, recipes_cmd, results_cmd,
                    store_cmd, export_cmd, sweep_cmd, select_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)

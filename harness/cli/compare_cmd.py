@@ -167,13 +167,14 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     from ..reports.junit import write_junit
     from ..reports.summary import write_summary
     from ..store.local import CorruptRecord, RunNotFound
-    from ..verdicts.compare import CompareError, compare_records, final_phase
+    from ..verdicts.compare import CompareError, compare_records
     from ..verdicts.gates import (
         GateSpecError,
         describe_gating,
         evaluate_gates,
         gates_passed,
         gating_summary,
+        load_reference,
         parse_gate_option,
     )
 
@@ -217,11 +218,12 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     reference = None
     if baseline:
         try:
-            base = store.load(baseline)
-            phase = final_phase(base)
-            reference = (base, store.samples(base["id"], phase), phase)
-        except (RunNotFound, CompareError, CorruptRecord) as exc:
+            reference = load_reference(store, baseline)
+        except (RunNotFound, CorruptRecord) as exc:
             fail(f"baseline: {exc}")
+        if reference.phase is None:
+            fail(f"baseline: run {reference.record['id']!r} has no metrics "
+                 f"(status: {reference.record.get('status', 'unknown')})")
     try:
         results = evaluate_gates(gates, record, before_samples=before, after_samples=after,
                                  reference=reference, policy=policy)
@@ -255,6 +257,4 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
 
 
-from .report_cmd import report  # noqa: E402  (registered with the comparison commands)
-
-COMMANDS = [compare, gate, report]
+COMMANDS = [compare, gate]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from ..errors import HarnessError
 from ..resources import package_file
 
 #: hook name on the command line -> (hookspec implemented, template module)
@@ -36,7 +37,7 @@ DEFAULT_HOOKS = ("evaluator",)
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(HarnessError, ValueError):
     """The plugin cannot be written: a bad name, an unknown hook, or a folder in the way."""
 
 

@@ -19,11 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..contract.record import final_phase
+from ..errors import StoreError
+
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "every_eval_ever"
 FORMATS = ("lm-eval", "eee", "model-index")
 
 
-class ExportError(ValueError):
+class ExportError(StoreError, ValueError):
     pass
 
 
@@ -31,7 +34,7 @@ def pick_phase(record: dict[str, Any], phase: str | None) -> str:
     """``phase`` if the run has metrics for it; default the final one (``after``, else ``before``)."""
     metrics = record.get("metrics") or {}
     if phase is None:
-        phase = "after" if metrics.get("after") else "before"
+        phase = final_phase(record) or "before"
     if not metrics.get(phase):
         have = ", ".join(p for p in ("before", "after") if metrics.get(p)) or "none"
         raise ExportError(f"run {record.get('id')!r} has no '{phase}' metrics (phases with metrics: {have}); "

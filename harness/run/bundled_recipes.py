@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ..errors import HarnessError
 from ..resources import PACKAGE_PREFIX, recipes_dir
 
 PATH_KEYS = ("path", "data_files")  # the component keys the recipe loader resolves as local paths
@@ -55,7 +56,7 @@ def relative_data_paths(path: Path) -> list[str]:
     return out
 
 
-class CopyError(ValueError):
+class CopyError(HarnessError, ValueError):
     """A recipe copy would overwrite a file or write outside its folder."""
 
 

@@ -1,5 +1,5 @@
-"""Evaluation during training and checkpoint selection: the part of :class:`harness.run.pipeline.Run`
-that serves ``[[train]] evaluate_every = N`` and ``[select]``.
+"""Evaluation during training and checkpoint selection: what :class:`harness.run.pipeline.Run` asks
+:class:`CheckpointSelector` for to serve ``[[train]] evaluate_every = N`` and ``[select]``.
 
 * ``evaluate-before-dev`` (a stage after ``evaluate-before``): the starting model on the
   **dev** items of every ``[[evaluate]]`` table: the base the checkpoints' change gates
@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..fingerprint import files_fingerprint
 from ..store import artifacts
@@ -39,118 +39,119 @@ from ..verdicts.selection import (
 )
 from .recipe import EvaluateSection
 
+if TYPE_CHECKING:
+    from .pipeline import Run
+
 SNAPSHOTS = "snapshots"
 
 
-class CheckpointSelection:
-    """Mixed into :class:`harness.run.pipeline.Run` (uses its record, model, log and evaluators)."""
+class CheckpointSelector:
+    """Evaluation during training and the choice of a checkpoint, for one run: reads the run's
+    recipe, record and previous attempt, evaluates through ``run.evaluations``, and hands back
+    the chosen model."""
 
-    # provided by Run
-    record: dict[str, Any]
-    recipe: Any
-    dir: Path
-    model: Any
-    previous: dict[str, Any] | None
-    log: Any
+    def __init__(self, run: "Run"):
+        self.run = run
+        self.snapshots: dict[int, dict[str, Any]] = {}
 
-    def _selects(self) -> bool:
-        return any(t.evaluate_every for t in self.recipe.train)
+    def selects(self) -> bool:
+        return any(t.evaluate_every for t in self.run.recipe.train)
 
     @staticmethod
-    def _dev_section(section: EvaluateSection) -> EvaluateSection:
+    def dev_section(section: EvaluateSection) -> EvaluateSection:
         return EvaluateSection.model_validate({**section.model_dump(), "split": "dev"})
 
-    def _evaluate_dev(self, phase: str) -> tuple[dict, list[dict], dict, bool]:
+    def evaluate_dev(self, phase: str) -> tuple[dict, list[dict], dict, bool]:
         """Every ``[[evaluate]]`` table on its dev items: ``(metrics, samples, tasks, all cached)``."""
-        sections = [self._dev_section(s) for s in self.recipe.evaluate]
-        metrics, samples, tasks, _, cached = self._run_sections(sections, phase)  # type: ignore[attr-defined]
+        sections = [self.dev_section(s) for s in self.run.recipe.evaluate]
+        metrics, samples, tasks, _, cached = self.run.evaluations.run_sections(sections, phase)
         return metrics, samples, tasks, all(cached) if cached else False
 
-    def _evaluate_dev_base(self) -> dict[str, Any]:
-        metrics, samples, tasks, cached = self._evaluate_dev("before-dev")
+    def evaluate_dev_base(self) -> dict[str, Any]:
+        metrics, samples, tasks, cached = self.evaluate_dev("before-dev")
         rel = "samples/before-dev.jsonl"
-        write_jsonl(self.dir / rel, samples)
-        self.record["selection"] = {"split": "dev", "note": SELECTION_NOTE,
+        write_jsonl(self.run.dir / rel, samples)
+        self.run.record["selection"] = {"split": "dev", "note": SELECTION_NOTE,
                                     "base": {"metrics": with_intervals(metrics, samples), "samples": rel,
                                              "tasks": tasks}}
         for key, m in sorted(metrics.items()):
-            self.log(f"    {key + ' (dev)':<40} {m['value']:.3f}")
+            self.run.log(f"    {key + ' (dev)':<40} {m['value']:.3f}")
         return {"items": len(samples), "cached": cached, "split": "dev"}
 
-    def _snapshot_context(self, stage: str, work: Path, every: int | None) -> dict[str, Any]:
+    def snapshot_context(self, stage: str, work: Path, every: int | None) -> dict[str, Any]:
         """The TrainContext fields that ask the trainer for a snapshot every ``every`` steps."""
         if not every:
             return {}
         folder = work / SNAPSHOTS
         saved: dict[int, dict[str, Any]] = {}
-        self._snapshots = saved
+        self.snapshots = saved
 
         def save(step: int, handle) -> None:
-            entry = artifacts.save_model(handle, folder / f"step-{step:06d}", stage=stage, run_dir=self.dir)
+            entry = artifacts.save_model(handle, folder / f"step-{step:06d}", stage=stage, run_dir=self.run.dir)
             saved[step] = entry
-            self.log(f"    checkpoint step {step} saved ({entry['fingerprint']})")
+            self.run.log(f"    checkpoint step {step} saved ({entry['fingerprint']})")
 
         return {"snapshot_every": every, "snapshot": save}
 
-    def _found_snapshots(self, work: Path) -> list[tuple[int, Path]]:
+    def found_snapshots(self, work: Path) -> list[tuple[int, Path]]:
         """Complete snapshot folders (a killed attempt's included), by step."""
         folder = work / SNAPSHOTS
         found = [(int(p.name.split("-")[-1]), p) for p in folder.glob("step-*")
                  if p.is_dir() and p.name.split("-")[-1].isdigit()] if folder.is_dir() else []
         return sorted(found)
 
-    def _previous_rows(self, stage: str) -> dict[str, dict[str, Any]]:
+    def previous_rows(self, stage: str) -> dict[str, dict[str, Any]]:
         """Checkpoint rows the previous attempt recorded for this stage, by snapshot fingerprint."""
         rows: dict[str, dict[str, Any]] = {}
-        for s in (self.previous or {}).get("stages") or []:
+        for s in (self.run.previous or {}).get("stages") or []:
             if s.get("name") == stage:
                 rows.update({r["fingerprint"]: r for r in s.get("checkpoints") or [] if r.get("fingerprint")})
         return rows
 
-    def _select_checkpoint(self, stage: str, work: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    def select(self, stage: str, work: Path, entry: dict[str, Any]) -> dict[str, Any]:
         """Evaluate every snapshot on dev, choose one, make it the stage's model; the stage
         summary's ``checkpoints`` and ``selection``."""
-        trained = self.model
-        snapshots = self._found_snapshots(work)
+        trained = self.run.model
+        snapshots = self.found_snapshots(work)
         if not snapshots:
             raise RuntimeError(f"stage '{stage}' asked for evaluate_every but the trainer saved no checkpoint")
-        base = (self.record.get("selection") or {}).get("base") or {}
-        base_samples = read_jsonl(self.dir / base["samples"]) if base.get("samples") else []
-        previous = self._previous_rows(stage)
-        dev_policy = self.recipe.select.dev_policy(self.recipe.gating) if self.recipe.select else self.recipe.gating
-        known = {artifacts.resolve_path(e, self.dir): e["fingerprint"] for e in getattr(self, "_snapshots", {}).values()}
+        base = (self.run.record.get("selection") or {}).get("base") or {}
+        base_samples = read_jsonl(self.run.dir / base["samples"]) if base.get("samples") else []
+        previous = self.previous_rows(stage)
+        dev_policy = self.run.recipe.select.dev_policy(self.run.recipe.gating) if self.run.recipe.select else self.run.recipe.gating
+        known = {artifacts.resolve_path(e, self.run.dir): e["fingerprint"] for e in self.snapshots.values()}
         rows: list[dict[str, Any]] = []
         entry["checkpoints"] = rows
         for step, folder in snapshots:
             fingerprint = known.get(folder) or files_fingerprint(folder)
             if fingerprint in previous and previous[fingerprint].get("step") == step:
                 rows.append({**previous[fingerprint], "reused": True})
-                self.log(f"    checkpoint step {step}: dev results reused from the previous attempt")
-                self._save_partial()  # type: ignore[attr-defined]
+                self.run.log(f"    checkpoint step {step}: dev results reused from the previous attempt")
+                self.run.save_partial()
                 continue
-            self.model = self._load_snapshot(folder, fingerprint, trained, step)
-            metrics, samples, tasks, cached = self._evaluate_dev(f"checkpoint-{step}")
+            self.run.model = self.load_snapshot(folder, fingerprint, trained, step)
+            metrics, samples, tasks, cached = self.evaluate_dev(f"checkpoint-{step}")
             rel = f"samples/checkpoints/{stage}/step-{step}.jsonl"
-            write_jsonl(self.dir / rel, samples)
-            gates = dev_gates(self.recipe.gates, dev_policy, base_metrics=base.get("metrics") or {},
+            write_jsonl(self.run.dir / rel, samples)
+            gates = dev_gates(self.run.recipe.gates, dev_policy, base_metrics=base.get("metrics") or {},
                               base_samples=base_samples, base_tasks=base.get("tasks") or {},
-                              metrics=metrics, samples=samples, tasks=tasks) if self.recipe.gates else []
+                              metrics=metrics, samples=samples, tasks=tasks) if self.run.recipe.gates else []
             rows.append({"step": step, "fingerprint": fingerprint, "metrics": with_intervals(metrics, samples),
                          "samples": rel, "gates": gates, "passed": passed(gates), "cached": cached})
-            self._save_partial()  # type: ignore[attr-defined]
+            self.run.save_partial()
         points = [Point(f"step {r['step']}", r["step"], r["metrics"], r["passed"]) for r in rows]
-        if self.recipe.select is None:
+        if self.run.recipe.select is None:
             selection: dict[str, Any] = {"rule": None, "reason": "no [select] table: the final checkpoint is the stage's output",
                          "fallback": False, "qualifying": []}
             chosen_step = rows[-1]["step"]
         else:
-            spec: SelectSpec = self.recipe.select
+            spec: SelectSpec = self.run.recipe.select
             try:
-                choice = choose_or_fallback(points, spec, has_gates=bool(self.recipe.gates))
+                choice = choose_or_fallback(points, spec, has_gates=bool(self.run.recipe.gates))
             except NoPointPasses as exc:
                 entry["selection"] = {"rule": spec.model_dump(), "step": None, "reason": str(exc),
                                       "note": SELECTION_NOTE}
-                self._log_checkpoints(entry)
+                self.log_checkpoints(entry)
                 raise
             assert choice.point is not None
             selection = {**choice.to_dict(), "rule": spec.model_dump()}
@@ -160,22 +161,22 @@ class CheckpointSelection:
         # checkpoints are evaluated on the device and in the precision the trained model had
         selection.update(step=chosen_step, fingerprint=row["fingerprint"], note=SELECTION_NOTE,
                          device=trained.device, dtype=trained.dtype)
-        self.model = self._load_snapshot(folder, row["fingerprint"], trained, chosen_step)
-        self.model.meta["selected_checkpoint"] = chosen_step
+        self.run.model = self.load_snapshot(folder, row["fingerprint"], trained, chosen_step)
+        self.run.model.meta["selected_checkpoint"] = chosen_step
         del trained
         gc.collect()
         entry["selection"] = selection
-        self._log_checkpoints(entry)
+        self.log_checkpoints(entry)
         return {"checkpoints": rows, "selection": selection}
 
-    def _load_snapshot(self, folder: Path, fingerprint: str, trained, step: int):
+    def load_snapshot(self, folder: Path, fingerprint: str, trained, step: int):
         model = artifacts.load_saved(folder, name=trained.name, loader=trained.loader, device=trained.device,
                                      dtype=trained.dtype, meta={**trained.meta, "checkpoint_step": step})
         model.use_saved(folder, fingerprint)
         return model
 
     @staticmethod
-    def _selected_adapter(summary: dict[str, Any], adapter_dir: Path | None) -> Path | None:
+    def selected_adapter(summary: dict[str, Any], adapter_dir: Path | None) -> Path | None:
         """The LoRA adapter a trainer wrote is the final step's: kept only when that step was selected."""
         sel = summary.get("selection")
         if adapter_dir is None or sel is None or sel["step"] == summary["checkpoints"][-1]["step"]:
@@ -185,14 +186,14 @@ class CheckpointSelection:
         shutil.rmtree(adapter_dir, ignore_errors=True)
         return None
 
-    def _drop_snapshots(self, work: Path, *, saved: bool) -> None:
+    def drop_snapshots(self, work: Path, *, saved: bool) -> None:
         """The selected weights now live in the stage's output (or in memory only): the snapshots go."""
         if not saved:
-            self.model.files = None  # its folder goes; the fingerprint stays known
+            self.run.model.files = None  # its folder goes; the fingerprint stays known
         shutil.rmtree(work / SNAPSHOTS, ignore_errors=True)
 
-    def _log_checkpoints(self, entry: dict[str, Any]) -> None:
+    def log_checkpoints(self, entry: dict[str, Any]) -> None:
         from ..reports.checkpoints import checkpoint_lines
 
         for line in checkpoint_lines(entry):
-            self.log(f"    {line}")
+            self.run.log(f"    {line}")

@@ -12,8 +12,10 @@ import copy
 import tomllib
 from typing import Any
 
+from ..errors import HarnessError
 
-class OverrideError(ValueError):
+
+class OverrideError(HarnessError, ValueError):
     def __init__(self, expr: str, message: str):
         self.expr = expr
         self.message = message

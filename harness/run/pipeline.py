@@ -5,9 +5,10 @@ Every stage is timed and recorded as it ends (``record.partial.json``); a stage
 that raises marks the run failed with the stage, the error and the results of
 the stages before it kept. ``run.json`` is written last, atomically.
 
-Each train stage's model is saved in the run folder (see :mod:`harness.store.artifacts`);
-``Run(..., resume=RUN_ID)`` continues a failed or killed run in its own folder,
-reusing the stages that completed (see :meth:`Run._reusable`).
+What each stage does is in :mod:`.stages` (evaluations through :mod:`.evaluation`,
+checkpoint selection through :mod:`.checkpoints`); this module orders, times and records
+them. ``Run(..., resume=RUN_ID)`` continues a failed or killed run in its own folder,
+reusing the stages that completed (:mod:`.resume`).
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import distributed
-from ..contract.components import EvalContext, EvalResult, ModelHandle, TrainContext
+from ..contract.components import ModelHandle
 from ..contract.events import RunEnded, RunStarted, StageEnded
 from ..errors import HookFailed, RecipeError, StageError, StoreError
-from ..fingerprint import code_fingerprint
 from ..store import artifacts
 from ..store.cache import EvalCache
-from ..store.local import PARTIAL_FILE, RECORD_FILE, SCHEMA_VERSION, Store, read_jsonl, write_json, write_jsonl
-from . import data_prep
-from .checkpoints import CheckpointSelection
-from .environment import environment, library_versions
-from .recipe import EvaluateSection, LoadedRecipe
+from ..store.local import PARTIAL_FILE, RECORD_FILE, SCHEMA_VERSION, Store, write_json
+from . import resume as resuming
+from .checkpoints import CheckpointSelector
+from .environment import environment
+from .evaluation import Evaluations
+from .recipe import LoadedRecipe
+from .stages import Stages
 
 
 def _now() -> str:
@@ -52,8 +54,8 @@ class StageFailed(StageError):
         self.original = exc
 
 
-class Run(CheckpointSelection):
-    """One execution of a recipe against a store."""
+class Run:
+    """One execution of a recipe against a store: its record, its folder and its stages in order."""
 
     def __init__(self, loaded: LoadedRecipe, host, store: Store, *, use_cache: bool = True,
                  kind: str = "run", baseline: str | None = None, log: Callable[[str], None] = _echo,
@@ -67,8 +69,13 @@ class Run(CheckpointSelection):
         self.kind = kind
         self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
         self.previous: dict[str, Any] | None = None
+        self.model: ModelHandle | None = None  # the current model: loaded, then trained, stage by stage
+        self.datasets: dict[str, Any] = {}
+        self.stages = Stages(self)
+        self.evaluations = Evaluations(self)
+        self.checkpoints = CheckpointSelector(self)
         distributed.init()  # under a launcher: the process group (accelerate), before any collective
-        if distributed.is_distributed() and self._selects():
+        if distributed.is_distributed() and self.checkpoints.selects():
             # snapshots are written by rank 0 into its run folder; the other ranks could not load them
             raise RecipeError(str(loaded.path or "recipe"), [(
                 "train.evaluate_every", f"checkpoint selection runs in one process; this run has "
@@ -76,7 +83,7 @@ class Run(CheckpointSelection):
                 "and [select] (docs/selection.md)")])
         if resume:
             self.previous = store.load(resume)
-            _refuse_if_running(self.previous)
+            resuming.refuse_if_running(self.previous)
             self.run_id, self.dir = self.previous["id"], store.run_dir(self.previous["id"])
             self.kind = self.previous.get("kind", kind)
         else:
@@ -89,7 +96,7 @@ class Run(CheckpointSelection):
         self.record: dict[str, Any] = self._skeleton()
         self.model_root = artifacts.artifact_root(self.dir, self.run_id, self.recipe.output.path)
         # a resume decides what it keeps before anything is written (a completed run is refused)
-        self.reused, self.reload_from = self._reusable(self._plan()) if self.previous else ([], None)
+        self.reused, self.reload_from = self._resume_plan() if self.previous else ([], None)
 
     # ------------------------------------------------------------ record
 
@@ -121,7 +128,7 @@ class Run(CheckpointSelection):
         env["distributed"] = distributed.describe(device)
         return env
 
-    def _save_partial(self) -> None:
+    def save_partial(self) -> None:
         if not distributed.is_main():
             return
         write_json(self.dir / PARTIAL_FILE, self.record)
@@ -130,7 +137,7 @@ class Run(CheckpointSelection):
         except StoreError as exc:
             self.log(f"    warning: {exc}")
 
-    def _use(self, role: str, kind: str, name: str, params: dict) -> Any:
+    def use(self, role: str, kind: str, name: str, params: dict) -> Any:
         comp = self.host.create(kind, name, params)
         entry = {"role": role, **comp.registered_as.describe(self.host), "params": comp.params_dict()}
         if entry not in self.components:  # evaluators are created again for the "after" phase
@@ -151,7 +158,7 @@ class Run(CheckpointSelection):
                 distributed.failed_ranks(exc)
             self._stage_failed(entry, name, kind, t0, exc)
         entry.update(status="ok", duration_s=round(time.perf_counter() - t0, 3), **summary)
-        self._save_partial()
+        self.save_partial()
         hook_failures = self._main_hooks(
             "on_stage_end", event=StageEnded(self.run_id, name, kind, "ok", entry["duration_s"], summary))
         peer = distributed.peers_failed(hook_failures[0] if hook_failures else None)
@@ -165,7 +172,7 @@ class Run(CheckpointSelection):
                      error=f"{type(exc).__name__}: {exc}")
         self.record["error"] = {"stage": name, "type": type(exc).__name__, "message": str(exc),
                                 "traceback": "".join(traceback.format_exception(exc))}
-        self._save_partial()
+        self.save_partial()
         # the stage's own error is the run's error; a hook failing on top of it is only noted
         self._note_hook_failures(self._main_hooks(
             "on_stage_end", event=StageEnded(self.run_id, name, kind, "failed", entry["duration_s"], {},
@@ -176,241 +183,19 @@ class Run(CheckpointSelection):
         """Lifecycle hooks run on rank 0 only (trackers, notifiers: one run, one call)."""
         return self.host.call_each(hook, **kwargs) if distributed.is_main() else []
 
-    def _load_model(self) -> dict[str, Any]:
-        m = self.recipe.model
-        self.model: ModelHandle = self._use("model", "model", m.loader, m.params()).load()
-        # no weight hashing when the cache is off: the fingerprint is recorded if something computes it
-        self.record["model"] = self.model.describe(fingerprint=self.cache is not None and distributed.is_main())
-        return {"device": self.model.device, "dtype": self.model.dtype}
 
-    def _reload_saved(self, entry: dict[str, Any]) -> dict[str, Any]:
-        """Resume: the model the last reused train stage saved, on the base model's device/dtype."""
-        folder = artifacts.resolve_path(entry, self.dir)
-        base = (self.previous or {}).get("model") or {}
-        self.model = artifacts.load_saved(folder, name=base.get("name") or folder.name,
-                                          loader=base.get("loader") or "run", device=base.get("device", "cpu"),
-                                          dtype=base.get("dtype", "float32"),
-                                          meta={"reloaded_from": entry["path"]})
-        self.model.use_saved(folder, entry["fingerprint"])
-        return {"device": self.model.device, "dtype": self.model.dtype, "resumed": "reloaded",
-                "reloaded_from": entry["path"]}
 
-    def _prepare_data(self) -> dict[str, Any]:
-        self.datasets = {}
-        self.record["data"] = []  # a resumed run prepares its data again
-        for d in self.recipe.data:
-            source = self._use(f"data:{d.name}", "data_source", d.source, d.params())
-            examples = source.load(seed=self.recipe.run.seed)
-            filters: list[tuple[Any, str, str]] = [
-                (self._use(f"data:{d.name}:filter", "safety_filter", f.filter, f.params()), f.action, f.on)
-                for f in d.filters]
-            data, report = data_prep.prepare(d.name, d.source, source.data_format(), examples, filters,
-                                             d.pair_checks, self.host.filter_detecting,
-                                             formats=lambda n: self.host.resolve("data_format", n).cls)
-            self.datasets[d.name] = data
-            if getattr(source, "stats", None):  # e.g. rows a bundled source skipped, and why
-                report["source_stats"] = source.stats
-            self.record["data"].append(report)
-            self.log(f"    {d.name}: {report['rows_in']} rows in, {report['rows_out']} kept")
-        return {"rows": {name: len(ds.examples) for name, ds in self.datasets.items()}}
 
-    def _run_sections(self, sections: list[EvaluateSection], phase: str
-                      ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], int, list[bool]]:
-        """Every section on the current model: ``(metrics, samples, tasks, items, cache hits)``."""
-        metrics: dict[str, Any] = {}
-        samples: list[dict[str, Any]] = []
-        tasks: dict[str, Any] = {}
-        n_items, cached = 0, []
-        for i, section in enumerate(sections):
-            result, hit = self._evaluate_one(i, section, phase)
-            label = section.name or section.evaluator
-            cached.append(hit)
-            for key, metric in result.metrics.items():
-                metrics[key] = metric.to_dict()
-            for suite, task in result.tasks.items():
-                tasks[suite] = {**vars(task), "evaluator": label}
-            for row in result.samples:
-                samples.append({"evaluator": label, **row})
-            n_items += len(result.samples)
-        return metrics, samples, tasks, n_items, cached
 
-    def _evaluate(self, phase: str) -> dict[str, Any]:
-        metrics, samples, tasks, n_items, cached = self._run_sections(self.recipe.evaluate, phase)
-        self.record["tasks"].update(tasks)
-        self.record["metrics"][phase] = metrics
-        rel = f"samples/{phase}.jsonl"
-        if distributed.is_main():
-            write_jsonl(self.dir / rel, samples)
-        self.record["samples"][phase] = rel
-        for key, m in sorted(metrics.items()):
-            err = f" ± {m['stderr']:.3f}" if m.get("stderr") is not None else ""
-            self.log(f"    {key:<40} {m['value']:.3f}{err}")
-        return {"items": n_items, "cached": all(cached) if cached else False}
 
-    def _evaluate_one(self, i: int, section: EvaluateSection, phase: str) -> tuple[EvalResult, bool]:
-        role = f"evaluate:{section.name or section.evaluator}"
-        evaluator = self._use(role, "evaluator", section.evaluator, section.params())
-        filters = {f.filter.split("/")[-1]: self._use(f"{role}:filter", "safety_filter", f.filter, f.params())
-                   for f in section.filters}
-        # rank 0 alone reads (and later writes) the cache; every rank follows its hit or miss
-        key, hit = distributed.from_main(lambda: self._cache_lookup(evaluator, filters, section, phase))
-        if hit is not None:
-            self.log(f"    {evaluator.registered_as.fullname}: cache hit ({key})")
-            return hit, True
-        ctx = EvalContext(phase=phase, seed=self.recipe.run.seed, work_dir=self.dir / "work" / f"{phase}-{i}",
-                          filters=filters, log=self.log, recipe_dir=self.loaded.path and self.loaded.base_dir)
-        result = evaluator.evaluate(self.model, ctx)
-        # data-parallel evaluators gather on rank 0; rank 0's result is the run's on every rank
-        result = distributed.broadcast_object(result)
-        if key is not None and self.cache is not None and distributed.is_main():
-            self.cache.put(key, result, {"run": self.run_id, "model": self.model.name})
-        return result, False
 
-    def _cache_lookup(self, evaluator, filters: dict[str, Any], section: EvaluateSection,
-                      phase: str) -> tuple[str | None, EvalResult | None]:
-        """The evaluation's cache key (None: not cached) and the cached result (None: a miss)."""
-        if self.cache is None or not section.cache:
-            return None, None
-        item_fp = evaluator.fingerprint()
-        if item_fp is None:
-            return None, None
-        info = evaluator.registered_as
-        version = self.host.plugins[info.plugin].version if info.plugin in self.host.plugins else None
-        # a filter's code and weights decide verdicts too: an updated filter must miss the cache
-        filter_fp = {n: [f.registered_as.fullname, f.params_dict(), type(f).code_fingerprint(), f.fingerprint()]
-                     for n, f in filters.items()}
-        key = self.cache.key(model_fingerprint=self.model.fingerprint(),
-                             tokenizer_fingerprint=self.model.tokenizer_fingerprint(),
-                             generation=self.model.generation_settings(),
-                             evaluator=info.fullname, evaluator_version=version,
-                             evaluator_code=code_fingerprint(info.cls),
-                             evaluator_fingerprint=f"{item_fp}:{filter_fp}",
-                             libraries=library_versions())
-        if self.record["model"].get("fingerprint") is None and phase == "before":
-            self.record["model"]["fingerprint"] = self.model.fingerprint()
-        return key, self.cache.get(key)
 
-    def _train(self, i: int) -> dict[str, Any]:
-        section = self.recipe.train[i]
-        trainer = self._use(f"train:{i}", "trainer", section.trainer, section.params())
-        data = self.datasets[section.data]
-        stage = section.name or f"train-{i}-{section.trainer}"
-        final = i == len(self.recipe.train) - 1
-        save = self.recipe.output.save == "stages" or (self.recipe.output.save == "final" and final)
-        work = self.dir / "work" / stage
-        checkpoint = self._checkpoint(work) if self.previous else None
-        ctx = TrainContext(stage=stage, seed=self.recipe.run.seed, output_dir=work, log=self.log,
-                           resume_from_checkpoint=str(checkpoint) if checkpoint else None,
-                           adapter_dir=work / "adapter-written" if save and distributed.is_main() else None,
-                           recipe_dir=self.loaded.path and self.loaded.base_dir,
-                           rewards=self._rewards(i, section),
-                           weights_dtype=_explicit_dtype(self.recipe.model.params()), **self._tracker_context(),
-                           **self._snapshot_context(stage, work, section.evaluate_every))
-        if checkpoint:
-            self.log(f"    resuming {stage} from {checkpoint.relative_to(self.dir)}")
-        result = trainer.train(self.model, data, ctx)
-        self.model = result.model
-        self.model.weights_changed()
-        summary: dict[str, Any] = {}
-        if section.evaluate_every:  # the [select]ed checkpoint becomes this stage's model
-            summary.update(self._select_checkpoint(stage, work, self.record["stages"][-1]))
-        if checkpoint:
-            summary["resumed"] = "from_checkpoint"
-            summary["resumed_from_checkpoint"] = checkpoint.relative_to(self.dir).as_posix()
-        if save and distributed.is_main():  # the ranks hold the same weights: one copy is saved
-            summary["saved"] = self._save_stage(stage, final, self._selected_adapter(summary, ctx.adapter_dir))
-        if section.evaluate_every:
-            self._drop_snapshots(work, saved=save)
-        rel = f"train/{i}-{section.trainer}.jsonl"
-        if distributed.is_main():
-            write_jsonl(self.dir / rel, result.log)
-        self.record["training"].append({"stage": stage, "trainer": section.trainer, "data": section.data,
-                                        "examples": len(data.examples), "log": rel,
-                                        "metrics": result.metrics})
-        throughput = {k: v for k, v in result.metrics.items()
-                      if k in ("train_samples_per_second", "train_steps_per_second", "tokens_per_second")}
-        return {"throughput": throughput, **summary}
 
-    def _save_stage(self, stage: str, final: bool, adapter_written: Path | None) -> list[str]:
-        """Keep this stage's model (and LoRA adapter); a failed save fails the stage."""
-        folder = artifacts.stage_folder(self.model_root, stage, final=final)
-        entries = []
-        adapter = adapter_written is not None and (adapter_written / "adapter_config.json").is_file()
-        if adapter and adapter_written is not None:
-            entries.append(artifacts.keep_adapter(adapter_written, folder / "adapter", stage=stage,
-                                                  run_dir=self.dir))
-        if self.recipe.output.merge or not adapter:
-            entries.append(artifacts.save_model(self.model, folder / "model", stage=stage, run_dir=self.dir))
-        self.record["artifacts"] = [a for a in self.record["artifacts"] if a["stage"] != stage] + entries
-        for e in entries:
-            self.log(f"    saved {e['kind']} → {e['path']} ({e['bytes'] / 1e6:.1f} MB, {e['fingerprint']})")
-        return [e["path"] for e in entries]
 
-    @staticmethod
-    def _checkpoint(work: Path) -> Path | None:
-        """The newest complete Trainer checkpoint a killed stage left (``save_steps``)."""
-        found = [p for p in work.glob("checkpoint-*") if (p / "trainer_state.json").is_file()
-                 and p.name.split("-")[-1].isdigit()]
-        return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
 
-    def _evaluate_after(self) -> dict[str, Any]:
-        summary = self._evaluate("after")
-        # the saved files' hash when the model was saved; else hashed only if the cache needed it
-        self.record["model"]["fingerprint_after"] = (self.model.fingerprint() if self.model.files
-                                                     else self.model.fingerprint_known)
-        return summary
 
-    def _tracker_context(self) -> dict[str, Any]:
-        """TrainContext fields from the recipe's tracker reporters: training lands in their runs."""
-        report_to, extra = [], {}
-        for section in self.recipe.report:
-            try:
-                reporter = self._use("report", "reporter", section.reporter, section.params())
-            except Exception:  # noqa: BLE001 - a reporter that cannot be created fails when reported
-                continue
-            wanted = reporter.train_report_to({"id": self.run_id, "name": self.recipe.run.name})
-            if wanted:
-                wanted = dict(wanted)
-                report_to.append(wanted.pop("report_to"))
-                extra.update(wanted)
-        return {"report_to": report_to, "run_name": self.run_id, "tracker_args": extra} if report_to else {}
 
-    def _rewards(self, i: int, section) -> list:
-        """The stage's reward functions, created through the host with the safety filters they ask for."""
-        rewards = []
-        for ref in section.rewards:
-            reward = self._use(f"train:{i}:reward", "reward_function", ref.reward, ref.params())
-            reward.bind({slot: self._use(f"train:{i}:reward:filter", "safety_filter", name, {})
-                         for slot, name in reward.filters_needed().items()})
-            rewards.append(reward)
-        return rewards
 
-    # ------------------------------------------------------------ gates
-
-    def _gates(self) -> dict[str, Any]:
-        if not self.recipe.gates or not distributed.is_main():  # rank 0's verdict is every rank's
-            return {}
-        from ..reports.render import gate_lines
-        from ..verdicts.gates import describe_gating, evaluate_gates, gating_summary
-
-        reference = None
-        if self.baseline:
-            ref_store = Store(self.recipe.baseline.store) if self.recipe.baseline and self.recipe.baseline.store \
-                else self.store
-            ref = ref_store.load(self.baseline)
-            ref_phase = "after" if ref.get("metrics", {}).get("after") else "before"
-            reference = (ref, ref_store.samples(ref["id"], ref_phase))
-        results = evaluate_gates(self.recipe.gates, self.record,
-                                 before_samples=read_jsonl(self.dir / "samples" / "before.jsonl"),
-                                 after_samples=read_jsonl(self.dir / "samples" / "after.jsonl"),
-                                 reference=reference, policy=self.recipe.gating)
-        self.record["gates"] = [g.to_dict() for g in results]
-        self.record["gates_passed"] = all(g.passed for g in results)
-        self.record["gating"] = gating_summary(results, self.recipe.gating)
-        for line in gate_lines(results):
-            self.log(f"    gate {line}" if not line.startswith(" ") else f"    {line.strip()}")
-        self.log(f"    {describe_gating(self.record['gating'])}")
-        return {}
 
     # ------------------------------------------------------------ run
 
@@ -423,7 +208,7 @@ class Run(CheckpointSelection):
         ``post_run_errors`` and leaves the verdict alone.
         """
         self.log(f"run {self.run_id} → {self.dir}")
-        self._save_partial()
+        self.save_partial()
         try:
             failures = self._main_hooks(
                 "on_run_start", event=RunStarted(self.run_id, self.dir, self.recipe.model_dump(mode="json"),
@@ -439,7 +224,7 @@ class Run(CheckpointSelection):
                     self._reuse(name)
                 elif kind == "load":
                     if any(k in ("train", "evaluate") for _, k in todo):
-                        self._stage("load", "load", (lambda: self._reload_saved(reload_from)) if reload_from
+                        self._stage("load", "load", (lambda: self.stages.reload_saved(reload_from)) if reload_from
                                     else fn)
                 elif kind == "data" and reused and not any(k == "train" for _, k in todo):
                     self._reuse(name)
@@ -507,81 +292,38 @@ class Run(CheckpointSelection):
 
     def _plan(self) -> list[tuple[str, str, Callable[[], dict[str, Any] | None]]]:
         """The stages of this recipe, in order: ``(name, kind, function)``."""
-        plan: list[tuple[str, str, Callable[[], dict[str, Any] | None]]] = [("load", "load", self._load_model)]
+        stages = self.stages
+        plan: list[tuple[str, str, Callable[[], dict[str, Any] | None]]] = [("load", "load", stages.load_model)]
         if self.recipe.data:
-            plan.append(("data", "data", self._prepare_data))
+            plan.append(("data", "data", stages.prepare_data))
         if self.recipe.evaluate:
-            plan.append(("evaluate-before", "evaluate", lambda: self._evaluate("before")))
-        if self.recipe.evaluate and self._selects():
-            plan.append(("evaluate-before-dev", "evaluate", self._evaluate_dev_base))
+            plan.append(("evaluate-before", "evaluate", lambda: stages.evaluate("before")))
+        if self.recipe.evaluate and self.checkpoints.selects():
+            plan.append(("evaluate-before-dev", "evaluate", self.checkpoints.evaluate_dev_base))
         for i, t in enumerate(self.recipe.train):
-            plan.append((t.name or f"train-{i}-{t.trainer}", "train", functools.partial(self._train, i)))
+            plan.append((t.name or f"train-{i}-{t.trainer}", "train", functools.partial(stages.train, i)))
         if self.recipe.train and self.recipe.evaluate:
-            plan.append(("evaluate-after", "evaluate", self._evaluate_after))
+            plan.append(("evaluate-after", "evaluate", stages.evaluate_after))
         if self.recipe.gates:
-            plan.append(("gates", "gates", lambda: self._gates() or {}))
+            plan.append(("gates", "gates", stages.gates))
         return plan
 
-    def _reusable(self, plan) -> tuple[list[str], dict[str, Any] | None]:
-        """Which completed stages of the previous attempt a resume keeps, and the saved model to
-        reload (None: the base model).
-
-        The completed prefix of the stages is kept up to the last train stage whose model was
-        saved (train stages after it only ever held their model in memory: they run again),
-        plus the non-train stages right after it.
-        """
-        prev = self.previous or {}
-        old = {s["name"]: s for s in prev.get("stages") or []}
-        names = [n for n, k, _ in plan if k not in ("load", "data")]
-        trains = {n for n, k, _ in plan if k == "train"}
-        prefix = []
-        for n in names:
-            if old.get(n, {}).get("status") != "ok":
-                break
-            prefix.append(n)
-        saved = {a["stage"]: a for a in prev.get("artifacts") or []
-                 if a.get("kind") == "model" and artifacts.resolve_path(a, self.dir).is_dir()}
-        cut = next((j for j, n in enumerate(prefix) if n in trains), len(prefix))
-        reload_from = None
-        for j, n in enumerate(prefix):
-            if n in saved:
-                reload_from = saved[n]
-                cut = j + 1
-                while cut < len(prefix) and prefix[cut] not in trains:
-                    cut += 1
-        keep = prefix[:cut]
-        if keep and len(keep) == len(names) and prev.get("status") == "completed":
-            raise ValueError(f"run {self.run_id} is completed: nothing to resume")
-        self._restore(keep, old)
+    def _resume_plan(self) -> tuple[list[str], dict[str, Any] | None]:
+        """What a resume keeps of the previous attempt (decided before anything is written)."""
+        previous = self.previous or {}
+        keep, reload_from = resuming.reusable(previous, [(n, k) for n, k, _ in self._plan()], self.dir)
+        resuming.restore(self.record, previous, keep)
         self.log(f"resuming {self.run_id}: reusing {', '.join(keep) or 'no stage'}; "
                  f"model from {reload_from['path'] if reload_from else 'the base model'}")
         return keep, reload_from
 
-    def _restore(self, keep: list[str], old: dict[str, dict]) -> None:
-        """Carry the kept stages' results from the previous attempt into this record."""
-        prev, rec = self.previous or {}, self.record
-        rec["created_at"] = prev.get("created_at", rec["created_at"])
-        rec["attempts"] = list(prev.get("attempts") or []) + [
-            {k: prev.get(k) for k in ("status", "created_at", "finished_at", "error")}
-            | {"stages": [{k: s.get(k) for k in ("name", "status", "duration_s")} for s in prev.get("stages") or []]}]
-        rec["model"] = dict(prev.get("model") or {})
-        rec["data"] = list(prev.get("data") or [])
-        for phase, stage in (("before", "evaluate-before"), ("after", "evaluate-after")):
-            if stage in keep:
-                rec["metrics"][phase] = prev["metrics"][phase]
-                rec["samples"][phase] = prev["samples"][phase]
-        rec["tasks"] = dict(prev.get("tasks") or {}) if "evaluate-before" in keep else {}
-        if "evaluate-before-dev" in keep and prev.get("selection"):
-            rec["selection"] = prev["selection"]
-        rec["training"] = [t for t in prev.get("training") or [] if t.get("stage") in keep]
-        rec["artifacts"] = [a for a in prev.get("artifacts") or [] if a.get("stage") in keep]
-        rec["resumed"] = {"at": _now(), "reused": keep, "attempt": len(rec["attempts"]) + 1}
+
 
     def _reuse(self, name: str) -> None:
         old = next(s for s in reversed((self.previous or {}).get("stages") or []) if s["name"] == name)
         self.record["stages"].append({**old, "resumed": "reused"})
         self.log(f"==> {name} (reused from the previous attempt)")
-        self._save_partial()
+        self.save_partial()
 
     def _report(self) -> list[dict[str, Any]]:
         """Run the recipe's reporters; a failing ``required`` one fails the run (exit 2)."""
@@ -607,25 +349,6 @@ def _error_entry(stage: str | None, exc: BaseException, **extra: Any) -> dict[st
         message = f"reporter '{extra['reporter']}' failed: {message}"
     return {"stage": stage, "type": type(exc).__name__, "message": message, **extra,
             "traceback": "".join(traceback.format_exception(original))}
-
-
-def _explicit_dtype(model_params: dict[str, Any]) -> str | None:
-    """The weight dtype a recipe's [model] table asks for by name ("auto" or unset: none)."""
-    dtype = model_params.get("dtype")
-    return dtype if isinstance(dtype, str) and dtype != "auto" else None
-
-
-def _refuse_if_running(previous: dict[str, Any]) -> None:
-    """An incomplete run whose process is alive on this host is still running, not killed."""
-    proc = previous.get("process") or {}
-    if previous.get("status") != "incomplete" or proc.get("host") != socket.gethostname() or not proc.get("pid"):
-        return
-    try:
-        os.kill(int(proc["pid"]), 0)
-    except (ProcessLookupError, PermissionError, ValueError, OverflowError):
-        return
-    raise ValueError(f"run {previous['id']} is still running (pid {proc['pid']} on this host); "
-                     f"resume it once that process has stopped")
 
 
 def _remove_if_empty(folder: Path) -> None:

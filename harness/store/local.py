@@ -53,7 +53,7 @@ class RunNotFound(StoreError, LookupError):
     pass
 
 
-class CorruptRecord(ValueError):
+class CorruptRecord(StoreError, ValueError):
     """A stored file of a run cannot be read; the message names the file and what is wrong."""
 
 

@@ -16,6 +16,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Sequence
 
+from ..contract.record import final_phase as record_final_phase
 from ..errors import StoreError
 
 PHASES = ("before", "after")
@@ -158,12 +159,11 @@ def paired_bootstrap(diffs: Sequence[float], *, seed: int = 0, n_boot: int = 200
 
 
 def final_phase(record: dict[str, Any]) -> str:
-    """``after`` when the record has after-metrics, else ``before`` (an eval-only run)."""
-    metrics = record.get("metrics") or {}
-    if metrics.get("after"):
-        return "after"
-    if metrics.get("before"):
-        return "before"
+    """``after`` when the record has after-metrics, else ``before`` (an eval-only run); a
+    :class:`CompareError` when it has none."""
+    phase = record_final_phase(record)
+    if phase is not None:
+        return phase
     raise CompareError(f"run {record.get('id') or record.get('name')!r} has no metrics "
                        f"(status: {record.get('status', 'unknown')})")
 

@@ -38,10 +38,11 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from ..contract.record import final_phase
 from ..errors import RecipeError
 
 
@@ -287,39 +288,53 @@ class _Check:
         return sample_sd(self.values or [])
 
 
+class Reference(NamedTuple):
+    """A baseline run whose final evaluation replaces a run's own ``before`` as the base of its
+    change gates (``[baseline] run``, ``harness gate --baseline``). ``phase`` is None when the
+    baseline has no metrics: every change gate then fails, saying so."""
+
+    record: dict[str, Any]
+    samples: list[dict]
+    phase: str | None
+
+
+def load_reference(store: Any, run_id: str) -> Reference:
+    """The baseline ``run_id`` of ``store`` (any object with ``load`` and ``samples``) at its final evaluation."""
+    base = store.load(run_id)
+    phase = final_phase(base)
+    return Reference(base, store.samples(base["id"], phase) if phase else [], phase)
+
+
 def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
                    before_samples: list[dict], after_samples: list[dict],
-                   reference: tuple | None = None,
+                   reference: Reference | None = None,
                    policy: GatePolicy | Mapping[str, Any] | None = None) -> list[GateResult]:
     """Judge every rule of every gate on ``record``; one :class:`GateResult` per rule.
 
     Each verdict is ``pass`` / ``fail`` / ``inconclusive`` from the rule's interval
     (at its confidence, Holm-adjusted across the rules unless ``policy.adjust`` is
     ``"none"``) against its bound; ``passed`` says whether it counts as passed under
-    ``policy.on_inconclusive``. ``reference`` = ``(baseline_record,
-    baseline_samples[, phase])`` replaces the run's own ``before`` as the base of
-    change gates (``phase`` defaults to the baseline's final evaluation). A gate that
+    ``policy.on_inconclusive``. A :class:`Reference` replaces the run's own
+    ``before`` as the base of change gates. A gate that
     cannot be judged (unknown metric, no base to compare with, incomparable tasks)
     fails, with the reason as message; one without per-item scores is inconclusive.
     """
-    from .compare import CompareError, compare_records, final_phase
+    from .compare import CompareError, compare_records
 
     policy = parse_gate_policy(policy or {})
     metrics = record.get("metrics") or {}
-    phase = "after" if metrics.get("after") else "before"
+    phase = final_phase(record) or "before"
     current = metrics.get(phase) or {}
     current_samples = after_samples if phase == "after" else before_samples
 
     base_phase: str | None
     base_error: str | None
     if reference is not None:
-        base_rec, base_samples, *rest = reference
-        try:
-            base_phase = rest[0] if rest else final_phase(base_rec)
-        except CompareError as exc:
-            base_rec, base_samples, base_phase, base_error = None, [], None, str(exc)
-        else:
-            base_error = None
+        base_rec, base_samples, base_phase = reference
+        base_error = None
+        if base_phase is None:
+            base_error = f"baseline run {base_rec.get('id')!r} has no metrics (status: {base_rec.get('status', 'unknown')})"
+            base_rec, base_samples = None, []
         base_label = f"baseline {base_rec.get('name') or base_rec.get('id')}" if base_rec else "baseline"
     elif phase == "after":
         base_rec, base_samples, base_phase, base_error = record, before_samples, "before", None

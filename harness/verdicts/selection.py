@@ -29,6 +29,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from ..errors import HarnessError
 from .gates import _per_item, _value, evaluate_gates
 
 #: What every report says next to a selection.
@@ -111,7 +112,7 @@ class Choice:
                 "fallback": self.fallback, "qualifying": self.qualifying, "mode": self.mode}
 
 
-class NoPointPasses(ValueError):
+class NoPointPasses(HarnessError, ValueError):
     """``on_none = "fail"`` and no point qualifies (the message says why)."""
 
 
