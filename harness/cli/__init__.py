@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except Exception as exc:  # a bug: one line, the traceback on request
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
         if debug:
             traceback.print_exc()
         click.echo(f"error: internal error {type(exc).__name__}: {exc} "

@@ -80,7 +80,7 @@ def uninstall(names):
         req = requirement_for(n)
         try:
             dists.append(Requirement(req).name)
-        except Exception:  # a path or URL: fall back to the name given
+        except Exception:  # noqa: BLE001 - a path or URL: fall back to the name given
             dists.append(n)
     code = pip("uninstall", "-y", *dists)
     if code:

@@ -140,7 +140,7 @@ class PluginHost:
             info.hooks = sorted(hc.name for hc in (self.pm.get_hookcallers(plugin) or []))
             _check_hook_names(plugin, info.hooks)
             registered = self._collect_components(plugin, info)
-        except Exception as exc:  # a plugin may raise anything: record it, keep going
+        except Exception as exc:  # noqa: BLE001 - a plugin may raise anything: record it, keep going
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self._fail(info, exc, strict)
@@ -208,7 +208,7 @@ class PluginHost:
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):  # pluggy's own call order
             try:
                 self._only(hook_name, impl.plugin)(**kwargs)
-            except Exception as exc:  # the plugin's bug, attributed to it
+            except Exception as exc:  # noqa: BLE001 - the plugin's bug, attributed to it
                 failures.append(HookFailed(hook_name, impl.plugin_name, exc))
         return failures
 
@@ -394,7 +394,7 @@ def load_plugins(*, strict: bool | None = None, allow: list[str] | None = None,
             continue
         try:
             plugin = ep.load()
-        except Exception as exc:  # a plugin may raise anything at import
+        except Exception as exc:  # noqa: BLE001 - a plugin may raise anything at import
             host._fail(info, exc, strict)
             host.plugins[info.name] = info
             continue

@@ -74,7 +74,7 @@ def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
     before → after; for two runs, B's recipe gates judged with A as the baseline
     (what `harness gate B --baseline A` prints). [] when B's phase is not its final one."""
     from ..verdicts.compare import final_phase
-    from ..verdicts.gates import GateSpecError, evaluate_gates
+    from ..verdicts.gates import GateSpecError, Reference, evaluate_gates
 
     if same_run(rec_a, rec_b):
         return list(rec_b.get("gates") or [])
@@ -89,5 +89,5 @@ def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
         return []
     return evaluate_gates(specs, rec_b, before_samples=store.samples(rec_b["id"], "before"),
                           after_samples=store.samples(rec_b["id"], "after"),
-                          reference=(rec_a, store.samples(rec_a["id"], comp.a["phase"]), comp.a["phase"]),
+                          reference=Reference(rec_a, store.samples(rec_a["id"], comp.a["phase"]), comp.a["phase"]),
                           policy=policy)

@@ -57,6 +57,9 @@ class StageFailed(StageError):
 class Run:
     """One execution of a recipe against a store: its record, its folder and its stages in order."""
 
+    #: the current model: set by the load stage, replaced by each train stage
+    model: ModelHandle
+
     def __init__(self, loaded: LoadedRecipe, host, store: Store, *, use_cache: bool = True,
                  kind: str = "run", baseline: str | None = None, log: Callable[[str], None] = _echo,
                  resume: str | None = None, sweep: dict[str, Any] | None = None):
@@ -69,7 +72,6 @@ class Run:
         self.kind = kind
         self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
         self.previous: dict[str, Any] | None = None
-        self.model: ModelHandle | None = None  # the current model: loaded, then trained, stage by stage
         self.datasets: dict[str, Any] = {}
         self.stages = Stages(self)
         self.evaluations = Evaluations(self)
@@ -153,7 +155,7 @@ class Run:
         t0 = time.perf_counter()
         try:
             summary = fn() or {}
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised below after recording the failure
             if isinstance(exc, Exception):  # every rank stops here, not only this one
                 distributed.failed_ranks(exc)
             self._stage_failed(entry, name, kind, t0, exc)
@@ -241,7 +243,7 @@ class Run:
             self.record["status"] = "failed"
             self.record["error"] = {"stage": None, "type": "KeyboardInterrupt", "message": "interrupted"}
             raise
-        except Exception as exc:  # a bug in the loop itself: still leave a finalised record
+        except Exception as exc:  # noqa: BLE001 - a bug in the loop itself: still leave a finalised record
             self.record["status"] = "failed"
             self.record["error"] = _error_entry(None, exc)
             self.log(f"run failed: {type(exc).__name__}: {exc}")
@@ -330,8 +332,8 @@ class Run:
         failures = []
         for section in self.recipe.report:
             try:
-                self._use("report", "reporter", section.reporter, section.params()).report(self.record, self.dir)
-            except Exception as exc:  # a reporter never loses the stored run
+                self.use("report", "reporter", section.reporter, section.params()).report(self.record, self.dir)
+            except Exception as exc:  # noqa: BLE001 - a reporter never loses the stored run
                 required = section.required
                 entry = _error_entry("report", exc, reporter=section.reporter, required=required)
                 failures.append(entry)

@@ -327,13 +327,15 @@ def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
     current = metrics.get(phase) or {}
     current_samples = after_samples if phase == "after" else before_samples
 
+    base_rec: dict[str, Any] | None
     base_phase: str | None
     base_error: str | None
     if reference is not None:
         base_rec, base_samples, base_phase = reference
         base_error = None
         if base_phase is None:
-            base_error = f"baseline run {base_rec.get('id')!r} has no metrics (status: {base_rec.get('status', 'unknown')})"
+            base_error = (f"baseline run {reference.record.get('id')!r} has no metrics "
+                          f"(status: {reference.record.get('status', 'unknown')})")
             base_rec, base_samples = None, []
         base_label = f"baseline {base_rec.get('name') or base_rec.get('id')}" if base_rec else "baseline"
     elif phase == "after":
