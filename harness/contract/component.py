@@ -20,7 +20,9 @@ from ..errors import RecipeError
 class Params(BaseModel):
     """Base for a component's parameters: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    # defer_build: a model's validation schema is built when it first validates, not when its class
+    # is defined, so defining components (every plugin, at `harness plugins`) stays cheap
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, defer_build=True)
 
 
 class ParamError(RecipeError):
