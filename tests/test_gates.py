@@ -154,8 +154,10 @@ def test_change_gate_on_0_1_scores_uses_tangos_score_interval():
     assert r.interval == pytest.approx([m.ci_low, m.ci_high], abs=0.012) and r.verdict == "pass"
     assert r.p_value == pytest.approx(2 * norm.cdf(tango_statistic(40, 10, 200, 0.25)))
     assert one({"qa/acc": {"max_drop": 0.0}}, rec, before, after).verdict == "pass"     # clearly better
-    assert one({"qa/acc": {"max_drop": -0.25}}, rec, before, after).verdict == "fail"   # not by 0.25
-    assert one({"qa/acc": {"max_drop": -0.1}}, rec, before, after).verdict == "inconclusive"
+    assert one({"qa/acc": {"min_gain": 0.25}}, rec, before, after).verdict == "fail"   # not by 0.25
+    assert one({"qa/acc": {"min_gain": 0.1}}, rec, before, after).verdict == "inconclusive"
+    gain = one({"qa/acc": {"min_gain": 0.05}}, rec, before, after)   # the gain 0.15 is the drop's mirror
+    assert gain.interval == pytest.approx([m.ci_low, m.ci_high], abs=0.012) and gain.verdict == "pass"
 
 
 def test_holm_adjustment_matches_statsmodels():
@@ -164,7 +166,8 @@ def test_holm_adjustment_matches_statsmodels():
     samples = [row for i, k in enumerate(ks) for row in binary(f"s{i}", "rate", k, 60)]
     rec = run(samples, None, {f"s{i}/rate": False for i in range(len(ks))})
     gates = {f"s{i}/rate": {"max": 0.5} for i in range(len(ks))}
-    holm = judge(gates, rec, samples, [])
+    holm = judge(gates, rec, samples, [], policy={"multiplicity": "holm"})
+    assert [r.verdict for r in judge(gates, rec, samples, [], policy={"adjust": "holm"})] == [r.verdict for r in holm]
     p = [2 * binomtest(k, 60, 0.5, alternative="less").pvalue for k in ks]
     reject, p_adj, *_ = multipletests(p, alpha=0.05, method="holm")
     assert [r.verdict == "pass" for r in holm] == list(reject)
@@ -177,7 +180,7 @@ def test_holm_adjustment_matches_statsmodels():
     # the adjustment is what turned at least one pass into inconclusive
     flipped = [i for i in range(len(ks)) if unadjusted[i].verdict == "pass" and holm[i].verdict != "pass"]
     assert flipped and all(holm[i].verdict == "inconclusive" for i in flipped)
-    summary = gating_summary(holm, GatePolicy())
+    summary = gating_summary(holm, GatePolicy(multiplicity="holm"))
     assert summary["adjust"] == "holm" and summary["adjusted_over"] == 5 and summary["on_inconclusive"] == "fail"
     assert summary["verdicts"]["pass"] == sum(reject) and summary["passed"] is False
 

@@ -10,12 +10,22 @@ Change rules follow the metric's good direction (``higher_is_better``):
 * **drop** = change in the *bad* direction. ``max_drop = 0.02`` on
   ``openbookqa/acc`` allows accuracy to fall by 0.02; on
   ``advbench/harmful_compliance`` (lower is better) it allows the compliance
-  rate to *rise* by 0.02. A negative ``max_drop`` demands an improvement.
+  rate to *rise* by 0.02. ``max_drop = 0`` allows no drop at all.
+* **gain** = change in the *good* direction: ``min_gain = 0.05`` demands an
+  improvement of at least 0.05 (what a negative ``max_drop`` meant before bounds
+  had to be 0 or more).
 * **increase** = rise of the raw value. On a lower-is-better metric a rise is
   the bad direction, so ``"xstest/over_refusal" = { max_increase = 0.05 }`` reads
   as it should: over-refusal may go up by at most 5 points (the same rule as
   ``max_drop = 0.05`` there). On a higher-is-better metric it caps a jump (an
   implausible one often means contamination or a broken scorer).
+
+Bounds are finite numbers, change bounds 0 or more, and a bound on a rate (a
+metric whose name says accuracy or a rate, or whose items score 0/1) lies in
+[0, 1]: anything else is a recipe error (:func:`bound_problem`, :func:`range_problem`).
+
+A gate's ``tier`` is ``critical`` (the default: it decides the run) or
+``advisory`` (judged and shown, never fails the run).
 
 Verdicts are three-valued, judged on an interval, never on the point estimate
 alone: ``pass`` when the whole interval is on the good side of the bound,
@@ -26,17 +36,20 @@ use an interval on the final value's mean from the per-item scores
 (Clopper-Pearson for 0/1 scores, bootstrap otherwise).
 
 The policy keys of ``[gates]`` (:class:`GatePolicy`) say how: ``confidence``
-(0.95; a gate's own ``confidence`` overrides it), ``adjust`` (``"holm"``: Holm's
-step-down across the run's rules, or ``"none"``), ``on_inconclusive``
-(``"fail"``, the default, fails closed; ``"pass"``; ``"warn"`` passes with a
-warning) and ``power`` (0.8, for the minimum detectable effect each rule reports,
-with a warning when its bound is smaller than that).
+(0.95; a gate's own ``confidence`` overrides it), ``multiplicity``
+(``"all-must-pass"``: every critical gate at the plain level, advisory gates
+Holm-adjusted among themselves; ``"holm"``: Holm's step-down across every rule;
+the old ``adjust = "holm" | "none"`` maps to ``"holm"`` / ``"all-must-pass"``),
+``on_inconclusive`` (``"fail"``, the default, fails closed; ``"pass"``; ``"warn"``
+passes with a warning) and ``power`` (0.8, for the minimum detectable effect each
+rule reports, with a warning when its bound is smaller than that).
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Literal, Mapping, NamedTuple
 
@@ -45,6 +58,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from ..contract.record import final_phase
 from ..errors import RecipeError
 
+VERDICTS = ("pass", "fail", "inconclusive")
+RULES = ("min", "max", "max_drop", "max_increase", "min_gain")
+CHANGE_RULES = ("max_drop", "max_increase", "min_gain")
+TIERS = ("critical", "advisory")
 
 class GateSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -53,26 +70,60 @@ class GateSpec(BaseModel):
     max: float | None = None
     max_drop: float | None = None
     max_increase: float | None = None
+    min_gain: float | None = None    # the change in the good direction must be at least this
     confidence: float | None = None  # e.g. 0.95: judge change gates on the interval bound
+    #: critical gates decide the run; an advisory one is judged and shown but never fails it
+    tier: Literal["critical", "advisory"] = "critical"
 
     @model_validator(mode="after")
     def _one_rule_at_least(self):
-        if all(v is None for v in (self.min, self.max, self.max_drop, self.max_increase)):
-            raise ValueError("a gate needs at least one of min, max, max_drop, max_increase")
+        if all(getattr(self, r) is None for r in RULES):
+            raise ValueError(f"a gate needs at least one of {', '.join(RULES)}")
+        for rule in RULES:
+            problem = bound_problem(rule, getattr(self, rule))
+            if problem:
+                raise ValueError(problem)
         if self.confidence is not None and not 0 < self.confidence < 1:
             raise ValueError("confidence must be between 0 and 1, e.g. 0.95")
         return self
 
 
+MULTIPLICITY = ("all-must-pass", "holm")
+
+
 class GatePolicy(BaseModel):
-    """How a run's gates are judged: the ``[gates]`` keys that are not metrics."""
+    """How a run's gates are judged: the ``[gates]`` keys that are not metrics.
+
+    ``multiplicity``: ``"all-must-pass"`` (the default) tests every critical gate at the plain
+    level: the run passes only if all of them pass, an intersection-union test that is already
+    level-alpha for that claim (Berger 1982); advisory gates, claims made one by one, are
+    Holm-adjusted among themselves. ``"holm"``: every gate, critical and advisory, in one Holm
+    family (the behaviour before ``multiplicity`` existed). ``adjust`` is the old key:
+    ``adjust = "holm"`` reads as ``multiplicity = "holm"``, ``adjust = "none"`` as
+    ``"all-must-pass"``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     on_inconclusive: Literal["fail", "pass", "warn"] = "fail"
-    adjust: Literal["holm", "none"] = "holm"
+    multiplicity: Literal["all-must-pass", "holm"] = "all-must-pass"
+    adjust: Literal["holm", "none"] | None = None  # old key, folded into multiplicity
     confidence: float = 0.95
     power: float = 0.8
+    allow_undecidable: bool = False  # read by the power check of ``harness validate`` (harness.verdicts.power)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_adjust(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("adjust") is not None:
+            implied = {"holm": "holm", "none": "all-must-pass"}.get(data["adjust"])
+            given = data.get("multiplicity")
+            if implied and given is not None and given != implied:
+                raise ValueError(f'adjust = "{data["adjust"]}" (the old key) means multiplicity = "{implied}", '
+                                 f'but multiplicity = "{given}" is also set: keep only multiplicity')
+            if implied:
+                data = {**data, "multiplicity": implied}
+        return data
 
     @model_validator(mode="after")
     def _levels(self):
@@ -82,10 +133,68 @@ class GatePolicy(BaseModel):
         return self
 
 
+def bound_problem(rule: str, value: float | None) -> str | None:
+    """What is wrong with a rule's bound on its own (not a finite number; a negative change bound)."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        return (f"{rule} = {value}: a bound must be a finite number (nan or inf can never be judged, or always "
+                f"holds)")
+    if rule in CHANGE_RULES and value < 0:
+        if rule == "max_drop":
+            return (f"max_drop = {value:g}: a drop bound is 0 or more (0: no worse at all); to demand an "
+                    f"improvement write min_gain = {-value:g}")
+        if rule == "max_increase":
+            return (f"max_increase = {value:g}: a rise bound is 0 or more; to demand a fall on a "
+                    f"lower-is-better metric write min_gain = {-value:g}")
+        return f"min_gain = {value:g}: a gain bound is 0 or more; to allow a drop write max_drop = {-value:g}"
+    return None
+
+
+#: metric names (the part after "suite/") whose values are rates in [0, 1]
+_RATE_NAME = re.compile(r"^(acc|acc_norm|accuracy|exact_match|em|mc1|mc2|pass@\d+)(\b|_|,|$)"
+                        r"|rate|compliance|refusal")
+
+
+def is_rate_metric(metric: str, concern: str | None = None) -> bool:
+    """Whether ``metric`` ("suite/name") is known to lie in [0, 1] before a run: its name says
+    accuracy or a rate (``acc``, ``exact_match``, ``*_rate``, ``harmful_compliance``,
+    ``over_refusal``), or its declared concern is harm or over-refusal (both rates of prompts).
+    After a run, 0/1 per-item scores also say so (:func:`evaluate_gates`)."""
+    name = metric.partition("/")[2] or metric
+    return bool(_RATE_NAME.search(name)) or concern in ("harm", "over_refusal")
+
+
+def range_problem(metric: str, rule: str, value: float, *, rate: bool | None = None) -> str | None:
+    """What is wrong with ``rule = value`` on a metric in [0, 1] (``rate``: known to be; None: by
+    its name): a ``min``/``max`` outside [0, 1], a change bound above 1."""
+    if not (is_rate_metric(metric) if rate is None else rate):
+        return None
+    if rule in ("min", "max") and not 0 <= value <= 1:
+        return f"{rule} = {value:g} is outside the range of {metric}, a rate in [0, 1]: write a bound from 0 to 1"
+    if rule in CHANGE_RULES and value > 1:
+        return (f"{rule} = {value:g} is beyond any change of {metric}, a rate in [0, 1] (changes lie in "
+                f"[-1, 1]): write a bound from 0 to 1, e.g. 0.02 for 2 points")
+    return None
+
+
+def range_errors(gates: Mapping[str, Any], where: str = "gates") -> list[tuple[str, str]]:
+    """``(key path, message)`` for every bound outside its metric's range (a rate above 1)."""
+    out = []
+    for metric, spec in gates.items():
+        if metric in POLICY_KEYS or not isinstance(spec, (Mapping, GateSpec)):
+            continue
+        values = spec.model_dump() if isinstance(spec, GateSpec) else spec
+        for rule in RULES:
+            value = values.get(rule)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                problem = range_problem(metric, rule, float(value))
+                if problem:
+                    out.append((f'{where}."{metric}".{rule}', problem))
+    return out
+
+
 POLICY_KEYS = tuple(GatePolicy.model_fields)
-VERDICTS = ("pass", "fail", "inconclusive")
-RULES = ("min", "max", "max_drop", "max_increase")
-CHANGE_RULES = ("max_drop", "max_increase")
 
 
 class GateSpecError(RecipeError):
@@ -108,7 +217,7 @@ class GateResult:
     threshold: float
     observed: float | None
     bound: float | None
-    passed: bool                       # counts as passed under the run's on_inconclusive policy
+    passed: bool                       # counts as passed for the run: on_inconclusive; always for advisory
     message: str
     verdict: str = ""                  # pass / fail / inconclusive ("" in old records: from ``passed``)
     interval: list[float] | None = None  # [low, high] in the rule's units, at confidence_adjusted
@@ -121,6 +230,9 @@ class GateResult:
     underpowered: str | None = None    # the warning when the bound is smaller than the MDE
     on_inconclusive: str = "fail"      # the policy ``passed`` was decided under
     adjust: str | None = None          # holm / none: how confidence_adjusted was reached (None in old records)
+    tier: str = "critical"             # critical: decides the run; advisory: shown, never fails it
+    multiplicity: str | None = None    # all-must-pass / holm: the run's policy (None in old records)
+    tested: bool = True                # False: Holm's step-down stopped before this gate (interval kept)
 
     def __post_init__(self) -> None:
         if not self.verdict:
@@ -160,6 +272,9 @@ def split_gate_policy(data: Any) -> Any:
     if not isinstance(data, Mapping) or not isinstance(data.get("gates"), Mapping):
         return data
     gates = data["gates"]
+    errors = range_errors(gates)
+    if errors:  # the key path is in the message: this runs before the schema knows the gate's key
+        raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
     policy = {k: v for k, v in gates.items() if k in POLICY_KEYS}
     if not policy:
         return data
@@ -175,9 +290,14 @@ def _spec(metric: str, spec: Any, label: str) -> GateSpec:
     if not isinstance(spec, Mapping):
         raise GateSpecError(f"{label}: expected a table of rules like {{ min = 0.5 }}, got {spec!r}")
     try:
-        return GateSpec.model_validate(spec)
+        parsed = GateSpec.model_validate(spec)
     except ValidationError as exc:
-        raise GateSpecError(f"{label}: {_describe(exc)} (rules: {', '.join(RULES)}; option: confidence)") from None
+        raise GateSpecError(f"{label}: {_describe(exc)} (rules: {', '.join(RULES)}; options: confidence, "
+                            f"tier)") from None
+    problems = [range_problem(metric, r, getattr(parsed, r)) for r in RULES if getattr(parsed, r) is not None]
+    if any(problems):
+        raise GateSpecError(f"{label}: " + "; ".join(p for p in problems if p))
+    return parsed
 
 
 def _describe(exc: ValidationError) -> str:
@@ -185,7 +305,7 @@ def _describe(exc: ValidationError) -> str:
     for e in exc.errors():
         key = ".".join(map(str, e["loc"]))
         if e["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(key, RULES + ("confidence",), n=1)
+            close = difflib.get_close_matches(key, RULES + ("confidence", "tier"), n=1)
             msgs.append(f"unknown rule '{key}'" + (f"; did you mean '{close[0]}'?" if close else ""))
         else:
             msgs.append(f"{key}: {e['msg']}" if key else e["msg"].removeprefix("Value error, "))
@@ -198,12 +318,15 @@ def parse_gate_option(text: str) -> tuple[str, GateSpec]:
     if not sep or not metric or not rules:
         raise GateSpecError(f"--gate {text!r}: expected METRIC:rule=value[,rule=value], "
                             "e.g. openbookqa/acc:min=0.5,max_drop=0.02")
-    spec: dict[str, float] = {}
+    spec: dict[str, Any] = {}
     for part in rules.split(","):
         key, eq, value = part.partition("=")
         key = key.strip()
         if not eq or not key:
             raise GateSpecError(f"--gate {text!r}: {part!r} is not rule=value")
+        if key == "tier":
+            spec[key] = value.strip()
+            continue
         try:
             spec[key] = float(value)
         except ValueError:
@@ -249,7 +372,8 @@ class _Check:
     seed: int = 0
     n_boot: int = 2000
     describe: str = ""                 # "qa/acc = 0.5 (after, n=10)"
-    what: str = "value"                # the interval is on: value / drop / rise
+    what: str = "value"                # the interval is on: value / drop / rise / gain
+    tier: str = "critical"
     result: GateResult | None = None
     _means: Any = None
 
@@ -312,9 +436,9 @@ def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
     """Judge every rule of every gate on ``record``; one :class:`GateResult` per rule.
 
     Each verdict is ``pass`` / ``fail`` / ``inconclusive`` from the rule's interval
-    (at its confidence, Holm-adjusted across the rules unless ``policy.adjust`` is
-    ``"none"``) against its bound; ``passed`` says whether it counts as passed under
-    ``policy.on_inconclusive``. A :class:`Reference` replaces the run's own
+    (at its confidence, Holm-adjusted where ``policy.multiplicity`` says: see
+    :func:`_families`) against its bound; ``passed`` says whether it counts as passed
+    for the run: under ``policy.on_inconclusive``, and always for an advisory gate. A :class:`Reference` replaces the run's own
     ``before`` as the base of change gates. A gate that
     cannot be judged (unknown metric, no base to compare with, incomparable tasks)
     fails, with the reason as message; one without per-item scores is inconclusive.
@@ -363,6 +487,7 @@ def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
             spec = parse_gates_table({metric: spec})[metric]
         alpha = 1.0 - (spec.confidence or policy.confidence)
         rules = [(r, getattr(spec, r)) for r in RULES if getattr(spec, r) is not None]
+        first = len(checks)
         if metric not in current:
             msg = _missing(metric, current, phase)
             checks += [_decided(metric, r, t, alpha, None, "fail", msg) for r, t in rules]
@@ -379,6 +504,8 @@ def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
                                        f"cannot compare with {base_label}: {comp}"))
             else:
                 checks.append(_change_check(metric, rule, threshold, alpha, comp, hib, base_label))
+        for c in checks[first:]:
+            c.tier = spec.tier
     return _judge(checks, policy)
 
 
@@ -412,9 +539,13 @@ def _value_check(metric: str, rule: str, threshold: float, alpha: float, value: 
         return _decided(metric, rule, threshold, alpha, value, "inconclusive",
                         f"{metric} = {value:.4g} ({phase}): no per-item scores, so no interval to judge "
                         f"the {rule} {threshold:.4g} bound on")
+    binary = all(y in (0.0, 1.0) for y in ys)
+    if binary and (problem := range_problem(metric, rule, threshold, rate=True)):
+        return _decided(metric, rule, threshold, alpha, value, "fail", f"{problem} (its items are 0/1): "
+                        "fix the bound in the recipe")
     check = _Check(metric, rule, threshold, value, alpha, bad_above=rule == "max", n=len(ys),
                    describe=f"{metric} = {value:.4g} ({phase}, n={len(ys)})")
-    if all(y in (0.0, 1.0) for y in ys):
+    if binary:
         check.k = int(sum(ys))
     else:
         check.values = ys
@@ -431,10 +562,17 @@ def _change_check(metric: str, rule: str, threshold: float, alpha: float, comp: 
     if mc.improvement is None:
         return _decided(metric, rule, threshold, alpha, None, "fail",
                         f"{metric}: no value on the {base_label} side to compute a change from")
+    if mc.binary and (problem := range_problem(metric, rule, threshold, rate=True)):
+        return _decided(metric, rule, threshold, alpha, None, "fail", f"{problem} (its items are 0/1): "
+                        "fix the bound in the recipe")
     if rule == "max_drop":
         observed = -mc.improvement + 0.0          # + 0.0: no "-0" in messages
         noun = "worsened by" if observed > 0 else "improved by"
         sign = -1.0 if hib else 1.0               # per-item drop = sign * (after - before)
+    elif rule == "min_gain":
+        observed = mc.improvement + 0.0
+        noun = "improved by" if observed >= 0 else "worsened by"
+        sign = 1.0 if hib else -1.0               # per-item gain = sign * (after - before)
     else:
         observed = mc.diff + 0.0                  # the raw rise, whatever the direction
         noun = "rose by" if observed >= 0 else "fell by"
@@ -449,9 +587,9 @@ def _change_check(metric: str, rule: str, threshold: float, alpha: float, comp: 
     short = mc.name
     pa, pb = comp._pairs[metric]
     raw = [float((b["scores"])[short]) - float((a["scores"])[short]) for a, b in zip(pa, pb)]
-    check = _Check(metric, rule, threshold, observed, alpha, bad_above=True, n=len(raw), sign=sign,
+    check = _Check(metric, rule, threshold, observed, alpha, bad_above=rule != "min_gain", n=len(raw), sign=sign,
                    seed=comp.seed, n_boot=comp.n_boot, describe=describe,
-                   what="drop" if rule == "max_drop" else "rise")
+                   what={"max_drop": "drop", "min_gain": "gain"}.get(rule, "rise"))
     if mc.binary:   # 0/1 scores: Tango's score interval, which a few flips do not collapse
         check.flips = (sum(d > 0 for d in raw), sum(d < 0 for d in raw))
     else:           # the paired bootstrap of ``compare``
@@ -463,63 +601,93 @@ def _pct(confidence: float) -> str:
     return f"{confidence * 100:.4g}%"
 
 
-def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
-    """Holm step-down over the checks that have an interval; verdicts; MDE and power warnings."""
-    from .stats import holm_adjusted_p, holm_order, minimum_detectable_effect
+def _families(checks: list[_Check], policy: GatePolicy) -> list[tuple[list[_Check], bool]]:
+    """The checks judged together and whether Holm's step-down runs over them.
 
-    testable = [c for c in checks if c.result is None]
-    p_values = [c.p_value() for c in testable]
-    if policy.adjust == "holm":
-        order = holm_order(p_values, [c.alpha for c in testable])
-        p_adjusted = holm_adjusted_p(p_values)
+    ``holm``: all of them, one family. ``all-must-pass``: the critical checks each at the plain
+    level (the run's claim "every critical gate passes" is an intersection-union test, level
+    alpha without adjustment), the advisory checks, claims made one by one, a Holm family.
+    """
+    if policy.multiplicity == "holm":
+        return [(checks, True)]
+    return [([c for c in checks if c.tier == "critical"], False), ([c for c in checks if c.tier != "critical"], True)]
+
+
+def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
+    """Verdicts on the checks that have an interval (Holm where their family asks), MDE and power warnings."""
+    from .stats import holm_adjusted_p, holm_order
+
+    for family, holm in _families([c for c in checks if c.result is None], policy):
+        if not family:
+            continue
+        p_values = [c.p_value() for c in family]
+        if holm:
+            order = holm_order(p_values, [c.alpha for c in family])
+            p_adjusted = holm_adjusted_p(p_values)
+        else:
+            order = [(i, c.alpha) for i, c in enumerate(family)]
+            p_adjusted = list(p_values)
+        stopped = False
+        for i, level in order:
+            c = family[i]
+            verdict = _verdict(c, 1 - level, stopped, holm, policy)
+            c.result.p_value, c.result.p_adjusted = p_values[i], p_adjusted[i]
+            c.result.adjust = "holm" if holm else "none"
+            if holm and verdict != "pass":
+                stopped = True                   # Holm: no later (weaker-evidence) gate is tested
+    results = [c.result for c in checks if c.result is not None]
+    for c, r in zip([c for c in checks if c.result is not None], results):
+        r.tier = c.tier
+        r.multiplicity = policy.multiplicity
+        r.on_inconclusive = policy.on_inconclusive
+        if r.adjust is None:
+            r.adjust = "holm" if policy.multiplicity == "holm" or c.tier != "critical" else "none"
+        r.passed = (c.tier != "critical" or r.verdict == "pass"
+                    or (r.verdict == "inconclusive" and policy.on_inconclusive != "fail"))
+    return results
+
+
+def _verdict(c: _Check, adjusted: float, stopped: bool, holm: bool, policy: GatePolicy) -> str:
+    """Judge one check at the level ``adjusted``; sets ``c.result``. ``stopped``: Holm's step-down
+    already stopped at an earlier gate, so this one is not tested (its interval is kept)."""
+    from .stats import minimum_detectable_effect
+
+    confidence = 1 - c.alpha
+    low, high = c.interval(adjusted)
+    good = high <= c.threshold if c.bad_above else low >= c.threshold
+    bad = low > c.threshold if c.bad_above else high < c.threshold
+    verdict = "fail" if bad else "pass" if good and not stopped else "inconclusive"
+    level_text = _pct(adjusted) + (f" (Holm-adjusted from {_pct(confidence)})"
+                                   if not math.isclose(adjusted, confidence) else "")
+    fmt = ".4g" if c.what == "value" else "+.4g"
+    span = f"[{low:{fmt}}, {high:{fmt}}]"
+    if stopped and not bad:
+        message = (f"{c.describe}; not tested: Holm stops at the first gate that does not pass "
+                   f"({level_text} interval on the {c.what} {span}, {c.rule} {c.threshold:.4g})")
     else:
-        order = [(i, c.alpha) for i, c in enumerate(testable)]
-        p_adjusted = list(p_values)
-    stopped = False
-    for i, level in order:
-        c = testable[i]
-        confidence, adjusted = 1 - c.alpha, 1 - level
-        low, high = c.interval(adjusted)
-        good = high <= c.threshold if c.bad_above else low >= c.threshold
-        bad = low > c.threshold if c.bad_above else high < c.threshold
-        verdict = "pass" if good and not stopped else "fail" if bad else "inconclusive"
-        if policy.adjust == "holm" and verdict != "pass":
-            stopped = True                   # Holm: no later (weaker-evidence) gate may pass
         relation = {"pass": "<=" if c.bad_above else ">=", "fail": ">" if c.bad_above else "<",
                     "inconclusive": "straddles"}[verdict]
-        level_text = _pct(adjusted) + (f" (Holm-adjusted from {_pct(confidence)})"
-                                       if not math.isclose(adjusted, confidence) else "")
-        fmt = ".4g" if c.what == "value" else "+.4g"
-        message = (f"{c.describe}; {level_text} interval on the {c.what} "
-                   f"[{low:{fmt}}, {high:{fmt}}] {relation} {c.rule} {c.threshold:.4g}")
-        if good and verdict != "pass":
-            message += "; Holm: not passed, a gate with stronger evidence did not pass"
-        mde = minimum_detectable_effect(c.sd(), c.n, adjusted, policy.power)
-        margin = abs(c.threshold) if c.what != "value" else abs((c.observed or 0.0) - c.threshold)
-        warning = None
-        # a zero change margin is a superiority test: only a clear improvement passes it, by design;
-        # a failed rule needs no warning: its whole interval already lies beyond the bound
-        if margin < mde and verdict != "fail" and not (c.what != "value" and c.threshold == 0):
-            detect = (f"at {_pct(adjusted)} confidence they detect {'differences' if c.what == 'value' else 'changes'}"
-                      f" of {mde:.3g} or more (power {policy.power:.0%})")
-            if c.what == "value":
-                warning = (f"{c.n} items cannot reliably tell {c.metric} = {c.observed:.4g} from its {c.rule} "
-                           f"bound {c.threshold:.4g}: {detect}")
-            else:
-                claim = (f"an improvement of at least {-c.threshold:.4g}" if c.threshold < 0
-                         else f"a {c.what} of at most {c.threshold:.4g}")
-                warning = f"{c.n} items cannot reliably show {claim} on {c.metric}: {detect}"
-        c.result = GateResult(c.metric, c.rule, c.threshold, c.observed,
-                              high if c.bad_above else low, verdict == "pass", message, verdict=verdict,
-                              interval=[low, high], confidence=confidence, confidence_adjusted=adjusted,
-                              p_value=p_values[i], p_adjusted=p_adjusted[i], n=c.n, mde=mde,
-                              underpowered=warning)
-    results = [c.result for c in checks if c.result is not None]
-    for r in results:
-        r.on_inconclusive = policy.on_inconclusive
-        r.adjust = policy.adjust
-        r.passed = r.verdict == "pass" or (r.verdict == "inconclusive" and policy.on_inconclusive != "fail")
-    return results
+        message = f"{c.describe}; {level_text} interval on the {c.what} {span} {relation} {c.rule} {c.threshold:.4g}"
+    mde = minimum_detectable_effect(c.sd(), c.n, adjusted, policy.power)
+    margin = abs(c.threshold) if c.what != "value" else abs((c.observed or 0.0) - c.threshold)
+    warning = None
+    # a zero change margin is a superiority test: only a clear improvement passes it, by design;
+    # a failed rule needs no warning: its whole interval already lies beyond the bound
+    if margin < mde and verdict != "fail" and not (c.what != "value" and c.threshold == 0):
+        detect = (f"at {_pct(adjusted)} confidence they detect {'differences' if c.what == 'value' else 'changes'}"
+                  f" of {mde:.3g} or more (power {policy.power:.0%})")
+        if c.what == "value":
+            warning = (f"{c.n} items cannot reliably tell {c.metric} = {c.observed:.4g} from its {c.rule} "
+                       f"bound {c.threshold:.4g}: {detect}")
+        else:
+            claim = (f"a gain of at least {c.threshold:.4g}" if c.rule == "min_gain"
+                     else f"a {c.what} of at most {c.threshold:.4g}")
+            warning = f"{c.n} items cannot reliably show {claim} on {c.metric}: {detect}"
+    c.result = GateResult(c.metric, c.rule, c.threshold, c.observed, high if c.bad_above else low,
+                          verdict == "pass", message, verdict=verdict, interval=[low, high],
+                          confidence=confidence, confidence_adjusted=adjusted, n=c.n, mde=mde,
+                          underpowered=warning, tested=not (stopped and not bad))
+    return verdict
 
 
 def gating_summary(results: Iterable[GateResult], policy: GatePolicy | Mapping[str, Any] | None = None
@@ -528,11 +696,16 @@ def gating_summary(results: Iterable[GateResult], policy: GatePolicy | Mapping[s
     policy = parse_gate_policy(policy or {})
     results = list(results)
     verdicts = {v: sum(r.verdict == v for r in results) for v in VERDICTS}
-    return {"on_inconclusive": policy.on_inconclusive, "adjust": policy.adjust,
+    critical = [r for r in results if r.tier == "critical"]
+    return {"on_inconclusive": policy.on_inconclusive, "multiplicity": policy.multiplicity,
+            "adjust": "holm" if policy.multiplicity == "holm" else "none",  # what readers before multiplicity read
             "confidence": policy.confidence, "power": policy.power, "checks": len(results),
-            "adjusted_over": sum(r.confidence_adjusted is not None for r in results) if policy.adjust != "none" else 0,
-            "verdicts": verdicts, "underpowered": [r.underpowered for r in results if r.underpowered],
-            "passed": gates_passed(results)}
+            "adjusted_over": sum(r.adjust == "holm" and r.confidence_adjusted is not None for r in results),
+            "tiers": {t: sum(r.tier == t for r in results) for t in TIERS},
+            "verdicts": verdicts,
+            "critical_verdicts": {v: sum(r.verdict == v for r in critical) for v in VERDICTS},
+            "underpowered": [r.underpowered for r in results if r.underpowered],
+            "passed": gates_passed(results), "outcome": run_outcome([r.to_dict() for r in results])}
 
 
 def describe_gating(gating: Mapping[str, Any]) -> str:
@@ -540,10 +713,45 @@ def describe_gating(gating: Mapping[str, Any]) -> str:
     v = gating.get("verdicts") or {}
     conf = f"{gating.get('confidence', 0.95) * 100:.4g}%"
     m = gating.get("adjusted_over", 0)
-    how = (f"confidence Holm-adjusted across {m} check{'' if m == 1 else 's'} ({conf} family-wise)"
-           if gating.get("adjust") == "holm" else f"no multiplicity adjustment ({conf} per check)")
-    return (f"verdicts: {v.get('pass', 0)} pass, {v.get('fail', 0)} fail, {v.get('inconclusive', 0)} inconclusive"
-            f" · on_inconclusive = {gating.get('on_inconclusive')} · {how}")
+    tiers = gating.get("tiers") or {}
+    holm = f"Holm-adjusted across {m} check{'' if m == 1 else 's'} ({conf} family-wise)"
+    if gating.get("multiplicity") == "all-must-pass":
+        n = tiers.get("critical", 0)
+        how = (f"multiplicity = all-must-pass: {n} critical check{'' if n == 1 else 's'} each at {conf} "
+               "(the run passes only if all pass)")
+        if tiers.get("advisory"):
+            how += f"; {tiers['advisory']} advisory, {holm}"
+    elif gating.get("multiplicity") == "holm" or gating.get("adjust") == "holm":
+        how = ("multiplicity = holm: " if gating.get("multiplicity") else "") + f"confidence {holm}"
+    else:
+        how = f"no multiplicity adjustment ({conf} per check)"
+    counts = f"{v.get('pass', 0)} pass, {v.get('fail', 0)} fail, {v.get('inconclusive', 0)} inconclusive"
+    if tiers.get("advisory"):
+        counts += f" ({tiers.get('critical', 0)} critical, {tiers['advisory']} advisory: never fail the run)"
+    return f"verdicts: {counts} · on_inconclusive = {gating.get('on_inconclusive')} · {how}"
+
+
+def run_outcome(gates: Iterable[Mapping[str, Any]], gates_passed: bool | None = None) -> str | None:
+    """The run's three-valued gate outcome from its gate rules (``record["gates"]``, or the index's):
+    ``failed`` (a critical gate failed), ``inconclusive (fail-closed)`` (none failed, but one
+    inconclusive counts as failed), ``passed``, or ``passed (N inconclusive: on_inconclusive = warn)``.
+    ``gates_passed`` decides for records without gate rules; None when there were no gates.
+
+    It reads ``passed`` (advisory gates always count as passed) and ``verdict`` of each rule, so
+    it also works on index summaries made before gates had tiers."""
+    gates = [g for g in gates if isinstance(g, Mapping)]
+    if not gates:
+        return None if gates_passed is None else "passed" if gates_passed else "failed"
+    verdict = lambda g: str(g.get("verdict") or ("pass" if g.get("passed") else "fail"))  # noqa: E731
+    counted = [g for g in gates if not g.get("passed")]
+    if any(verdict(g) == "fail" for g in counted):
+        return "failed"
+    if counted:
+        return "inconclusive (fail-closed)"
+    allowed = [g for g in gates if g.get("tier", "critical") == "critical" and verdict(g) == "inconclusive"]
+    if allowed:
+        return f"passed ({len(allowed)} inconclusive: on_inconclusive = {allowed[0].get('on_inconclusive', 'warn')})"
+    return "passed"
 
 
 def gates_passed(results: Iterable[GateResult]) -> bool | None:
