@@ -304,7 +304,7 @@ def test_gate_command_on_inconclusive_sets_the_exit_code(tmp_path):
     cli = CliRunner()
     base = [run_id, "--store", str(store.root)]
     strict = cli.invoke(gate, base)
-    assert strict.exit_code == 1 and "INCONCLUSIVE (counts as failed: on_inconclusive = fail)" in strict.output
+    assert strict.exit_code == 1 and "INCONCLUSIVE [critical] (counts as failed: on_inconclusive = fail)" in strict.output
     assert "on_inconclusive = fail" in strict.output and "warning: 10 items cannot reliably tell qa/acc = 0.6 from its min bound 0.5" in strict.output
     warn = cli.invoke(gate, base + ["--on-inconclusive", "warn", "--json"])
     assert warn.exit_code == 0, warn.output

@@ -50,8 +50,8 @@ def test_junit_crashed_run_is_one_error(tmp_path):
 def test_summary_status_gates_and_metrics(tmp_path):
     text = render_summary(RECORD, [PASS, FAIL])
     assert text.splitlines()[2].startswith("❌ **ci**") and "1 of 2 gate checks failed" in text
-    assert "| ✅ pass | `qa/acc` | min | 0.5 | 0.75 | — | — | — |" in text
-    assert "| ❌ fail | `qa/acc` | max_increase | 0.1 | 0.5 | 0.9 | — | — |" in text
+    assert "| ✅ pass | critical | `qa/acc` | min | 0.5 | 0.75 | — | — | — |" in text
+    assert "| ❌ fail | critical | `qa/acc` | max_increase | 0.1 | 0.5 | 0.9 | — | — |" in text
     assert "| `qa/acc` | ↑ | 0.25 | 0.75 | +0.500 |" in text        # aggregates without a comparison
     ok = render_summary(RECORD, [PASS])
     assert "✅ **ci**" in ok and "all 1 gate checks passed" in ok
@@ -93,7 +93,8 @@ def _three_verdicts(policy: dict | None = None):
     return rec, compare_records(rec, before, rec, after, phase_a="before", phase_b="after")
 
 
-POLICY = "verdicts: 1 pass, 1 fail, 1 inconclusive · on_inconclusive = fail · confidence Holm-adjusted across 3 checks"
+POLICY = ("verdicts: 1 pass, 1 fail, 1 inconclusive · on_inconclusive = fail · multiplicity = holm: "
+          "confidence Holm-adjusted across 3 checks")
 
 
 def test_every_gate_report_shows_the_verdict_the_adjusted_confidence_and_the_mde(tmp_path):
@@ -106,7 +107,7 @@ def test_every_gate_report_shows_the_verdict_the_adjusted_confidence_and_the_mde
     from harness.reports.model_card import model_card
     from harness.reports.render import gate_lines, rows_for
 
-    rec, comp = _three_verdicts()
+    rec, comp = _three_verdicts({"multiplicity": "holm"})
     by = {g["metric"]: g for g in rec["gates"]}
     inc = by["qa/acc"]
     assert inc["verdict"] == "inconclusive" and inc["adjust"] == "holm" and inc["confidence_adjusted"] == 0.975
@@ -115,8 +116,8 @@ def test_every_gate_report_shows_the_verdict_the_adjusted_confidence_and_the_mde
     mde = gate_cells(inc)["mde"]
 
     summary = render_summary(rec, rec["gates"], comp)
-    assert "| Verdict | Metric | Rule | Threshold | Observed | Bound | Confidence | MDE | Detail |" in summary
-    assert f"| ❔ inconclusive (counts as failed) | `qa/acc` | max_drop | 0.01 | 0 | 0.0245 | 97.5% (Holm) | {mde} |" \
+    assert "| Verdict | Tier | Metric | Rule | Threshold | Observed | Bound | Confidence | MDE | Detail |" in summary
+    assert f"| ❔ inconclusive (counts as failed) | critical | `qa/acc` | max_drop | 0.01 | 0 | 0.0245 | 97.5% (Holm) | {mde} |" \
         in summary
     html = render_html(comp, rows_for(comp, rec["gates"], rec, rec), title="t", gates=rec["gates"],
                        gating=rec["gating"])
@@ -129,15 +130,16 @@ def test_every_gate_report_shows_the_verdict_the_adjusted_confidence_and_the_mde
         assert POLICY in text, name
     assert f"straddles max_drop 0.01 · MDE {mde}" in lines and "97.5% (Holm-adjusted from 95%)" in lines
     assert '<td class="gate-inconclusive">inconclusive (counts as failed)</td>' in html
-    assert f"| `qa/acc` | max_drop | 0.01 | 0 | 0.0245 | 97.5% (Holm) | {mde} | inconclusive (counts as failed) |" in card
-    assert "gates NOT passed: 1 pass, 1 fail, 1 inconclusive" in card
+    assert f"| `qa/acc` | critical | max_drop | 0.01 | 0 | 0.0245 | 97.5% (Holm) | {mde} | inconclusive (counts as failed) |" in card
+    assert "gates FAILED: 1 pass, 1 fail, 1 inconclusive" in card
 
     root = build_junit(rec, rec["gates"], comp)
     suite = root.find("testsuite")
     assert {p.get("name"): p.get("value") for p in suite.find("properties")}["gating"].startswith(POLICY)
     case = next(c for c in suite.iter("testcase") if c.get("name") == "qa/acc max_drop")
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
-    assert props == {"gate_verdict": "inconclusive (counts as failed)", "confidence": "97.5% (Holm)", "mde": mde}
+    assert props == {"gate_verdict": "inconclusive (counts as failed)", "tier": "critical", "confidence": "97.5% (Holm)",
+                     "mde": mde}
     assert case.find("failure").get("type") == "GateInconclusive" and "on_inconclusive = fail" in \
         case.find("failure").get("message")
     assert suite.get("failures") == "2" and suite.get("skipped") == "0"
@@ -159,7 +161,9 @@ def test_an_inconclusive_gate_the_policy_passes_is_a_skipped_junit_case():
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
     # without Holm every interval is at the gate's own level, and the report says so
     assert {p.get("value") for p in suite.iter("property") if p.get("name") == "confidence"} == {"95% (unadjusted)"}
-    assert "no multiplicity adjustment (95% per check)" in render_summary(rec, rec["gates"])
+    # adjust = "none" (the old key) reads as multiplicity = "all-must-pass"
+    assert ("multiplicity = all-must-pass: 3 critical checks each at 95% (the run passes only if all pass)"
+            in render_summary(rec, rec["gates"]))
 
 
 def test_old_gate_records_render_with_dashes():
@@ -167,13 +171,13 @@ def test_old_gate_records_render_with_dashes():
 
     old = {"metric": "qa/acc", "rule": "min", "threshold": 0.5, "observed": 0.7, "bound": None, "passed": True,
            "message": "qa/acc = 0.7 >= 0.5"}
-    assert gate_cells(old) == {"verdict": "pass", "metric": "qa/acc", "rule": "min", "threshold": "0.5",
+    assert gate_cells(old) == {"verdict": "pass", "tier": "critical", "metric": "qa/acc", "rule": "min", "threshold": "0.5",
                                "observed": "0.7", "bound": "—", "confidence": "—", "mde": "—",
                                "detail": "qa/acc = 0.7 >= 0.5"}
     # before gates recorded ``adjust``: a level that moved was Holm's
     assert gate_cells({**old, "confidence": 0.95, "confidence_adjusted": 0.975})["confidence"] == "97.5% (Holm)"
     assert gate_cells({**old, "confidence": 0.95, "confidence_adjusted": 0.95})["confidence"] == "95%"
-    assert "| ✅ pass | `qa/acc` | min | 0.5 | 0.7 | — | — | — |" in render_summary(RECORD, [old])
+    assert "| ✅ pass | critical | `qa/acc` | min | 0.5 | 0.7 | — | — | — |" in render_summary(RECORD, [old])
 
 
 def test_two_run_html_report_judges_with_bs_policy(tmp_path):
@@ -192,6 +196,6 @@ def test_two_run_html_report_judges_with_bs_policy(tmp_path):
     res = CliRunner().invoke(report, [a, b, "--store", str(store.root), "--html", str(out)])
     assert res.exit_code == 0, res.output
     html = out.read_text()
-    assert "inconclusive (counts as passed)" in html and "95% (Holm)" in html
-    assert "verdicts: 0 pass, 0 fail, 1 inconclusive · on_inconclusive = warn · confidence Holm-adjusted across " \
-        "1 check (95% family-wise)" in html
+    assert "inconclusive (counts as passed)" in html and "95% (unadjusted)" in html  # all-must-pass: the plain level
+    assert "verdicts: 0 pass, 0 fail, 1 inconclusive · on_inconclusive = warn · multiplicity = all-must-pass: " \
+        "1 critical check each at 95%" in html

@@ -52,6 +52,15 @@ def policy_line(gating: dict[str, Any] | None) -> str | None:
     return describe_gating(gating) if gating else None
 
 
+def run_gate_outcome(record: dict[str, Any]) -> str | None:
+    """A run's three-valued gate outcome (``passed``, ``failed``, ``inconclusive (fail-closed)``,
+    ``passed (1 inconclusive: on_inconclusive = warn)``; None: no gates) from its gate rules,
+    as its verdict line judges them; works on full records and index summaries alike."""
+    from ..verdicts.gates import run_outcome
+
+    return run_outcome(record.get("gates") or [], record.get("gates_passed"))
+
+
 def same_run(rec_a: dict, rec_b: dict) -> bool:
     """A and B are one run (its own before → after), also when loaded as two record objects."""
     return rec_a is rec_b or (rec_a.get("id") is not None and rec_a.get("id") == rec_b.get("id"))

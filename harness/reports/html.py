@@ -103,7 +103,7 @@ def _gates(gates: Iterable[Mapping[str, Any]], label: str, gating: Mapping[str, 
     out = [f"<p>{_e(label)}</p><table><tr>" + "".join(f"<th>{_e(c)}</th>" for c in GATE_COLUMNS) + "</tr>"]
     for g in gates:
         state, c = gate_outcome(g), gate_cells(g)
-        classes = {"verdict": f"gate-{state}", "metric": "", "rule": "", "detail": ""}
+        classes = {"verdict": f"gate-{state}", "tier": f"tier-{c['tier']}", "metric": "", "rule": "", "detail": ""}
         tds = "".join(f'<td class="{classes.get(k, "n")}">{_e(c[k])}</td>' for k in GATE_COLUMNS)
         out.append(f'<tr class="{_e(state)}">{tds}</tr>')
     out.append("</table>")

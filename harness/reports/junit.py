@@ -28,20 +28,24 @@ def _gate_case(case: ET.Element, gate: dict[str, Any]) -> str:
     (``gate_verdict``, ``confidence``, ``mde``);
     a ``<failure>`` when it counts as failed (type ``GateInconclusive`` for an inconclusive one
     under ``on_inconclusive = fail``), ``<skipped>`` for an inconclusive one that the policy
-    counts as passed. Returns ``failure`` / ``skipped`` / ``passed``."""
+    counts as passed or an advisory gate that did not pass (it never fails the run; ``tier``
+    is a property of every case). Returns ``failure`` / ``skipped`` / ``passed``."""
     cells = gate_cells(gate)
     props = ET.SubElement(case, "properties")
-    for name, key in (("gate_verdict", "verdict"), ("confidence", "confidence"), ("mde", "mde")):
+    for name, key in (("gate_verdict", "verdict"), ("tier", "tier"), ("confidence", "confidence"), ("mde", "mde")):
         ET.SubElement(props, "property", name=name, value=cells[key])  # "verdict" is the suite's, per concern
     inconclusive = gate_outcome(gate) == "inconclusive"
     message = str(gate.get("message") or "gate failed")
     if inconclusive:
         message = f"{cells['verdict']}: on_inconclusive = {gate.get('on_inconclusive')}; {message}"
-    detail = (f"metric: {gate['metric']}\nrule: {gate['rule']} {gate.get('threshold')}\n"
+    advisory = cells["tier"] == "advisory" and gate_outcome(gate) != "passed"
+    if advisory:
+        message = f"{cells['verdict']}; {gate.get('message') or ''}"
+    detail = (f"metric: {gate['metric']}\ntier: {cells['tier']}\nrule: {gate['rule']} {gate.get('threshold')}\n"
               f"observed: {gate.get('observed')}\nbound: {gate.get('bound')}\nverdict: {cells['verdict']}\n"
               f"confidence: {cells['confidence']}\nmde: {cells['mde']}\n{gate.get('message', '')}")
     if gate.get("passed"):
-        if not inconclusive:
+        if not inconclusive and not advisory:
             return "passed"
         ET.SubElement(case, "skipped", message=message).text = detail
         return "skipped"

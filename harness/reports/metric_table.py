@@ -75,6 +75,7 @@ class MetricRow:
     parent: str | None = None    # "xstest/over_refusal" for "xstest/over_refusal/homonyms"
     hidden: bool = False         # a redundant complement (refusal_rate beside harmful_compliance)
     gate: str | None = None      # passed | failed | inconclusive | None (no gate)
+    gate_tier: str | None = None  # critical (one of its rules is) | advisory (all are) | None (no gate)
     gate_messages: list[str] = field(default_factory=list)
     gate_bounds: list[dict[str, Any]] = field(default_factory=list)  # {"rule", "threshold"} per rule
 
@@ -103,6 +104,7 @@ class ConcernVerdict:
     mover: MetricRow | None      # the biggest mover in the direction of the verdict
     gate: str | None             # passed | failed | inconclusive | None (no gate on this concern)
     n_metrics: int
+    gate_tier: str | None = None  # critical | advisory (its only gates are advisory) | None (no gate)
 
     @property
     def label(self) -> str:
@@ -111,16 +113,18 @@ class ConcernVerdict:
     def text(self, with_mover: bool = False) -> str:
         out = f"{self.label} {self.change}"
         extras = []
+        tier = "advisory " if self.gate_tier == "advisory" else ""  # a plain "gate" decides the run (critical)
         if self.gate == "failed":
-            extras.append("gate failed")
+            extras.append(f"{tier}gate failed")
         elif self.gate == "inconclusive":
-            extras.append("gate inconclusive")
+            extras.append(f"{tier}gate inconclusive")
         if with_mover and self.mover is not None and self.mover.diff is not None and self.change != "unchanged":
             extras.append(f"{self.mover.metric} {_num(self.mover.a)} → {_num(self.mover.b)}")
         return out + (f" ({'; '.join(extras)})" if extras else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"concern": self.concern, "change": self.change, "gate": self.gate, "n_metrics": self.n_metrics,
+        return {"concern": self.concern, "change": self.change, "gate": self.gate, "gate_tier": self.gate_tier,
+                "n_metrics": self.n_metrics,
                 "mover": self.mover.metric if self.mover else None,
                 "text": self.text(with_mover=True)}
 
@@ -154,10 +158,18 @@ def gate_word(gate: Mapping[str, Any]) -> str:
     return {"passed": "PASS", "failed": "FAIL", "inconclusive": "INCONCLUSIVE"}[gate_outcome(gate)]
 
 
+def gate_tier(gate: Mapping[str, Any]) -> str:
+    """``critical`` (decides the run; every gate of a record made before tiers) or ``advisory``."""
+    return "advisory" if gate.get("tier") == "advisory" else "critical"
+
+
 def gate_verdict(gate: Mapping[str, Any]) -> str:
     """``pass`` / ``fail`` / ``inconclusive``; an inconclusive one says what the run's
-    ``on_inconclusive`` counted it as: ``inconclusive (counts as failed)``."""
+    ``on_inconclusive`` counted it as: ``inconclusive (counts as failed)``; an advisory one
+    that did not pass says it does not count: ``fail (advisory: never fails the run)``."""
     state = gate_outcome(gate)
+    if gate_tier(gate) == "advisory" and state != "passed":
+        return f"{'fail' if state == 'failed' else 'inconclusive'} (advisory: never fails the run)"
     if state == "inconclusive":
         return f"inconclusive (counts as {'passed' if gate.get('passed') else 'failed'})"
     return {"passed": "pass", "failed": "fail"}[state]
@@ -184,23 +196,25 @@ def gate_confidence(gate: Mapping[str, Any]) -> str:
     return f"{level * 100:.4g}%" + {"holm": " (Holm)", "none": " (unadjusted)"}.get(str(adjust), "")
 
 
-GATE_COLUMNS = ("verdict", "metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "detail")
+GATE_COLUMNS = ("verdict", "tier", "metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "detail")
 
 
 def gate_cells(gate: Mapping[str, Any]) -> dict[str, str]:
     """One gate rule as every gate table shows it (:data:`GATE_COLUMNS`): the three-valued
     verdict, the bound's numbers, the adjusted confidence, the minimum detectable effect."""
-    return {"verdict": gate_verdict(gate), "metric": str(gate.get("metric") or ""), "rule": str(gate.get("rule") or ""),
+    return {"verdict": gate_verdict(gate), "tier": gate_tier(gate), "metric": str(gate.get("metric") or ""), "rule": str(gate.get("rule") or ""),
             "threshold": gate_number(gate.get("threshold")), "observed": gate_number(gate.get("observed")),
             "bound": gate_number(gate.get("bound")), "confidence": gate_confidence(gate),
             "mde": gate_number(gate.get("mde")), "detail": str(gate.get("message") or "")}
 
 
 def gate_state(gates: Sequence[Mapping[str, Any]]) -> str | None:
-    """passed / failed / inconclusive for one metric's gate rules (None without any)."""
+    """passed / failed / inconclusive for one metric's gate rules (None without any): of its
+    critical rules, or of its advisory ones when it has no critical rule."""
     if not gates:
         return None
-    states = [gate_outcome(g) for g in gates]
+    critical = [g for g in gates if gate_tier(g) == "critical"]
+    states = [gate_outcome(g) for g in critical or gates]
     for s in ("failed", "inconclusive"):
         if s in states:
             return s
@@ -239,7 +253,9 @@ def metric_rows(comparison: Any, gates: Iterable[Any] = (), *, record_a: Mapping
             ci_high=m.ci_high if m.n_paired else None, p_value=m.p_value, improved=m.improved,
             regressed=m.regressed, significant=bool(m.significant),
             change=_change(diff, interval, bool(m.significant), improvement, m.improved + m.regressed, equivalence),
-            parent=parent, gate=gate_state(own), gate_messages=[str(g.get("message") or "") for g in own],
+            parent=parent, gate=gate_state(own),
+            gate_tier=(None if not own else "critical" if any(gate_tier(g) == "critical" for g in own)
+                       else "advisory"), gate_messages=[str(g.get("message") or "") for g in own],
             gate_bounds=[{"rule": g.get("rule"), "threshold": g.get("threshold")} for g in own]))
     _hide_complements(rows)
     # children inherit the parent's concern (xstest/over_refusal/homonyms is over-refusal)
@@ -274,12 +290,15 @@ def concern_verdicts(rows: Sequence[MetricRow], *, include_empty: bool = True) -
     out = []
     for concern in CONCERNS:
         mine = [r for r in rows if r.concern == concern and r.headline]
-        gates = [r.gate for r in rows if r.concern == concern and r.gate]
+        gated = [r for r in rows if r.concern == concern and r.gate]
+        critical = [r for r in gated if r.gate_tier != "advisory"]
+        gates = [r.gate for r in critical or gated]
         gate = "failed" if "failed" in gates else "inconclusive" if "inconclusive" in gates else (
             "passed" if gates else None)
+        tier = None if not gated else "critical" if critical else "advisory"
         if not mine:
             if include_empty and concern != "other":
-                out.append(ConcernVerdict(concern, "none", None, gate, 0))
+                out.append(ConcernVerdict(concern, "none", None, gate, 0, tier))
             continue
         changes = {r.change for r in mine}
         change = next((c for c in ("worse", "better", "inconclusive") if c in changes), "unchanged")
@@ -290,7 +309,7 @@ def concern_verdicts(rows: Sequence[MetricRow], *, include_empty: bool = True) -
             sign = -1 if change == "worse" else 1
             mover = max(candidates, key=lambda r: sign * (r.improvement or 0.0) if change in ("better", "worse")
                         else abs(r.improvement or 0.0))
-        out.append(ConcernVerdict(concern, change, mover, gate, len(mine)))
+        out.append(ConcernVerdict(concern, change, mover, gate, len(mine), tier))
     return out
 
 

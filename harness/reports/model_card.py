@@ -81,7 +81,11 @@ def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_n
     recipe = record.get("recipe") or {}
     resolved = recipe.get("resolved") or {}
     name = model_name or record.get("name") or "model"
-    verdict = {True: "all gates passed", False: "gates NOT passed", None: "no gates"}[record.get("gates_passed")]
+    from .gating import run_gate_outcome
+
+    outcome = run_gate_outcome(record)
+    verdict = {None: "no gates", "passed": "all critical gates passed", "failed": "gates FAILED"}.get(
+        outcome, f"gates {outcome}")
     counts = (record.get("gating") or {}).get("verdicts")
     if counts and record.get("gates_passed") is not None:
         verdict += f": {counts.get('pass', 0)} pass, {counts.get('fail', 0)} fail, " \
@@ -151,8 +155,9 @@ def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_n
         from .gating import policy_line
         from .metric_table import gate_cells
 
-        cols = ("metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "verdict")
-        lines += _table(["gate", "rule", "threshold", "observed", "interval bound", "confidence", "MDE", "verdict"],
+        cols = ("metric", "tier", "rule", "threshold", "observed", "bound", "confidence", "mde", "verdict")
+        lines += _table(["gate", "tier", "rule", "threshold", "observed", "interval bound", "confidence", "MDE",
+                         "verdict"],
                         [[f"`{c['metric']}`", *(c[k] for k in cols[1:])]
                          for c in map(gate_cells, record["gates"])])
         policy = policy_line(record.get("gating"))

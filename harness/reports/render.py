@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .metric_table import MetricRow, concern_verdicts, gate_number, gate_word, metric_rows, verdict_line, visible
+from .metric_table import (
+    MetricRow,
+    concern_verdicts,
+    gate_number,
+    gate_tier,
+    gate_word,
+    metric_rows,
+    verdict_line,
+    visible,
+)
 
 
 def num(x: Any, spec: str = ".3f") -> str:
@@ -115,16 +124,22 @@ def markdown_lines(comparison: Any, rows: Sequence[MetricRow], *, show_all: bool
 
 
 def gate_lines(gates: Iterable[Any]) -> list[str]:
-    """``PASS|FAIL|INCONCLUSIVE  message · MDE x`` per gate rule (an inconclusive one says how
-    the policy counted it; the message holds the adjusted confidence), with the gate's
-    under-power warning below it."""
+    """``PASS|FAIL|INCONCLUSIVE [critical|advisory]  message · MDE x`` per gate rule (an
+    inconclusive critical one says how the policy counted it, an advisory one that it never
+    fails the run; the message holds the adjusted confidence), with the gate's under-power
+    warning below it."""
     out = []
     for g in gates:
         d = g.to_dict() if hasattr(g, "to_dict") else dict(g)
         word = gate_word(d)
-        if word == "INCONCLUSIVE":
-            word += (f" (counts as {'passed' if d.get('passed') else 'failed'}: "
+        tier = gate_tier(d)
+        if tier == "advisory" and word != "PASS":
+            word += " [advisory: never fails the run]"
+        elif word == "INCONCLUSIVE":
+            word += (f" [critical] (counts as {'passed' if d.get('passed') else 'failed'}: "
                      f"on_inconclusive = {d.get('on_inconclusive')})")
+        else:
+            word += f" [{tier}]"
         mde = f" · MDE {gate_number(d['mde'])}" if d.get("mde") is not None else ""
         out.append(f"{word}  {d.get('message')}{mde}")
         if d.get("underpowered"):

@@ -28,15 +28,26 @@ def render_summary(record: dict[str, Any], gate_results: Iterable[Any], comparis
     name = record.get("name") or "run"
     run_id = record.get("id") or "?"
     status = record.get("status", "completed")
-    failed = [r for r in results if not r.get("passed")]
+    from ..verdicts.gates import run_outcome
+    from .metric_table import gate_outcome, gate_tier
+
+    outcome = run_outcome(results)
+    counted = [r for r in results if not r.get("passed")]
+    advisory = [r for r in results if gate_tier(r) == "advisory"]
+    note = (f" ({len(advisory)} advisory, {sum(gate_outcome(r) != 'passed' for r in advisory)} of them not "
+            "passed: advisory gates never fail the run)") if advisory else ""
     if status != "completed":
         err = record.get("error") or {}
         where = f" at stage `{err['stage']}`" if err.get("stage") else ""
         head = f"❌ **{name}** ({run_id}) {status}{where}: {err.get('message') or 'no error message recorded'}"
-    elif failed:
-        head = f"❌ **{name}** ({run_id}): {len(failed)} of {len(results)} gate checks failed"
+    elif outcome == "failed":
+        head = f"❌ **{name}** ({run_id}): {len(counted)} of {len(results)} gate checks failed{note}"
+    elif counted:
+        head = (f"❔ **{name}** ({run_id}): gates {outcome}: {len(counted)} of {len(results)} gate checks "
+                f"inconclusive, none failed; on_inconclusive = fail counts them as failed{note}")
     elif results:
-        head = f"✅ **{name}** ({run_id}): all {len(results)} gate checks passed"
+        head = f"✅ **{name}** ({run_id}): all {len(results) - len(advisory)} critical gate checks passed{note}" \
+            if advisory else f"✅ **{name}** ({run_id}): all {len(results)} gate checks passed"
     else:
         head = f"✅ **{name}** ({run_id}) completed (no gates)"
     lines = [f"## harness: {name}", "", head, ""]
