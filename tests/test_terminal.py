@@ -68,7 +68,7 @@ def test_quiet_prints_only_the_verdict_and_the_gate_table(two_runs):
     assert quiet.stderr.strip() == ""
     out = quiet.stdout.strip().splitlines()
     assert out[0].startswith("capability ") and "harm" in out[0]
-    assert out[2].split() == ["gate", "metric", "rule", "confidence", "mde", "detail"]
+    assert out[2].split() == ["gate", "tier", "metric", "rule", "confidence", "mde", "detail"]
     assert {line.split()[0] for line in out[4:-1]} <= {"PASS", "FAIL", "INCONCLUSIVE"} and len(out) == 4 + 2 + 1
     assert out[-1].startswith("verdicts: ") and "on_inconclusive = " in out[-1]  # two gates, then the policy
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from harness.reports.metric_table import gate_confidence, gate_outcome, gate_verdict, metric_rows
+from harness.reports.metric_table import gate_confidence, gate_outcome, gate_tier, gate_verdict, metric_rows
 from harness.verdicts import compare as hc
 
 from . import loading
@@ -61,7 +61,7 @@ def table(rows_: list) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-GATE_FRAME_COLUMNS = ["verdict", "metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "message"]
+GATE_FRAME_COLUMNS = ["verdict", "tier", "metric", "rule", "threshold", "observed", "bound", "confidence", "mde", "message"]
 
 
 def gates_frame(record_or_gates: dict[str, Any] | list[dict[str, Any]]) -> pd.DataFrame:
@@ -70,7 +70,7 @@ def gates_frame(record_or_gates: dict[str, Any] | list[dict[str, Any]]) -> pd.Da
     gates = record_or_gates.get("gates") or [] if isinstance(record_or_gates, dict) else record_or_gates
     marks = {"passed": "✓ ", "failed": "✗ ", "inconclusive": "? "}
     rows = [{"verdict": marks[gate_outcome(g)] + gate_verdict(g),
-             "metric": g.get("metric"), "rule": g.get("rule"), "threshold": g.get("threshold"),
+             "tier": gate_tier(g), "metric": g.get("metric"), "rule": g.get("rule"), "threshold": g.get("threshold"),
              "observed": g.get("observed"), "bound": g.get("bound"), "confidence": gate_confidence(g),
              "mde": g.get("mde"), "message": g.get("message")} for g in gates]
     return pd.DataFrame(rows, columns=GATE_FRAME_COLUMNS)

@@ -28,9 +28,16 @@ def accelerator_label(acc: dict[str, Any] | None) -> str:
     return f"{label} · {name}" if name and name != kind else label
 
 
+GATE_LABELS = ["passed", "failed", "inconclusive (fail-closed)", "none"]
+
+
 def gates_label(record: dict[str, Any]) -> str:
-    passed = record.get("gates_passed")
-    return "passed" if passed is True else "failed" if passed is False else "none"
+    """The run's three-valued gate outcome as its verdict line gives it (``passed``, ``failed``,
+    ``inconclusive (fail-closed)``, ``passed (1 inconclusive: on_inconclusive = warn)``), ``none``
+    without gates."""
+    from harness.reports.gating import run_gate_outcome
+
+    return run_gate_outcome(record) or "none"
 
 
 def _num(value: Any) -> float | None:
@@ -97,13 +104,14 @@ def sweep_table(frame: pd.DataFrame) -> pd.DataFrame:
     for sweep_id, points in swept.groupby("sweep", sort=False):
         rows.append({"sweep": sweep_id, "points": len(points),
                      "completed": int((points["status"] == "completed").sum()),
-                     "gates passed": int((points["gates"] == "passed").sum()),
+                     "gates passed": int(points["gates"].astype(str).str.startswith("passed").sum()),
                      "gates failed": int((points["gates"] == "failed").sum()),
+                     "gates inconclusive": int(points["gates"].astype(str).str.startswith("inconclusive").sum()),
                      "not finished": int(points["status"].isin(["failed", "incomplete", "corrupt"]).sum()),
                      "grid": ", ".join(c.removeprefix("grid:") for c in grid_columns(points)),
                      "started": str(points["date"].min())})
     return pd.DataFrame(rows, columns=["sweep", "points", "completed", "gates passed", "gates failed",
-                                       "not finished", "grid", "started"])
+                                       "gates inconclusive", "not finished", "grid", "started"])
 
 
 def metric_names(frame: pd.DataFrame) -> list[str]:
@@ -156,7 +164,7 @@ def filter_options(frame: pd.DataFrame, name: str) -> list[str]:
     if name == "status":
         return STATUSES + sorted(set(frame[col].dropna()) - set(STATUSES))
     if name == "gates":
-        return ["passed", "failed", "none"]
+        return GATE_LABELS + sorted(set(frame[col].dropna()) - set(GATE_LABELS))
     return sorted({v for v in frame[col].dropna() if v != ""})
 
 

@@ -49,8 +49,11 @@ def show_gates(gates: list[dict], caption: str, policy: str | None = None) -> No
     if frame.empty:
         st.caption("No gates apply to this comparison.")
         return
-    failed = not all(g.get("passed") for g in gates)
-    (st.error if failed else st.success)(f"Gates {'FAILED' if failed else 'passed'} · {caption}")
+    from harness.verdicts.gates import run_outcome
+
+    outcome = run_outcome(gates) or "none"
+    show = st.error if outcome == "failed" else st.warning if outcome.startswith("inconclusive") else st.success
+    show(f"Gates {'FAILED' if outcome == 'failed' else outcome} · {caption}")
     st.dataframe(frame.style.map(_gate_color, subset=["verdict"]).format(
         {c: _num for c in ("threshold", "observed", "bound", "mde")}), hide_index=True, key="compare.gates")
     if policy:

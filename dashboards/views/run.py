@@ -12,7 +12,7 @@ from harness.reports import curves
 from harness.reports.curves import panel_columns
 from harness.reports.gating import policy_line
 from harness_dash import charts, checkpoints, comparing, loading, urlstate
-from harness_dash.runs_table import accelerator_label
+from harness_dash.runs_table import accelerator_label, gates_label
 from harness_dash.text import md
 
 P = "run"
@@ -38,7 +38,7 @@ env = record.get("environment") or {}
 model = record.get("model") or {}
 cols = st.columns(3)
 cols[0].metric("status", status)
-cols[1].metric("gates", {True: "passed", False: "failed"}.get(record.get("gates_passed"), "none"))
+cols[1].metric("gates", gates_label(record))
 cols[2].metric("wall time", f"{record['duration_s']:.1f} s" if isinstance(record.get("duration_s"), (int, float))
                else "–")
 # long names (model, accelerator) as text: st.metric truncates them ("SmolLM2-1…")

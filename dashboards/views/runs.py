@@ -87,8 +87,10 @@ config = {
 
 
 def _gate_cell(v: str) -> str:
-    return {"failed": "background-color: #fdd; color: #900; font-weight: bold",
-            "passed": "background-color: #dfd; color: #060"}.get(str(v), "")
+    if str(v).startswith("inconclusive"):
+        return "background-color: #fff3cd; color: #7a5b00; font-weight: bold"
+    return {"failed": "background-color: #fdd; color: #900; font-weight: bold"}.get(str(v), (
+        "background-color: #dfd; color: #060" if str(v).startswith("passed") else ""))
 
 
 st.dataframe(view.style.map(_gate_cell, subset=["gates"]), column_order=order, column_config=config,

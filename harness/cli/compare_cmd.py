@@ -149,11 +149,14 @@ def gate_policy_of(path: str | Path | None = None, record: dict[str, Any] | None
 @click.option("--on-inconclusive", type=click.Choice(["fail", "pass", "warn"]), default=None,
               help="What an inconclusive verdict (the interval straddles the bound) counts as for the exit "
                    "code; overrides the recipe's [gates] on_inconclusive (default: fail).")
+@click.option("--multiplicity", type=click.Choice(["all-must-pass", "holm"]), default=None,
+              help="all-must-pass: every critical gate at the plain level, advisory gates Holm-adjusted; holm: "
+                   "Holm across every gate (default: the recipe's, all-must-pass).")
 @click.option("--adjust", type=click.Choice(["holm", "none"]), default=None,
-              help="Multiplicity adjustment of the confidence across the gates (default: the recipe's, holm).")
+              help="The old name of --multiplicity: holm = holm, none = all-must-pass.")
 def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
          baseline: str | None, junit_path: str | None, summary_path: str | None, as_json: bool,
-         on_inconclusive: str | None = None, adjust: str | None = None) -> None:
+         on_inconclusive: str | None = None, multiplicity: str | None = None, adjust: str | None = None) -> None:
     """Judge gates on a stored RUN without re-running anything.
 
     \b
@@ -169,6 +172,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     from ..store.local import CorruptRecord, RunNotFound
     from ..verdicts.compare import CompareError, compare_records
     from ..verdicts.gates import (
+        GatePolicy,
         GateSpecError,
         describe_gating,
         evaluate_gates,
@@ -176,6 +180,7 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
         gating_summary,
         load_reference,
         parse_gate_option,
+        run_outcome,
     )
 
     try:
@@ -190,8 +195,13 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
         if not recipe_path and not gate_opts:
             gates = record_gates(record)
         policy = gate_policy_of(recipe_path, record)
-        policy = policy.model_copy(update={k: v for k, v in
-                                           (("on_inconclusive", on_inconclusive), ("adjust", adjust)) if v})
+        if adjust and multiplicity and {"holm": "holm", "none": "all-must-pass"}[adjust] != multiplicity:
+            fail(f"--adjust {adjust} means --multiplicity {'holm' if adjust == 'holm' else 'all-must-pass'}, "
+                 f"not {multiplicity}: give only --multiplicity")
+        multiplicity = multiplicity or {"holm": "holm", "none": "all-must-pass", None: None}[adjust]
+        chosen = {k: v for k, v in (("on_inconclusive", on_inconclusive), ("multiplicity", multiplicity)) if v}
+        if chosen:
+            policy = GatePolicy.model_validate({**policy.model_dump(exclude={"adjust"}), **chosen})
     except (GateSpecError, FileNotFoundError, ValueError) as exc:  # RecipeError is a ValueError
         fail(str(exc))
 
@@ -250,8 +260,10 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
         for line in gate_lines(results):
             click.echo(line)
         n_failed = sum(not r.passed for r in results)
-        click.echo(f"\n{record.get('name') or record['id']}: "
-                   + (f"{n_failed} of {len(results)} gate checks failed" if n_failed
+        outcome = run_outcome([r.to_dict() for r in results])
+        click.echo(f"\n{record.get('name') or record['id']}: gates {outcome}: "
+                   + (f"{n_failed} of {len(results)} gate checks failed" if outcome == "failed" else
+                      f"{n_failed} of {len(results)} gate checks inconclusive, none failed" if n_failed
                       else f"all {len(results)} gate checks passed"))
         click.echo(describe_gating(gating))
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)

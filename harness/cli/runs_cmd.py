@@ -28,6 +28,7 @@ def format_record(record: dict, comparison=None, *, quiet: bool = False, show_al
     before → after (the paired metric table when ``comparison`` is given), gates.
     ``quiet``: only the verdict line and the gate table; ``brief``: no stage and data
     lines (the end of `harness run`, which just printed them)."""
+    from ..reports.gating import run_gate_outcome
     from ..reports.metric_table import concern_verdicts, verdict_line
     from ..reports.render import rows_for, text_lines
 
@@ -35,10 +36,10 @@ def format_record(record: dict, comparison=None, *, quiet: bool = False, show_al
     verdict = [verdict_line(concern_verdicts(rows))] if rows is not None else []
     if quiet:
         return "\n".join(verdict + _gate_table(record) + _error_lines(record))
+    outcome = run_gate_outcome(record)
     out = verdict + [f"run      {record.get('id')}  ({record.get('name')})",
            f"status   {record.get('status')}"
-           + ("" if record.get("gates_passed") is None else
-              f"  gates {'passed' if record['gates_passed'] else 'FAILED'}")]
+           + ("" if outcome is None else f"  gates {'FAILED' if outcome == 'failed' else outcome}")]
     model = record.get("model") or {}
     if model:
         out.append(f"model    {model.get('name')} [{model.get('loader')}] on {model.get('device')} "
@@ -92,10 +93,11 @@ def _gate_table(record: dict) -> list[str]:
 
     if not record.get("gates"):
         return []
-    rows = [[gate_word(g), *(gate_cells(g)[k] for k in ("metric", "rule", "confidence", "mde", "detail"))]
+    rows = [[gate_word(g), *(gate_cells(g)[k] for k in ("tier", "metric", "rule", "confidence", "mde", "detail"))]
             for g in record["gates"]]
     line = policy_line(record.get("gating"))
-    return ["", _table(rows, ["gate", "metric", "rule", "confidence", "mde", "detail"]), *([line] if line else [])]
+    return ["", _table(rows, ["gate", "tier", "metric", "rule", "confidence", "mde", "detail"]),
+            *([line] if line else [])]
 
 
 def _error_lines(record: dict) -> list[str]:
@@ -132,8 +134,11 @@ def run_cell(record: dict, column: str) -> str:
     """One cell of `harness runs`: a run field, or a metric's final value (change in brackets)."""
     if "/" in column:
         return _final(record, column)
-    if column == "gates":
-        return {None: "", True: "pass", False: "FAIL"}[record.get("gates_passed")]
+    if column == "gates":  # three-valued, as the run's verdict line: pass, FAIL, inconclusive (fail-closed)
+        from ..reports.gating import run_gate_outcome
+
+        outcome = run_gate_outcome(record)
+        return {None: "", "passed": "pass", "failed": "FAIL"}.get(outcome, outcome or "")
     if column == "date":
         return str(record.get("created_at") or "").replace("T", " ")[:16]
     if column == "accelerator":
@@ -180,8 +185,11 @@ def runs(store, as_json, limit, columns, sweep_id, no_index):
     records = list(itertools.islice((r for r in listed if not sweep_id or (r.get("sweep") or {}).get("id") == sweep_id),
                                     limit))
     if as_json:
+        from ..reports.gating import run_gate_outcome
+
         keep = ("id", "name", "kind", "status", "gates_passed", "created_at", "duration_s", "tags", "sweep")
-        click.echo(json.dumps([{k: r.get(k) for k in keep} | {"model": (r.get("model") or {}).get("name"),
+        click.echo(json.dumps([{k: r.get(k) for k in keep} | {"gates": run_gate_outcome(r),
+                                                               "model": (r.get("model") or {}).get("name"),
                                                                "accelerator": _accelerator(r),
                                                                "host": (r.get("environment") or {}).get("host")}
                                for r in records], indent=2))

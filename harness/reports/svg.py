@@ -22,7 +22,8 @@ def gate_marks(row: MetricRow) -> list[tuple[float, str]]:
     """Gate bounds on the improvement axis (right = better): ``(x, rule)``.
 
     ``max_drop = t`` allows the improvement down to −t; ``max_increase = t`` caps the
-    raw rise at t, i.e. the improvement at +t (↑ metrics) or −t (↓ metrics).
+    raw rise at t, i.e. the improvement at +t (↑ metrics) or −t (↓ metrics); ``min_gain = t``
+    asks the improvement to reach +t.
     ``min`` / ``max`` bound values, not differences, and are not drawn here.
     """
     out = []
@@ -34,6 +35,8 @@ def gate_marks(row: MetricRow) -> list[tuple[float, str]]:
             out.append((-float(t), "max_drop"))
         elif g.get("rule") == "max_increase":
             out.append((float(t) if row.higher_is_better else -float(t), "max_increase"))
+        elif g.get("rule") == "min_gain":
+            out.append((float(t), "min_gain"))
     return out
 
 

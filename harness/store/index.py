@@ -19,7 +19,8 @@ _FIELDS = ("schema_version", "id", "name", "kind", "status", "description", "tag
            "created_at", "finished_at", "duration_s", "seed", "baseline", "sweep")
 _METRIC_KEYS = ("value", "stderr", "n", "higher_is_better", "concern")
 _STAGE_KEYS = ("name", "kind", "status", "duration_s", "cached", "throughput")
-_GATE_KEYS = ("metric", "rule", "threshold", "observed", "bound", "passed", "verdict", "message")
+_GATE_KEYS = ("metric", "rule", "threshold", "observed", "bound", "passed", "verdict", "message", "tier",
+              "on_inconclusive")
 
 
 def _pick(obj: Any, keys: tuple[str, ...]) -> dict[str, Any]:
