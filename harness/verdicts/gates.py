@@ -75,6 +75,15 @@ class GateSpec(BaseModel):
     #: critical gates decide the run; an advisory one is judged and shown but never fails it
     tier: Literal["critical", "advisory"] = "critical"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _in_range(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for value in data.values():
+                if isinstance(value, _OutOfRange):
+                    raise ValueError(value.problem)
+        return data
+
     @model_validator(mode="after")
     def _one_rule_at_least(self):
         if all(getattr(self, r) is None for r in RULES):
@@ -178,19 +187,29 @@ def range_problem(metric: str, rule: str, value: float, *, rate: bool | None = N
     return None
 
 
-def range_errors(gates: Mapping[str, Any], where: str = "gates") -> list[tuple[str, str]]:
-    """``(key path, message)`` for every bound outside its metric's range (a rate above 1)."""
-    out = []
+class _OutOfRange(float):
+    """A bound :func:`split_gate_policy` found outside its metric's range: GateSpec's own
+    validation raises its ``problem``, so the error carries the gate's key path."""
+
+    problem: str = ""
+
+
+def _mark_out_of_range(gates: Any) -> Any:
+    if not isinstance(gates, Mapping):
+        return gates
+    out = dict(gates)
     for metric, spec in gates.items():
-        if metric in POLICY_KEYS or not isinstance(spec, (Mapping, GateSpec)):
+        if metric in POLICY_KEYS or not isinstance(spec, Mapping):
             continue
-        values = spec.model_dump() if isinstance(spec, GateSpec) else spec
+        marked = dict(spec)
         for rule in RULES:
-            value = values.get(rule)
+            value = spec.get(rule)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 problem = range_problem(metric, rule, float(value))
                 if problem:
-                    out.append((f'{where}."{metric}".{rule}', problem))
+                    marked[rule] = _OutOfRange(value)
+                    marked[rule].problem = problem
+        out[metric] = marked
     return out
 
 
@@ -271,10 +290,8 @@ def split_gate_policy(data: Any) -> Any:
     """A recipe mapping with its ``[gates]`` policy keys moved to ``gating`` (for the Recipe model)."""
     if not isinstance(data, Mapping) or not isinstance(data.get("gates"), Mapping):
         return data
-    gates = data["gates"]
-    errors = range_errors(gates)
-    if errors:  # the key path is in the message: this runs before the schema knows the gate's key
-        raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
+    gates = _mark_out_of_range(data["gates"])
+    data = {**data, "gates": gates}
     policy = {k: v for k, v in gates.items() if k in POLICY_KEYS}
     if not policy:
         return data
