@@ -508,6 +508,8 @@ def evaluate_gates(gates: Mapping[str, GateSpec], record: dict[str, Any], *,
         if metric not in current:
             msg = _missing(metric, current, phase)
             checks += [_decided(metric, r, t, alpha, None, "fail", msg) for r, t in rules]
+            for c in checks[first:]:
+                c.tier = spec.tier
             continue
         value = _value(current[metric])
         hib = bool(current[metric].get("higher_is_better", True))
