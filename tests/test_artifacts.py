@@ -439,7 +439,7 @@ def test_export_writes_a_loadable_folder_with_a_model_card(tmp_path):
     text = (dest / "README.md").read_text()
     assert "model-index:" in text
     assert "| `quick_mc/acc` |" in text and "95% CI" in text and "McNemar p" in text  # the paired table
-    assert "## Gates" in text and "| 95% (Holm) |" in text and text.count("| pass |") == 1  # verdict, confidence
+    assert "## Gates" in text and "| 95% (unadjusted) |" in text and text.count("| pass |") == 1  # all-must-pass
     assert "verdicts: 1 pass, 0 fail, 0 inconclusive · on_inconclusive = fail" in text     # the policy line
     assert record["model"]["fingerprint_after"] in text and "## Training data" in text
     assert "`--set run.seed=3`" in text and "transformers" in text
