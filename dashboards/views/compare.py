@@ -205,8 +205,10 @@ def phase_select(col, side: str, run_id: str, record: dict) -> str:
 
 
 def _gate_color_word(v: str) -> str:
+    if str(v).startswith("inconclusive"):
+        return "background-color: #fff3cd; color: #7a5b00"
     return "background-color: #fdd; color: #900" if v == "failed" else (
-        "background-color: #dfd; color: #060" if v == "passed" else "")
+        "background-color: #dfd; color: #060" if str(v).startswith("passed") else "")
 
 
 if mode == "one":

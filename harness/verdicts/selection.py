@@ -200,7 +200,7 @@ def dev_gates(gates: Mapping[str, Any], policy: Any, *, base_metrics: dict, base
     pseudo = {"metrics": {"before": base_metrics, "after": metrics}, "tasks": {**base_tasks, **tasks}}
     results = evaluate_gates(gates, pseudo, before_samples=base_samples, after_samples=samples, policy=policy)
     keep = ("metric", "rule", "threshold", "observed", "verdict", "passed", "interval", "confidence_adjusted",
-            "message")
+            "message", "tier")
     return [{k: r.to_dict()[k] for k in keep} for r in results]
 
 
@@ -211,8 +211,8 @@ def passed(gates: Sequence[Mapping[str, Any]], on_inconclusive: str | None = Non
         return None
     if on_inconclusive is None:
         return all(g.get("passed") for g in gates)
-    return all(g.get("verdict") == "pass" or (g.get("verdict") == "inconclusive" and on_inconclusive != "fail")
-               for g in gates)
+    return all(g.get("tier") == "advisory" or g.get("verdict") == "pass"   # advisory gates never block
+               or (g.get("verdict") == "inconclusive" and on_inconclusive != "fail") for g in gates)
 
 
 # ------------------------------------------------------------------ across a sweep's runs
