@@ -64,3 +64,33 @@ def declared_metrics(tasks: list[str], include_path: str | None, use_bundled: bo
     if include_path or not all(t in suites for t in tasks):
         return None  # lm-eval's own or the user's tasks: their metric names are known after running
     return {key: "capability" for t in tasks for key in suite_metrics(t)}
+
+
+def declared_items(tasks: list[str], include_path: str | None, use_bundled: bool, split: str,
+                   limit: int | None, sample: int | None) -> dict[str, int] | None:
+    """``{task: n}`` documents each bundled task scores after ``split`` then ``limit``/``sample``, counted
+    from its data file as :func:`.runner.doc_indices` selects them (no lm-eval import). Tasks outside
+    the bundle, or whose YAML processes its documents, are left out (unknown n)."""
+    import json
+
+    suites = bundled_suites() if use_bundled and not include_path else {}
+    out: dict[str, int] = {}
+    for name in tasks:
+        if name not in suites:
+            continue
+        cfg = _load_yaml(suites[name])
+        files = ((cfg.get("dataset_kwargs") or {}).get("data_files") or {})
+        paths = files.get(cfg.get("test_split") or cfg.get("validation_split") or "") if isinstance(files, dict) else None
+        if cfg.get("dataset_path") != "json" or cfg.get("process_docs") or not isinstance(paths, (str, list)):
+            continue
+        docs = [json.loads(line) for p in ([paths] if isinstance(paths, str) else paths)
+                for line in (suites[name].parent / p).read_text(encoding="utf-8").splitlines() if line.strip()]
+        kept = len(docs)
+        if split != "all":
+            cats = [d.get("category") if isinstance(d, dict) and isinstance(d.get("category"), str) else None
+                    for d in docs]
+            splits = harness.assign_splits(str(cfg.get("task") or name),
+                                           [{"id": str(i), "category": c} for i, c in enumerate(cats)])
+            kept = sum(s == split for s in splits.values())
+        out[name] = min(kept, limit or sample or kept)
+    return out or None
