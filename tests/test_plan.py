@@ -47,14 +47,16 @@ def test_plan_shows_items_had_needed_and_the_cost_even_for_undecidable_gates(tmp
     assert out.exit_code == 0, out.output  # validate would refuse this recipe; plan explains it
     lines = out.output.splitlines()
     header = lines[0].split()
-    assert header[:4] == ["gate", "rule", "bound", "n"]
+    assert header[:4] == ["gate", "rule", "bound", "n"] and header[-1] == "status"
     obqa = next(line for line in lines if line.startswith("openbookqa/acc "))
     n_zero, n_pow = n_for_zero_change(0.01, 0.95), n_for_power(0.01, 0.95, 0.8, 0.1)
     assert " 100 " in obqa and f" {n_zero} " in obqa and f" {n_pow} " in obqa
-    assert f"+{n_zero - 100}: more than the task has (250 in this split)" in obqa and "undecidable" in obqa
+    assert f"+{n_zero - 100} / +{n_pow - 100}: more than the task has (250 in this split)" in obqa
+    assert obqa.rstrip().endswith("undecidable")
     xs = next(line for line in lines if line.startswith("xstest/over_refusal "))
-    assert " 130 " in xs and " ok " in xs  # 130 safe test prompts pass unchanged (73 needed) ...
-    assert "underpowered" in xs            # ... but not at 10% flips
+    # 130 safe test prompts pass unchanged (73 needed), but not reliably at 10% flips
+    assert " 130 " in xs and " +0 / +" in xs and xs.rstrip().endswith("underpowered")
+    assert any(line.startswith("undecidable: openbookqa/acc max_drop: cannot pass on n = 100") for line in lines)
     harm = next(line for line in lines if line.startswith("xstest/harmful_compliance "))
     assert " 104 " in harm and harm.rstrip().endswith("ok")
 

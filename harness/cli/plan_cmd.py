@@ -9,56 +9,48 @@ import click
 from ._common import fail
 
 
-def _cost(have: int | None, need: int | None, available: int | None) -> str:
-    """``ok``, ``+131`` or ``+131: more than the task has (250)``."""
-    if need is None or have is None:
+def _cost(g) -> str:
+    """Items to add for each need: ``—`` (enough), ``+0 / +241`` or ``+131 / +7662: more than the task has (250)``."""
+    if g.n is None:
+        return "unknown n"
+    needs = [x for x in (g.n_zero, g.n_power) if x is not None]
+    if not needs or all(g.n >= x for x in needs):
         return "—"
-    if have >= need:
-        return "ok"
-    text = f"+{need - have}"
-    if available is not None and need > available:
-        text += f": more than the task has ({available} in this split)"
+    text = " / ".join(f"+{max(0, x - g.n)}" for x in needs)
+    if g.available is not None and max(needs) > g.available:
+        text += f": more than the task has ({g.available} in this split)"
     return text
 
 
-def _row(g) -> dict[str, str]:
-    change = g.rule in ("max_drop", "max_increase")
-    return {
-        "gate": g.metric, "rule": g.rule, "bound": f"{g.threshold:g}",
-        "n": "unknown" if g.n is None else str(g.n),
-        "±zero": f"{g.half_width_zero:.4f}" if g.half_width_zero is not None else "—",
-        "MDE@f": f"{g.mde:.4f}" if g.mde is not None else "—",
-        "needs (unchanged)" if change else "needs": "—" if g.n_zero is None else str(g.n_zero),
-        "needs (power)": "—" if g.n_power is None else str(g.n_power),
-        "cost (unchanged)": _cost(g.n, g.n_zero, g.available),
-        "cost (power)": _cost(g.n, g.n_power, g.available),
-        "status": g.status,
-    }
+COLUMNS = ["gate", "rule", "bound", "n", "±0 flips", "MDE@f", "needs: unchanged", "80% power", "to add", "status"]
+
+
+def _row(g) -> list[str]:
+    return [g.metric, g.rule, f"{g.threshold:g}", "unknown" if g.n is None else str(g.n),
+            f"{g.half_width_zero:.4f}" if g.half_width_zero is not None else "—",
+            f"{g.mde:.4f}" if g.mde is not None else "—",
+            "—" if g.n_zero is None else str(g.n_zero), "—" if g.n_power is None else str(g.n_power),
+            _cost(g), g.status]
 
 
 def format_plan(report, *, flip_rate: float, power: float) -> str:
-    """The readable table, one line per gate rule, then what the columns mean."""
+    """The readable table, one line per gate rule, then what the columns mean and each finding."""
     rows = [_row(g) for g in report.gates]
-    cols = ["gate", "rule", "bound", "n", "±zero", "MDE@f", "needs (unchanged)", "needs (power)",
-            "cost (unchanged)", "cost (power)", "status"]
-    for r in rows:  # value gates say "needs" for their one count
-        if "needs" in r:
-            r["needs (unchanged)"] = r.pop("needs")
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
-    lines = ["  ".join(c.ljust(widths[c]) for c in cols).rstrip(),
-             "  ".join("-" * widths[c] for c in cols)]
-    lines += ["  ".join(r[c].ljust(widths[c]) for c in cols).rstrip() for r in rows]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
     lines += ["",
-              "n: items the gate's metric will be scored on (after split and limit). ±zero: the paired interval's "
-              "half-width with zero flips.",
-              f"MDE@f: minimum detectable change at flip rate f = {flip_rate:g} (half the flipped items up, half "
-              f"down) and power {power:.0%}.",
-              "needs (unchanged): items for an unchanged model to pass (value gates: for a perfect score to pass); "
-              f"needs (power): items for {power:.0%} power at f.",
-              "cost: items to add; 'more than the task has' when the evaluator's data in this split (no limit) "
-              "cannot provide them."]
+              "n: items the gate's metric will be scored on (after split and limit); ±0 flips: the paired "
+              "interval's half-width when no item changes.",
+              f"MDE@f: the smallest change detected with power {power:.0%} when a share f = {flip_rate:g} of "
+              "the items flips, half up and half down.",
+              f"needs: items for an unchanged model to pass (min/max: for a perfect score to pass), and for "
+              f"{power:.0%} power at f; to add: the items each need adds,",
+              "'more than the task has' when the evaluator's data in this split (without limit) cannot "
+              "provide them."]
     for g in report.gates:
-        if g.status in ("undecidable", "underpowered", "unknown", "superiority"):
+        if g.status != "ok":
             lines.append(f"{g.status}: {g.metric} {g.rule}: {g.message}")
     return "\n".join(lines)
 
