@@ -188,3 +188,14 @@ def test_an_underpowered_gate_is_a_warning_at_the_recipes_flip_rate(tmp_path):
 def test_every_shipped_recipe_validates_with_the_power_check_on(recipe):
     out = CliRunner().invoke(validate, [str(recipe)])
     assert out.exit_code == 0, out.output
+
+
+def test_run_refuses_an_undecidable_gate_before_anything_starts(tmp_path):
+    from harness.cli.run_cmd import run as run_command
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(OPENBOOKQA.replace("BOUND", "0.01").replace("EXTRA", ""))
+    store = tmp_path / "store"
+    out = CliRunner().invoke(run_command, [str(recipe), "--store", str(store)])
+    assert out.exit_code == 2 and "it needs n >= 381" in out.output, out.output
+    assert not store.exists() or not any(store.iterdir())  # no run was started
