@@ -259,18 +259,19 @@ def leave_one_model_out(paths: list[str], *, fit_dir: Path | None = None) -> dic
             "min": {k: min(d["filter"][k] for d in directions.values()) for k in keys}}
 
 
-def measure_rows(rows: list[dict], verdicts: list) -> dict:
+def measure_rows(rows: list[dict], verdicts: list, resamples: int = 1000) -> dict:
     """Every figure for one set of scored rows: filter and string match, intervals, kappa and alpha."""
     gold = [r["gold"] for r in rows]
     pred = [v.flagged for v in verdicts]
     base = [strmatch_label(r["completion"]) != LABELS[0] for r in rows]
     return {"rows": len(rows), "refusal_rate": round(sum(gold) / len(gold), 4),
             "filter": agreement(pred, gold), "filter_95ci": intervals(pred, gold),
-            **chance_corrected(pred, gold), "string_match": agreement(base, gold),
+            **chance_corrected(pred, gold, resamples=resamples), "string_match": agreement(base, gold),
             "human_alpha": human_alpha(rows)}
 
 
-def leave_one_source_out(paths: list[str], *, train_sources: list[str] | None = None) -> dict:
+def leave_one_source_out(paths: list[str], *, train_sources: list[str] | None = None,
+                         resamples: int = 1000) -> dict:
     """For each source: weights fitted on the other sources (``train_sources`` among them, when given),
     scored on that source's rows; per source, per model, pooled over all folds, and the mean."""
     import contextlib
@@ -307,10 +308,10 @@ def leave_one_source_out(paths: list[str], *, train_sources: list[str] | None = 
             start = time.process_time()
             verdicts = filt.score([r["completion"] for r in rows], [r["prompt"] or "" for r in rows])
             cpu = time.process_time() - start
-            fold = measure_rows(rows, verdicts)
+            fold = measure_rows(rows, verdicts, resamples)
             fold.update(trained_on=sorted({source_of(f) for f in fit}), texts_per_cpu_s=round(len(rows) / cpu, 1),
                         models={m: measure_rows([r for r in rows if r["model"] == m],
-                                                [v for r, v in zip(rows, verdicts) if r["model"] == m])
+                                                [v for r, v in zip(rows, verdicts) if r["model"] == m], resamples)
                                 for m in dict.fromkeys(r["model"] for r in rows)})
             folds[held] = fold
             pooled_rows += rows
@@ -318,7 +319,7 @@ def leave_one_source_out(paths: list[str], *, train_sources: list[str] | None = 
     keys = ("accuracy", "precision", "recall", "f1")
     mean = {k: round(sum(f["filter"][k] for f in folds.values()) / len(folds), 4) for k in keys}
     return {"sources": {s: [Path(f).name for f in fs] for s, fs in by_source.items()},
-            "train_sources": train_sources, "folds": folds, "pooled": measure_rows(pooled_rows, pooled_verdicts),
+            "train_sources": train_sources, "folds": folds, "pooled": measure_rows(pooled_rows, pooled_verdicts, resamples),
             "mean": mean}
 
 
@@ -398,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leave-one-source-out", action="store_true",
                     help="fit on all sources but one, score the one held out, for every source (needs the ml extra)")
     ap.add_argument("--train-sources", help="with --leave-one-source-out: comma-separated sources a fold may fit on")
+    ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the kappa/alpha intervals")
     args = ap.parse_args(argv)
     if args.train_sources and not args.leave_one_source_out:
         ap.error("--train-sources goes with --leave-one-source-out")
@@ -405,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.weights or args.split != "all" or args.leave_one_model_out:
             ap.error("--leave-one-source-out fits the weights and picks the held-out rows itself")
         res = leave_one_source_out(args.files, train_sources=args.train_sources.split(",")
-                                   if args.train_sources else None)
+                                   if args.train_sources else None, resamples=args.resamples)
         if args.json:
             print(json.dumps(res))
         else:
