@@ -163,9 +163,9 @@ def human_alpha(rows: list[dict]) -> float | None:
 
 
 def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> dict:
-    from harness.plugins import load_plugins
+    import harness
 
-    host = load_plugins()
+    host = harness.get_host()
     filt = host.create("safety_filter", "refusal", {"weights": weights} if weights else {})
     rows = read_labeled(paths)
     seen = filt.seen_in_training([r["completion"] for r in rows])
@@ -277,7 +277,7 @@ def leave_one_source_out(paths: list[str], *, train_sources: list[str] | None = 
     import contextlib
     import tempfile
 
-    from harness.plugins import load_plugins
+    import harness
     from harness_plugins.filters.refusal_train import main as train
 
     by_source: dict[str, list[str]] = {}
@@ -290,7 +290,7 @@ def leave_one_source_out(paths: list[str], *, train_sources: list[str] | None = 
     if unknown:
         raise SystemExit(f"error: --train-sources names {', '.join(unknown)}, not among the sources given "
                          f"({', '.join(by_source)})")
-    host = load_plugins()
+    host = harness.get_host()
     folds, pooled_rows, pooled_verdicts = {}, [], []
     with tempfile.TemporaryDirectory() as tmp:
         for held, files in by_source.items():

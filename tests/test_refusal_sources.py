@@ -126,3 +126,19 @@ def test_leave_one_source_out_errors_name_the_problem(tmp_path):
     assert out.returncode != 0 and "--train-sources names nope" in out.stderr
     out = run(one, "--train-sources", "x")
     assert out.returncode == 2 and "--train-sources goes with --leave-one-source-out" in out.stderr
+
+
+def test_learned_heads_benchmark_weighs_sources_equally_and_needs_two_sources(tmp_path):
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("sklearn")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from refusal_learned_heads import source_weights
+
+    y = np.array([1, 1, 1, 0, 1, 0, 0, 0, 0, 0])
+    w = source_weights(["a"] * 4 + ["b"] * 6, y)
+    assert w[:4].sum() == pytest.approx(w[4:].sum())              # each source weighs the same
+    assert w[:3].sum() == pytest.approx(w[3])                        # classes balanced within a source
+    one = _cut(RBR["train"], tmp_path / "rbr_gold_train.csv", 5)
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "refusal_learned_heads.py"), one],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and "two or more sources" in out.stderr
