@@ -1,4 +1,5 @@
-"""The README and the command reference stay true: every ``harness …`` command they show exists
+"""The README and the command reference stay true: every ``harness …`` command they show (in shell
+blocks and in inline code) exists
 (``harness <command> [<subcommand>] --help`` exits 0, and every ``--option`` shown is one the
 command takes), every ``make`` target they name is in the Makefile, every relative link in them
 and in docs/ resolves (file and heading), and the README stays a page a newcomer reads first
@@ -76,11 +77,16 @@ def shown_invocations(pages=COMMAND_PAGES):
     """(page, line, args) for every harness command shown in the pages' shell blocks."""
     found = []
     for page in pages:
-        for lang, body in _code_blocks(page.read_text(encoding="utf-8")):
+        text = page.read_text(encoding="utf-8")
+        for lang, body in _code_blocks(text):
             if lang not in SHELL:
                 continue
             for line in _command_lines(lang, body):
                 found.extend((page.name, line, args) for args in _harness_invocations(line))
+        for span in re.findall(r"`((?:python -m )?harness [^`]+)`", FENCE.sub("", text)):
+            args = list(_harness_invocations(span))[0]
+            if args and not args[0].isupper():  # `harness COMMAND --help` names no command
+                found.append((page.name, span, args))
     return found
 
 
@@ -115,6 +121,7 @@ def _options(command: click.Command) -> set[str]:
 
 
 def test_the_readme_shows_harness_commands():
+    """The parser finds them (in blocks and in inline code)."""
     names = {args[0] for _, _, args in shown_invocations([README]) if args}
     assert {"run", "validate", "compare", "export", "recipes", "dashboard"} <= names, names
 
