@@ -1,9 +1,12 @@
-"""The README and the command reference stay true: every ``harness …`` command they show (in shell
-blocks and in inline code) exists
-(``harness <command> [<subcommand>] --help`` exits 0, and every ``--option`` shown is one the
-command takes), every ``make`` target they name is in the Makefile, every relative link in them
-and in docs/ resolves (file and heading), and the README stays a page a newcomer reads first
-(≤ 150 lines, the two commands in its first 40).
+"""The README and the command reference stay true.
+
+- every ``harness …`` command they show, in shell blocks and in inline code, exists:
+  ``harness <command> [<subcommand>] --help`` exits 0, and every ``--option`` shown is one the
+  command takes;
+- every ``make`` target the README names is in the Makefile;
+- every relative link in the README and in docs/ resolves, file and heading;
+- the README stays the page a newcomer reads first: ≤ 150 lines, the two commands in its first 40;
+- the scaffolded plugin's README installs what its tests need.
 
 The commands run in-process through ``harness.cli.main`` (the console script's entry point):
 one ``--help`` per distinct command path, a second or two for all of them."""
