@@ -115,6 +115,14 @@ def test_lm_eval_counts_documents_as_the_runner_selects_them():
             selected = doc_indices(tm, tasks, split=split, limit=limit, sample=None, seed=0)
             counted = LmEvalEvaluator.declared_items({"tasks": tasks, "split": split, "limit": limit})
             assert counted == {t: len(selected[t]) for t in tasks}, (split, limit)
+        # the pooled group: each member split on its own, the group the sum of its members
+        members = ["arc_easy", "arc_challenge", "piqa", "winogrande"]
+        tm = TaskManager(include_path=[str(materialize(["capability"], tmp))], include_defaults=False)
+        selected = doc_indices(tm, ["capability"], split="test", limit=None, sample=None, seed=0)
+        counted = LmEvalEvaluator.declared_items({"tasks": ["capability"], "split": "test"})
+        assert {m: counted[m] for m in members} == {m: len(selected[m]) for m in members}
+        assert counted["capability"] == sum(len(selected[m]) for m in members)
+    assert LmEvalEvaluator.declared_items({"tasks": ["capability"]})["capability"] == 6653
     assert LmEvalEvaluator.declared_items({"tasks": ["openbookqa"]}) == {"openbookqa": 500}
     assert LmEvalEvaluator.declared_items({"tasks": ["openbookqa"], "split": "test"}) == {"openbookqa": 250}
 
