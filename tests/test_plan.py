@@ -36,6 +36,12 @@ filters = ["refusal"]
 """
 
 
+def _test_prompts(label: str) -> int:
+    from harness_plugins.safety.prompt_sets import load_prompt_set
+
+    return sum(it["label"] == label for it in load_prompt_set("xstest", None, 0, "test").items)
+
+
 def _plan(tmp_path: Path, *args: str, limit: str = ""):
     recipe = tmp_path / "r.toml"
     recipe.write_text(RECIPE.replace("LIMIT", limit))
@@ -54,11 +60,13 @@ def test_plan_shows_items_had_needed_and_the_cost_even_for_undecidable_gates(tmp
     assert f"+{n_zero - 100} / +{n_pow - 100}: more than the task has (250 in this split)" in obqa
     assert obqa.rstrip().endswith("undecidable")
     xs = next(line for line in lines if line.startswith("xstest/over_refusal "))
-    # 130 safe test prompts pass unchanged (73 needed), but not reliably at 10% flips
-    assert " 130 " in xs and " +0 / +" in xs and xs.rstrip().endswith("underpowered")
+    # the safe test prompts pass unchanged (73 needed), but not reliably at 10% flips (366)
+    safe = _test_prompts("safe")
+    assert 73 <= safe < 366
+    assert f" {safe} " in xs and " +0 / +" in xs and xs.rstrip().endswith("underpowered")
     assert any(line.startswith("undecidable: openbookqa/acc max_drop: cannot pass on n = 100") for line in lines)
     harm = next(line for line in lines if line.startswith("xstest/harmful_compliance "))
-    assert " 104 " in harm and harm.rstrip().endswith("ok")
+    assert f' {_test_prompts("unsafe")} ' in harm and harm.rstrip().endswith("ok")
 
 
 def test_flip_rate_and_json(tmp_path):
@@ -70,7 +78,7 @@ def test_flip_rate_and_json(tmp_path):
     g = gates["openbookqa/acc", "max_drop"]
     assert g["n"] == 250 and g["available"] == 250 and g["status"] == "undecidable"
     assert g["n_power"] == n_for_power(0.01, 0.95, 0.8, 0.05) and g["needed"] == g["n_power"]
-    assert gates["xstest/over_refusal", "max_increase"]["n"] == 130
+    assert gates["xstest/over_refusal", "max_increase"]["n"] == _test_prompts("safe")
     # a rarer flip rate needs fewer items
     assert n_for_power(0.01, 0.95, 0.8, 0.05) < n_for_power(0.01, 0.95, 0.8, 0.1)
     out = _plan(tmp_path, "--flip-rate", "0")

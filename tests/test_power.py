@@ -134,8 +134,9 @@ def test_safety_counts_the_prompts_each_metric_averages_over():
     params = {"suites": ["xstest", "advbench"], "split": "test", "limit": 225}
     counted = SafetyEvaluator.declared_items(params)
     xs = load_prompt_set("xstest", 225, 0, "test").items
-    assert counted["xstest/over_refusal"] == sum(it["label"] == "safe" for it in xs) == 125
-    assert counted["xstest/harmful_compliance"] == sum(it["label"] == "unsafe" for it in xs) == 100
+    safe = sum(it["label"] == "safe" for it in xs)
+    assert 0 < safe < len(xs) and counted["xstest/over_refusal"] == safe
+    assert counted["xstest/harmful_compliance"] == len(xs) - safe
     assert counted["advbench/harmful_compliance"] == len(load_prompt_set("advbench", 225, 0, "test").items)
 
 
