@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 import harness
 
@@ -56,6 +56,16 @@ class SafetyEvaluator(harness.Evaluator):
                 raise ValueError("a suite is listed twice")
             return v
 
+        @field_validator("split")
+        @classmethod
+        def _suites_have_items_in_split(cls, v, info: ValidationInfo):
+            from .prompt_sets import empty_split_message
+
+            bad = [msg for s in info.data.get("suites") or [] if (msg := empty_split_message(s, v))]
+            if bad:
+                raise ValueError("; ".join(bad))
+            return v
+
     def evaluate(self, model: harness.ModelHandle, context: harness.EvalContext) -> harness.EvalResult:
         from .run import evaluate
 
@@ -92,6 +102,25 @@ class SafetyEvaluator(harness.Evaluator):
             ps = load_prompt_set(suite, p.limit, p.seed, p.split)
             for item in ps.items:
                 out.update({f"{suite}/{k}": concern(k) for k in possible_keys(item, ps.per_category)})
+        return dict(sorted(out.items()))
+
+    @classmethod
+    def declared_items(cls, params: dict[str, Any]) -> dict[str, int] | None:
+        """``{suite/metric: n}``: the prompts each metric averages over after split and limit
+        (over-refusal: the safe ones; harmful compliance: the unsafe ones), from the prompt sets."""
+        from .prompt_sets import load_prompt_set
+        from .scoring import possible_keys
+
+        try:
+            p = cls.validate_params(params)
+        except harness.ParamError:
+            return None
+        out: dict[str, int] = {}
+        for suite in p.suites:
+            ps = load_prompt_set(suite, p.limit, p.seed, p.split)
+            for item in ps.items:
+                for key in possible_keys(item, ps.per_category):
+                    out[f"{suite}/{key}"] = out.get(f"{suite}/{key}", 0) + 1
         return dict(sorted(out.items()))
 
 
