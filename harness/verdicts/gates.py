@@ -119,7 +119,6 @@ class GatePolicy(BaseModel):
     adjust: Literal["holm", "none"] | None = None  # old key, folded into multiplicity
     confidence: float = 0.95
     power: float = 0.8
-    allow_undecidable: bool = False  # read by the power check of ``harness validate`` (harness.verdicts.power)
 
     @model_validator(mode="before")
     @classmethod
@@ -199,7 +198,7 @@ def _mark_out_of_range(gates: Any) -> Any:
         return gates
     out = dict(gates)
     for metric, spec in gates.items():
-        if metric in POLICY_KEYS or not isinstance(spec, Mapping):
+        if metric in POLICY_KEYS + POWER_KEYS or not isinstance(spec, Mapping):
             continue
         marked = dict(spec)
         for rule in RULES:
@@ -214,6 +213,8 @@ def _mark_out_of_range(gates: Any) -> Any:
 
 
 POLICY_KEYS = tuple(GatePolicy.model_fields)
+#: ``[gates]`` keys of the power check before a run (``harness.run.recipe.PowerCheck``): no metrics either
+POWER_KEYS = ("flip_rate", "allow_undecidable")
 
 
 class GateSpecError(RecipeError):
@@ -269,7 +270,7 @@ def parse_gates_table(table: Mapping[str, Any], where: str = "gates") -> dict[st
     if not isinstance(table, Mapping):
         raise GateSpecError(f"{where}: expected a table of metric = {{rule = value}}, got {type(table).__name__}")
     return {metric: _spec(metric, spec, f"{where}.{metric!r}") for metric, spec in table.items()
-            if metric not in POLICY_KEYS}
+            if metric not in POLICY_KEYS + POWER_KEYS}
 
 
 def parse_gate_policy(table: Any, where: str = "gates") -> GatePolicy:

@@ -19,7 +19,7 @@ items (Clopper-Pearson, the gates' interval) must clear the bound.
 
 The confidence is each gate's own (its ``confidence``, else ``[gates] confidence``), unadjusted:
 the level an all-must-pass verdict judges each gate at. Holm's step-down tests the first gate at
-``α/m``, so under ``adjust = "holm"`` these counts are a necessary condition, not a sufficient one.
+``α/m``, so under ``multiplicity = "holm"`` these counts are a necessary condition, not a sufficient one.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def size_gate(metric: str, rule: str, threshold: float, *, n: int | None, confid
         return g
 
     g.flip_rate, g.power = flip_rate, power
-    if threshold <= 0:
+    if threshold <= 0 or rule == "min_gain":
         g.status = "superiority"
         g.message = (f"{rule} {threshold:.4g} demands a clear improvement: it never passes for an unchanged "
                      f"model, by design")
