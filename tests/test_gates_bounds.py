@@ -59,7 +59,7 @@ def test_validate_refuses_bounds_that_cannot_be_judged(override, needle):
 
 
 def test_validate_accepts_the_bounds_a_user_means():
-    for ok in ('gates."quick_mc/acc".min=0', 'gates."quick_mc/acc".max_drop=0', 'gates."quick_mc/acc".min=1',
+    for ok in ('gates."quick_mc/acc".min=0', 'gates."quick_mc/acc".max_drop=0', 'gates."quick_mc/acc".max=1',
                'gates."quick_mc/acc_norm".min_gain=0.05', 'gates."quick_mc/acc".tier="advisory"',
                'gates.multiplicity="holm"', 'gates.adjust="none"'):
         out = _validate(ok)
