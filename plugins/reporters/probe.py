@@ -25,7 +25,7 @@ class TrackerUnreachable(RuntimeError):
 
     def __init__(self, reporter: str, url: str, error: str, fix: str = ""):
         self.reporter, self.url, self.error, self.fix = reporter, url, error, fix
-        super().__init__(f"reporter '{reporter}' cannot reach {url}: {error}" + (f". {fix}" if fix else ""))
+        super().__init__(f"cannot reach {url}: {error}" + (f". {fix}" if fix else ""))
 
 
 def timeout_s() -> float:

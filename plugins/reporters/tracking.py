@@ -396,7 +396,7 @@ def _reachable(reporter: TrackerReporter, run_id: str, required: bool) -> Tracke
             raise TrackerUnreachable(exc.reporter, exc.url, exc.error,
                                      f"{exc.fix + '; ' if exc.fix else ''}or set required = false in its [[report]] "
                                      "table to run without it") from None
-        _warn(f"{exc}; it is disabled and the run goes on without it")
+        _warn(f"warning: reporter '{reporter.name}' is disabled for this run: {exc}")
         return exc
     return None
 
