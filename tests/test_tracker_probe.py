@@ -248,7 +248,9 @@ def test_a_tracker_server_stopped_mid_run_costs_seconds_and_keeps_the_run(mlflow
     err = capfd.readouterr().err
     assert proc.poll() is not None  # the server really stopped
     assert err.count(f"logging to {url}/#/experiments/") == 2, err  # both tracker runs were open and live
-    assert [s["status"] for s in record["stages"]] == ["ok"] * 4, record["stages"]  # the run went on
+    stages = {s["name"]: s["status"] for s in record["stages"]}
+    assert stages == {"load": "ok", "data": "ok", "evaluate-before": "ok", "train-0-sft": "ok",
+                      "evaluate-after": "ok"}, stages  # the run went on
     assert "report_to" not in record["training"][0]["metrics"]["config"]  # TRL was not sent to a dead server
     assert record["status"] == "failed" and record["error"]["required"] is True  # the required tracker failed it
     entries = record["post_run_errors"]

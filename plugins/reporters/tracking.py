@@ -215,7 +215,8 @@ class LiveRun:
         self._logged_stages: set[int] = set()
         self._logged_phases: set[str] = set()
         self._gates_logged = False
-        self._saved_env: dict[str, str | None] = {}
+        self._saved_env: dict[str, str | None] = {}  # TRL's variables (MLFLOW_RUN_ID, ...)
+        self._client_env: list[str] = []  # the client's capped retries: set until the run is finished
 
     def guard(self, what: str, fn, *args) -> None:
         """Run a tracker call; keep the first error for ``report()`` instead of failing the run."""
@@ -228,10 +229,7 @@ class LiveRun:
             _warn(f"reporter '{self.reporter.name}': {self.error} (raised again when the run is reported)")
 
     def open(self, record: dict[str, Any]) -> None:
-        for key, value in self.reporter.client_env().items():  # the user's own settings win
-            if key not in os.environ:
-                self._saved_env.setdefault(key, None)
-                os.environ[key] = value
+        self._client_env = _hold_client_env(self.reporter.client_env())
         self.session = self.reporter.open_session(record)
         self.session.log_params({**flat_params((record.get("recipe") or {}).get("resolved") or {}, "recipe"),
                                  **environment_params(record)})
@@ -245,6 +243,10 @@ class LiveRun:
         for key, value in self.session.train_env().items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+
+    def _drop_client_env(self) -> None:
+        _release_client_env(self._client_env)
+        self._client_env = []
 
     def _restore_env(self) -> None:
         for key, value in self._saved_env.items():
@@ -285,7 +287,10 @@ class LiveRun:
             self.session.log_files([self.run_dir / RECORD_FILE, summary_file(record, self.run_dir)])
         finally:
             self._restore_env()
-            self.session.finish(record.get("status") or "completed")
+            try:
+                self.session.finish(record.get("status") or "completed")
+            finally:
+                self._drop_client_env()
 
     def abandon(self, status: str) -> None:
         self._restore_env()
@@ -294,6 +299,34 @@ class LiveRun:
                 self.session.finish(status)
             except Exception as exc:  # noqa: BLE001 - already failing; say so and move on
                 _warn(f"reporter '{self.reporter.name}': could not close the tracker run: {exc}")
+        self._drop_client_env()
+
+
+#: client settings the open tracker runs set (retries, timeouts), and how many runs hold each
+_CLIENT_ENV: dict[str, int] = {}
+
+
+def _hold_client_env(env: dict[str, str]) -> list[str]:
+    """Set the variables the user has not set; the ones this run holds."""
+    held = []
+    for key, value in env.items():
+        if key in _CLIENT_ENV:
+            _CLIENT_ENV[key] += 1
+        elif key not in os.environ:
+            os.environ[key] = value
+            _CLIENT_ENV[key] = 1
+        else:
+            continue
+        held.append(key)
+    return held
+
+
+def _release_client_env(keys: list[str]) -> None:
+    for key in keys:
+        _CLIENT_ENV[key] -= 1
+        if not _CLIENT_ENV[key]:
+            del _CLIENT_ENV[key]
+            os.environ.pop(key, None)
 
 
 #: open tracker runs, by (reporter name, harness run id, parameters)
