@@ -4,8 +4,8 @@
    state dict and of saved safetensors files, against the single-threaded blake2b over
    ``tensor.numpy().tobytes()`` the harness used before.
 2. Save + reload of a real model (SmolLM2-135M-Instruct by default): the harness's
-   atomic save with its fingerprint (``harness.artifacts.save_model``) and reload
-   (``harness.artifacts.load_saved``) against ``save_pretrained`` + ``from_pretrained``
+   atomic save with its fingerprint (``harness.store.artifacts.save_model``) and reload
+   (``harness.store.artifacts.load_saved``) against ``save_pretrained`` + ``from_pretrained``
    called directly. Ratio = harness / direct (the target is <= 1.1).
 
     python benchmarks/artifacts_speed.py [--model smollm2|tiny] [--hash-mb 1024] [--repeat 3]
@@ -77,8 +77,8 @@ def hash_throughput(megabytes: int, repeat: int, work: Path) -> None:
 def save_reload(model_name: str, repeat: int, work: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.artifacts import load_saved, save_model
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
+    from harness.store.artifacts import load_saved, save_model
 
     host = load_plugins()
     handle = host.create("model", model_name, {"device": "cpu", "dtype": "float32"}).load()

@@ -4,7 +4,7 @@ Generates a store of N realistic run records (default 500: every record field of
 docs/record-format.md, per-sample rows, training logs; some failed, incomplete
 and corrupt runs) in a temp dir, then times
 
-* reading every record with ``harness.store.Store`` (the floor any UI pays),
+* reading every record with ``harness.store.local.Store`` (the floor any UI pays),
 * the Runs page's first (cold-cache) load through Streamlit's ``AppTest``,
 * a second load (warm cache, what every rerun/filter change costs).
 
@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.store import Store, write_json, write_jsonl
+from harness.store.local import Store, write_json, write_jsonl
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 

@@ -31,7 +31,7 @@ def worker(model_name: str, repeat: int, out: str) -> None:
     import torch  # noqa: F401
 
     from harness import EvalContext, distributed
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     t0 = time.perf_counter()
     distributed.init()

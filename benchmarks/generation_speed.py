@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
 
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     load_start = time.perf_counter()
     handle = load_plugins().create("model", args.model, {"dtype": args.dtype}).load()

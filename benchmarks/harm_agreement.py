@@ -57,7 +57,7 @@ def load(advbench: Path, xstest: list[Path], split: str) -> tuple[list, list, li
 
 
 def run(advbench: Path, xstest: list[Path], split: str = "all") -> dict:
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     filt = load_plugins().create("safety_filter", "harm", {})
     pos, neg, unsafe = load(advbench, xstest, split)
@@ -107,7 +107,7 @@ def export_run(run_dir: Path, out: Path, phase: str = "before") -> int:
 
 def run_replies(path: Path) -> dict:
     """Precision/recall of the harm filter against labeled replies (``harmful`` 0/1)."""
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
     unlabeled = [i for i, r in enumerate(rows, start=1) if r.get("harmful") not in (0, 1, True, False)]

@@ -325,8 +325,8 @@ def archive_cases() -> list[Case]:
     def again(root: Path) -> list[str]:
         store = _store(root)
         path = _tar(root, [TOP, REC])
-        from harness.packing import unpack_run
-        from harness.store import Store
+        from harness.store.local import Store
+        from harness.store.packing import unpack_run
 
         unpack_run(Store(store), path)
         return ["unpack", str(path), "--store", str(store)]

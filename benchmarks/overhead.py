@@ -44,7 +44,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import harness
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     host = load_plugins()
     handle = host.create("model", args.model, {}).load()

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import harness
-from harness.plugins import load_plugins
+from harness.contract.plugins import load_plugins
 
 DATA = [{"prompt": f"What is {i} plus {i}?", "completion": f" {2 * i}."} for i in range(16)]
 

@@ -86,7 +86,7 @@ def intervals(pred: list[bool], gold: list[bool], confidence: float = 0.95) -> d
     """Exact (Clopper-Pearson) intervals on accuracy, precision and recall — how far 448 rows can pin
     a figure down. None without scipy (the ``ml`` extra)."""
     try:
-        from harness.stats import proportion_interval
+        from harness.verdicts.stats import proportion_interval
 
         proportion_interval(1, 2, confidence)
     except ImportError:
@@ -98,7 +98,7 @@ def intervals(pred: list[bool], gold: list[bool], confidence: float = 0.95) -> d
 
 
 def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> dict:
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     host = load_plugins()
     filt = host.create("safety_filter", "refusal", {"weights": weights} if weights else {})

@@ -2,7 +2,7 @@
 
 Starts moto's S3 server on 127.0.0.1, makes one real record (the tiny quickstart, shortened,
 into a local folder), copies it under N run ids into ``s3://bench/runs`` with its samples and
-the index entry its writer would have put (``harness.store_index.summary_of``), then times
+the index entry its writer would have put (``harness.store.index.summary_of``), then times
 ``harness runs`` (in-process, the CLI's own code) three ways on the same store:
 
 * ``--no-index``: list the run folders, read every ``run.json`` (what a store without an
@@ -58,7 +58,7 @@ def one_real_run(work: Path) -> Path:
 
 
 def fill(store, folder: Path, n: int) -> list[str]:
-    from harness.store_index import summary_of
+    from harness.store.index import summary_of
 
     record = json.loads((folder / "run.json").read_text())
     samples = {name: (folder / "samples" / name).read_bytes() for name in ("before.jsonl", "after.jsonl")}
@@ -99,7 +99,7 @@ def main() -> None:
         from click.testing import CliRunner
 
         from harness.cli import _add_builtin_commands, cli
-        from harness.store import Store
+        from harness.store.local import Store
 
         _add_builtin_commands()
         url = "s3://bench/runs"

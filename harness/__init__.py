@@ -7,13 +7,10 @@ see docs/architecture.md). Importing it imports no ML library: helpers that
 need torch (``pick_device``, ``torch_dtype``) import it when called.
 """
 
-from . import distributed
-from .artifacts import AdapterOnly, ArtifactNotFound, find_model
-from .cache import default_cache_dir
-from .chat import to_conversational
-from .compare import compare_records
-from .components import (
-    COMPONENT_KINDS,
+from typing import TYPE_CHECKING, Any
+
+from .contract.chat import to_conversational
+from .contract.components import (
     CONCERNS,
     Component,
     DataSource,
@@ -31,22 +28,74 @@ from .components import (
     SafetySuite,
     TaskInfo,
     TrainContext,
-    TrainData,
     Trainer,
     TrainResult,
     Verdict,
 )
+from .contract.data import DATA_FORMATS, TrainData, get_format, registered_formats
+from .contract.events import RunEnded, RunStarted, StageEnded
+from .contract.formats import DataFormat
+from .contract.hookspecs import hookimpl
+from .contract.kinds import COMPONENT_KINDS
+from .contract.plugins import PluginUnavailable, UnknownComponent, create_component, get_host
 from .errors import DataError, HarnessError, HookFailed, PluginError, RecipeError, StageError, StoreError
-from .events import RunEnded, RunStarted, StageEnded
 from .fingerprint import content_hash, items_hash
-from .formats import DATA_FORMATS, DataFormat, get_format, registered_formats
-from .gates import GateResult
-from .hookspecs import hookimpl
-from .plugins import PluginUnavailable, UnknownComponent, create_component, get_host
-from .reports.summary import render_summary, write_summary
-from .runtime import pick_device, torch_dtype
-from .sampling import SPLITS, assign_splits, subsample, with_splits
-from .store import RECORD_FILE, SCHEMA_VERSION, RunNotFound, Store, read_jsonl, write_json, write_jsonl
+
+# What plugins define their components with is imported above; what they call while running
+# (the store, the statistics, the reports) is imported on first use, so `harness plugins` and a
+# plugin's import stay light. `from harness import Store` works as before.
+_LAZY = {
+    "distributed": (".distributed", None),
+    "render_summary": (".reports.summary", "render_summary"),
+    "write_summary": (".reports.summary", "write_summary"),
+    "pick_device": (".runtime", "pick_device"),
+    "torch_dtype": (".runtime", "torch_dtype"),
+    "AdapterOnly": (".store.artifacts", "AdapterOnly"),
+    "ArtifactNotFound": (".store.artifacts", "ArtifactNotFound"),
+    "find_model": (".store.artifacts", "find_model"),
+    "default_cache_dir": (".store.cache", "default_cache_dir"),
+    "RECORD_FILE": (".store", "RECORD_FILE"),
+    "SCHEMA_VERSION": (".store", "SCHEMA_VERSION"),
+    "RunNotFound": (".store", "RunNotFound"),
+    "Store": (".store", "Store"),
+    "read_jsonl": (".store", "read_jsonl"),
+    "write_json": (".store", "write_json"),
+    "write_jsonl": (".store", "write_jsonl"),
+    "compare_records": (".verdicts.compare", "compare_records"),
+    "GateResult": (".verdicts.gates", "GateResult"),
+    "SPLITS": (".verdicts.sampling", "SPLITS"),
+    "assign_splits": (".verdicts.sampling", "assign_splits"),
+    "subsample": (".verdicts.sampling", "subsample"),
+    "with_splits": (".verdicts.sampling", "with_splits"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
+    from . import distributed
+    from .reports.summary import render_summary, write_summary
+    from .runtime import pick_device, torch_dtype
+    from .store import RECORD_FILE, SCHEMA_VERSION, RunNotFound, Store, read_jsonl, write_json, write_jsonl
+    from .store.artifacts import AdapterOnly, ArtifactNotFound, find_model
+    from .store.cache import default_cache_dir
+    from .verdicts.compare import compare_records
+    from .verdicts.gates import GateResult
+    from .verdicts.sampling import SPLITS, assign_splits, subsample, with_splits
 
 __version__ = "0.1.0"
 

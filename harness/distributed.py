@@ -23,6 +23,8 @@ import socket
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
+from .errors import StageError
+
 T = TypeVar("T")
 
 #: set by ``harness run --launcher``: which launcher started this run, and its accelerate config file
@@ -30,7 +32,7 @@ LAUNCHER_ENV = "HARNESS_LAUNCHER"
 ACCELERATE_CONFIG_ENV = "HARNESS_ACCELERATE_CONFIG"
 
 
-class PeerFailed(RuntimeError):
+class PeerFailed(StageError):
     """Another rank failed: this rank stops at the same point."""
 
 

@@ -31,10 +31,10 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("harness.testing needs pytest: pip install 'posttrain-harness[test]'") from exc
 
-from .components import ModelLoader
-from .plugins import ENTRY_POINT_GROUP, PluginHost, load_plugins
-from .recipe import LoadedRecipe, check_recipe, load_recipe, parse_recipe
-from .store import Store
+from .contract.components import ModelLoader
+from .contract.plugins import ENTRY_POINT_GROUP, PluginHost, load_plugins
+from .run.recipe import LoadedRecipe, check_recipe, load_recipe, parse_recipe
+from .store.local import Store
 
 FIRST_PARTY_DISTRIBUTION = "posttrain-harness"
 
@@ -83,9 +83,9 @@ def run_recipe(recipe: str | os.PathLike | LoadedRecipe, *, store: Store,
     """Check and run a recipe exactly as ``harness run`` does; return the stored run record.
 
     ``recipe`` is a file path, a bundled recipe name, TOML text (when it contains a newline)
-    or a loaded recipe. A recipe that does not check raises ``harness.recipe.RecipeError``.
+    or a loaded recipe. A recipe that does not check raises ``harness.run.recipe.RecipeError``.
     """
-    from .pipeline import run_recipe as execute
+    from .run.pipeline import run_recipe as execute
 
     host = host or load_host(plugins=plugins)
     if isinstance(recipe, LoadedRecipe):

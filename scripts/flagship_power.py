@@ -9,7 +9,7 @@ interval for changes) at the levels Holm assigns (95 % for the last gate tested,
 
 from __future__ import annotations
 
-from harness.stats import minimum_detectable_effect, paired_proportion_interval, proportion_interval, tango_sd
+from harness.verdicts.stats import minimum_detectable_effect, paired_proportion_interval, proportion_interval, tango_sd
 
 LEVELS = {"95%": 0.95, "97.5%": 0.975, "98.3%": 1 - 0.05 / 3}
 

@@ -29,7 +29,7 @@ def _isolated_dirs(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def host():
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     return load_plugins()
 

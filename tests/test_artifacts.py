@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 import harness
-from harness.pipeline import run_recipe
-from harness.plugins import load_plugins
-from harness.recipe import parse_recipe
-from harness.store import RECORD_FILE, Store
+from harness.contract.plugins import load_plugins
+from harness.run.pipeline import run_recipe
+from harness.run.recipe import parse_recipe
+from harness.store.local import RECORD_FILE, Store
 from tests.conftest import FIRST_PARTY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +185,7 @@ def test_save_stages_none_and_outside_path(tmp_path, extras_host):
 
 
 def test_output_table_is_validated(tmp_path):
-    from harness.recipe import RecipeError
+    from harness.run.recipe import RecipeError
 
     with pytest.raises(RecipeError, match=r"output\.save"):
         parse_recipe(RECIPE + '\n[output]\nsave = "everything"\n')
@@ -347,7 +347,7 @@ def test_same_weights_other_chat_template_misses_the_cache(tmp_path, extras_host
 
 
 def test_cache_key_covers_tokenizer_generation_and_code():
-    from harness.cache import EvalCache
+    from harness.store.cache import EvalCache
 
     base = dict(model_fingerprint="w", evaluator="p/e", evaluator_version="1", evaluator_fingerprint="items",
                 libraries={"torch": "2"}, tokenizer_fingerprint="t", generation={"dtype": "float32"},

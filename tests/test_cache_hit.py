@@ -72,7 +72,7 @@ def test_loader_fingerprints_need_no_torch_and_change_with_what_is_loaded(tmp_pa
     script = f"""
 import json, sys
 from pathlib import Path
-from harness.plugins import load_plugins
+from harness.contract.plugins import load_plugins
 host = load_plugins()
 fp = lambda loader, **p: host.create("model", loader, p).fingerprint()
 hf, gguf = Path({str(hf)!r}), Path({str(gguf)!r})
@@ -98,8 +98,8 @@ print(json.dumps(out))
 
 
 def test_an_alias_to_a_cleared_entry_is_a_miss(tmp_path):
-    from harness.cache import EvalCache
-    from harness.components import EvalResult, Metric
+    from harness.store.cache import EvalCache
+    from harness.contract.components import EvalResult, Metric
 
     cache = EvalCache(tmp_path / "cache")
     result = EvalResult(metrics={"t/acc": Metric(0.5, 0.1, 4)}, samples=[{"id": 1}], tasks={})

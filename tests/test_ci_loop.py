@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import Store
+from harness.store.local import Store
 from tests.test_compare import _binary_pair, make_run, rows
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,18 +6,17 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from harness.compare import (
+from harness.reports.render import format_markdown, format_table
+from harness.store.local import Store, write_json, write_jsonl
+from harness.verdicts.compare import (
     Comparison,
     ComparisonMismatch,
     compare_records,
     compare_runs,
     flipped_items,
-    format_markdown,
-    format_table,
     mcnemar_exact,
     paired_bootstrap,
 )
-from harness.store import Store, write_json, write_jsonl
 
 TASK = {"content_hash": "h-qa", "version": "1", "settings": {"num_fewshot": 0}}
 
@@ -184,7 +183,7 @@ def test_compare_gates_and_reports_import_no_ml_library():
     import subprocess
     import sys
 
-    code = ("import sys, harness.compare, harness.gates, harness.reports.junit, harness.reports.summary, "
+    code = ("import sys, harness.verdicts.compare, harness.verdicts.gates, harness.reports.junit, harness.reports.summary, "
             "harness.cli.compare_cmd; print(sorted(m for m in ('torch', 'transformers', 'numpy', 'scipy', "
             "'lm_eval', 'trl', 'datasets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -20,8 +20,8 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from harness import compare as hc  # noqa: E402
-from harness.store import Store  # noqa: E402
+from harness.store.local import Store  # noqa: E402
+from harness.verdicts import compare as hc  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "dashboards" / "app.py"

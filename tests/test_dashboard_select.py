@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from harness.recipe import load_recipe  # noqa: E402
-from harness.store import Store  # noqa: E402
+from harness.run.recipe import load_recipe  # noqa: E402
+from harness.store.local import Store  # noqa: E402
 from harness.testing import load_host  # noqa: E402
 from tests.test_dashboard import _rows  # noqa: E402
 
@@ -25,7 +25,7 @@ APP = REPO / "dashboards" / "app.py"
 def selected_run(tmp_path, monkeypatch):
     import streamlit as st
 
-    from harness.pipeline import run_recipe
+    from harness.run.pipeline import run_recipe
 
     store = Store(tmp_path / "runs")
     loaded = load_recipe(REPO / "recipes" / "quickstart-select.toml",

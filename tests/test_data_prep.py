@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from harness.data_prep import DataError, prepare
-from harness.pipeline import run_recipe
-from harness.recipe import parse_recipe
-from harness.store import Store
+from harness.run.data_prep import DataError, prepare
+from harness.run.pipeline import run_recipe
+from harness.run.recipe import parse_recipe
+from harness.store.local import Store
 
 
 def chat(role, text):
@@ -185,8 +185,8 @@ class QuestionAnswer:
 
 
 def test_a_third_party_format_is_one_registered_object(tmp_path):
-    from harness.plugins import load_plugins
-    from harness.recipe import check_recipe
+    from harness.contract.plugins import load_plugins
+    from harness.run.recipe import check_recipe
 
     qa_host = load_plugins(extra=[("qa-format", QuestionAnswer)])
     rows = [{"question": "Mail?", "answer": "a@b.co"}, {"question": "Sky?", "answer": "Blue."}]
@@ -220,7 +220,7 @@ data = "d"
 evaluator = "lm-eval"
 tasks = ["quick_mc"]
 """)
-    from harness.recipe import RecipeError
+    from harness.run.recipe import RecipeError
 
     with pytest.raises(RecipeError, match="trainer 'sft' takes text, chat, prompt_completion data; "
                                           "'d' is question_answer"):
@@ -228,7 +228,7 @@ tasks = ["quick_mc"]
 
 
 def test_a_source_declaring_an_unknown_format_is_a_recipe_error(tmp_path, host):
-    from harness.recipe import RecipeError, check_recipe
+    from harness.run.recipe import RecipeError, check_recipe
 
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps({"question": "x"}) + "\n")

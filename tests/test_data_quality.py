@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import data_prep
+from harness.run import data_prep
 
 
 def test_identical_and_empty_pairs_and_duplicates_are_warned_with_counts(capsys):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import hookspecs
+from harness.contract import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "plugins.md").read_text()

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli.store_cmd import store_group
-from harness.packing import pack_run, unpack
-from harness.store import PARTIAL_FILE, QUARANTINE_DIR, RECORD_FILE, Store, write_json
+from harness.store.local import PARTIAL_FILE, QUARANTINE_DIR, RECORD_FILE, Store, write_json
+from harness.store.packing import pack_run, unpack
 from tests.test_hostile_archives import finished_run, snapshot
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import harness
-from harness.pipeline import run_recipe
-from harness.plugins import load_plugins
-from harness.recipe import parse_recipe
-from harness.store import Store
+from harness.contract.plugins import load_plugins
+from harness.run.pipeline import run_recipe
+from harness.run.recipe import parse_recipe
+from harness.store.local import Store
 from tests.conftest import FIRST_PARTY
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "plugins" / "filters" / "refusal_weights" / "xstest-odd.json"

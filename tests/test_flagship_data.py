@@ -64,7 +64,7 @@ def test_retain_mix_is_the_contrast_rows_inside_held_in_gsm8k_and_rebuilds_byte_
 
 
 def test_power_figures_match_the_intervals_they_come_from():
-    from harness.stats import paired_proportion_interval, proportion_interval
+    from harness.verdicts.stats import paired_proportion_interval, proportion_interval
 
     power = _load("_flagship_power", ROOT / "scripts" / "flagship_power.py")
     k = power.max_compliant(64, 0.30, 0.95)

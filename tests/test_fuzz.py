@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from harness.cli.runs_cmd import format_record  # noqa: E402
-from harness.packing import PackError, pack_run, unpack  # noqa: E402
-from harness.recipe import RecipeError, parse_recipe  # noqa: E402
-from harness.store import RECORD_FILE, Store  # noqa: E402
+from harness.run.recipe import RecipeError, parse_recipe  # noqa: E402
+from harness.store.local import RECORD_FILE, Store  # noqa: E402
+from harness.store.packing import PackError, pack_run, unpack  # noqa: E402
 from tests.test_hostile_archives import finished_run, record, snapshot  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dashboards"))
@@ -78,7 +78,7 @@ def test_recipe_bytes_give_a_recipe_error_or_a_recipe(data):
 
 
 def test_a_recipe_file_that_is_not_utf8_is_a_recipe_error(tmp_path):
-    from harness.recipe import load_recipe
+    from harness.run.recipe import load_recipe
 
     path = tmp_path / "r.toml"
     path.write_bytes(b"[run]\nname = \"\xff\"\n")

@@ -14,20 +14,22 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
-from harness.compare import compare_records
-from harness.gates import (
+from harness.store.local import Store
+from harness.verdicts.compare import compare_records
+from harness.verdicts.gates import (
     GatePolicy,
     GateResult,
     GateSpec,
     GateSpecError,
+    Reference,
     evaluate_gates,
     gates_passed,
     gating_summary,
+    load_reference,
     parse_gate_option,
     parse_gates_table,
 )
-from harness.stats import minimum_detectable_effect, paired_proportion_interval, tango_statistic
-from harness.store import Store
+from harness.verdicts.stats import minimum_detectable_effect, paired_proportion_interval, tango_statistic
 from tests.test_compare import TASK, agg, make_run, rows
 
 
@@ -226,11 +228,11 @@ def test_baseline_reference_replaces_before():
     base_after = rows("qa", "acc", [1] * 7 + [0] * 3)
     base = run(BEFORE, base_after, HIB)
     base["id"], base["name"] = "B0", "accepted"
-    r = one({"qa/acc": {"max_drop": 0.1}}, reference=(base, base_after))
+    r = one({"qa/acc": {"max_drop": 0.1}}, reference=Reference(base, base_after, "after"))
     assert r.observed == pytest.approx(0.2) and "vs baseline accepted" in r.message
     # against a baseline that evaluated other items: fails closed with the reason, whatever the policy
     other = dict(base, tasks={"qa": {**TASK, "content_hash": "other"}, "adv": TASK, "xs": TASK})
-    r = one({"qa/acc": {"max_drop": 0.5}}, reference=(other, base_after), policy={"on_inconclusive": "pass"})
+    r = one({"qa/acc": {"max_drop": 0.5}}, reference=Reference(other, base_after, "after"), policy={"on_inconclusive": "pass"})
     assert r.verdict == "fail" and not r.passed and "content_hash differs" in r.message
 
 
@@ -274,7 +276,7 @@ def test_gate_specs_and_policy_parse_with_clear_errors():
 
 
 def test_recipe_gates_policy_keys(tmp_path):
-    from harness.recipe import load_recipe
+    from harness.run.recipe import load_recipe
 
     path = tmp_path / "r.toml"
     base = '[run]\nname = "r"\n[model]\nloader = "tiny"\n[gates]\n"qa/acc" = { min = 0.5 }\n'
@@ -309,3 +311,24 @@ def test_gate_command_on_inconclusive_sets_the_exit_code(tmp_path):
     assert out["gates"][0]["confidence_adjusted"] == 0.95
     both = cli.invoke(gate, base + ["--gate", "qa/acc:min=0.5,max=0.99", "--adjust", "none", "--json"])
     assert [g["confidence_adjusted"] for g in json.loads(both.output)["gates"]] == [0.95, 0.95]
+
+
+def test_baseline_without_metrics_fails_change_gates_with_the_reason():
+    """A baseline that never evaluated (a failed run) cannot be a base: every change gate fails, naming it."""
+    dead = {"id": "B1", "name": "dead", "status": "failed", "metrics": {}}
+    r = one({"qa/acc": {"max_drop": 0.1}}, reference=load_reference(_OneRunStore(dead), "B1"))
+    assert r.verdict == "fail" and not r.passed and "B1" in r.message and "no metrics" in r.message
+
+
+class _OneRunStore:
+    """What load_reference needs of a store: load and samples."""
+
+    def __init__(self, record):
+        self.record = record
+
+    def load(self, run_id):
+        assert run_id == self.record["id"]
+        return self.record
+
+    def samples(self, run_id, phase):
+        raise AssertionError("a baseline without metrics has no samples to read")

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from harness.cli.runs_cmd import pack
 from harness.cli.runs_cmd import unpack as unpack_cmd
-from harness.packing import PackError, pack_run, unpack, unpack_run
-from harness.store import RECORD_FILE, Store, write_json
+from harness.store.local import RECORD_FILE, Store, write_json
+from harness.store.packing import PackError, pack_run, unpack, unpack_run
 
 RUN = "20261201-000000-victim-0123456789abcdef"
 NEW = "20261201-000001-new-fedcba9876543210"
@@ -182,7 +182,7 @@ def test_unpacked_files_honour_the_umask(store, tmp_path):
 
 
 def test_sizes_and_member_counts_are_bounded(store, tmp_path, monkeypatch):
-    import harness.packing as packing
+    import harness.store.packing as packing
 
     archive = craft(tmp_path / "big.tar.gz", [d(NEW), good_record(), f(f"{NEW}/big", b"x" * 5000)])
     monkeypatch.setattr(packing, "MAX_TOTAL_BYTES", 4096)

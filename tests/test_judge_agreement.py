@@ -82,7 +82,7 @@ def test_measure_stores_a_measurement_that_gates_the_judge(cli, labeled, tmp_pat
     assert got < 0.9  # random weights: this judge is not good
 
     spec = {"model": {"loader": "tiny"}, "max_new_tokens": 3}
-    from harness.plugins import get_host
+    from harness.contract.plugins import get_host
 
     host = get_host()
     strict = host.create("safety_filter", "judge", {**spec, "min_agreement": 0.9})
@@ -100,7 +100,7 @@ def test_measure_stores_a_measurement_that_gates_the_judge(cli, labeled, tmp_pat
 
 
 def test_without_min_agreement_an_unmeasured_judge_still_records_itself(tmp_path, tiny_model):
-    from harness.plugins import get_host
+    from harness.contract.plugins import get_host
 
     judge = get_host().create("safety_filter", "judge", {"model": {"loader": "tiny"}, "max_new_tokens": 2})
     (v,) = judge.score(["ok"], ["hello"])

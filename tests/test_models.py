@@ -30,7 +30,7 @@ def test_tiny_loads_fast_and_records_device(host, tiny_model):
 
 
 def test_tiny_weights_identical_across_processes(tiny_model):
-    code = ("from harness.plugins import load_plugins;"
+    code = ("from harness.contract.plugins import load_plugins;"
             "print(load_plugins(allow=['tiny']).create('model', 'tiny', {}).load().fingerprint())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == tiny_model.fingerprint()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from harness.overrides import OverrideError, apply, parse
-from harness.recipe import RecipeError, load_recipe
+from harness.run.overrides import OverrideError, apply, parse
+from harness.run.recipe import RecipeError, load_recipe
 
 QUICKSTART = "recipes/quickstart.toml"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.bundled_recipes import bundled_recipes, relative_data_paths
 from harness.resources import dashboard_app, recipes_dir, registry_file, resolve_package_path
+from harness.run.bundled_recipes import bundled_recipes, relative_data_paths
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def test_package_reference_names_a_file_inside_an_installed_package():
 
 
 def test_recipe_with_a_missing_package_file_is_rejected_before_any_work(tmp_path, host):
-    from harness.recipe import RecipeError, check_recipe, load_recipe
+    from harness.run.recipe import RecipeError, check_recipe, load_recipe
 
     recipe = (recipes_dir() / "quickstart.toml").read_text().replace(
         "pkg:harness_plugins.lm_eval_plugin/tasks/quick_mc/train.jsonl", "pkg:harness_plugins.lm_eval_plugin/nope.jsonl")
@@ -148,7 +148,7 @@ def test_recipes_lists_each_with_its_cost(tmp_path):
 
 
 def test_a_bundled_name_loads_from_any_folder_and_a_bad_name_says_what_to_do(tmp_path, monkeypatch, host):
-    from harness.recipe import RecipeError, check_recipe, load_recipe
+    from harness.run.recipe import RecipeError, check_recipe, load_recipe
 
     monkeypatch.chdir(tmp_path)
     loaded = load_recipe("quickstart")
@@ -165,7 +165,7 @@ def test_copy_writes_the_recipe_and_its_data_so_the_copy_resolves_them(tmp_path)
     assert copy.read_text() == (recipes_dir() / "safety-dpo.toml").read_text()
     for rel in relative_data_paths(copy):
         assert (copy.parent / rel).read_bytes() == (recipes_dir() / rel).read_bytes()
-    from harness.recipe import load_recipe
+    from harness.run.recipe import load_recipe
 
     loaded = load_recipe(copy)
     paths = [Path(d.params()["path"]) for d in loaded.recipe.data if "path" in d.params()]
@@ -173,7 +173,7 @@ def test_copy_writes_the_recipe_and_its_data_so_the_copy_resolves_them(tmp_path)
 
 
 def test_copy_never_overwrites_without_force(tmp_path, host):
-    from harness.recipe import check_recipe, load_recipe
+    from harness.run.recipe import check_recipe, load_recipe
 
     target = tmp_path / "q.toml"
     target.write_text("# my edits\n")
@@ -257,8 +257,8 @@ def test_load_host_keeps_other_installed_plugins_out(monkeypatch):
 def test_catalogue_lists_every_first_party_plugin_with_the_hooks_it_implements():
     """registry.toml is the catalogue people read: a first-party entry must say what the plugin
     really provides, and every first-party entry point must be catalogued."""
-    from harness.catalog import load_catalog
-    from harness.plugins import load_plugins
+    from harness.contract.catalog import load_catalog
+    from harness.contract.plugins import load_plugins
 
     catalog = {n: e for n, e in load_catalog().items() if e.first_party}
     host = load_plugins(allow=None, block=[])

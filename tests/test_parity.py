@@ -31,7 +31,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def both_runs(tiny_model, tmp_path_factory, one_thread):
     import harness
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     root = tmp_path_factory.mktemp("parity")
     model_dir = tiny_model.save(root / "model")

@@ -7,10 +7,10 @@ import json
 import pytest
 
 import harness
-from harness.pipeline import run_recipe
-from harness.plugins import load_plugins
-from harness.recipe import parse_recipe
-from harness.store import RECORD_FILE, Store
+from harness.contract.plugins import load_plugins
+from harness.run.pipeline import run_recipe
+from harness.run.recipe import parse_recipe
+from harness.store.local import RECORD_FILE, Store
 from tests.conftest import FIRST_PARTY
 
 
@@ -172,8 +172,8 @@ def test_cache_hits_for_unchanged_model_and_misses_for_changed_weights_items_or_
 def test_cache_clear_command(tmp_path, host_with_extras):
     from click.testing import CliRunner
 
-    from harness.cache import EvalCache
     from harness.cli.runs_cmd import cache
+    from harness.store.cache import EvalCache
 
     run_recipe(make(tmp_path), host_with_extras, Store(tmp_path / "runs"))
     assert EvalCache().size() == 2
@@ -198,7 +198,7 @@ def test_store_lists_incomplete_and_corrupt_runs(tmp_path, host_with_extras):
 
 
 def test_pack_and_unpack_move_a_run_between_stores_without_overwriting(tmp_path, host_with_extras):
-    from harness.packing import PackError, pack_run, unpack_run
+    from harness.store.packing import PackError, pack_run, unpack_run
 
     src, dst = Store(tmp_path / "a"), Store(tmp_path / "b")
     record = run_recipe(make(tmp_path), host_with_extras, src, use_cache=False)
@@ -220,7 +220,7 @@ def test_pack_and_unpack_move_a_run_between_stores_without_overwriting(tmp_path,
 def test_example_records_unpack_with_their_device_and_precision(tmp_path):
     from pathlib import Path
 
-    from harness.packing import unpack_run
+    from harness.store.packing import unpack_run
 
     store = Store(tmp_path / "runs")
     devices = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugins import PluginLoadError, UnknownComponent, load_plugins
+from harness.contract.plugins import PluginLoadError, UnknownComponent, load_plugins
 from tests.conftest import FIRST_PARTY
 
 GOOD = '''
@@ -408,7 +408,7 @@ evaluator = "const"
 @pytest.fixture
 def hook_cli(site, tmp_path, monkeypatch):
     """Run ``harness run`` in-process with the 'hooky' plugin installed; return (exit code, record)."""
-    import harness.plugins
+    import harness.contract.plugins
     from harness.cli import main
 
     site("harness-hooky", "hooky", HOOKS)
@@ -417,7 +417,7 @@ def hook_cli(site, tmp_path, monkeypatch):
     calls = iter(range(100))
 
     def run(report: str = "", *args: str):
-        monkeypatch.setattr(harness.plugins, "_HOST", None)
+        monkeypatch.setattr(harness.contract.plugins, "_HOST", None)
         recipe = tmp_path / "hooks.toml"
         recipe.write_text(HOOK_RECIPE.format(report=report))
         store = tmp_path / f"runs-{next(calls)}"
@@ -462,7 +462,7 @@ def test_harness_errors_exit_2_with_the_message_alone_and_traceback_only_with_de
     import click
 
     import harness
-    import harness.plugins
+    import harness.contract.plugins
     from harness.cli import main
 
     class Commands:
@@ -478,7 +478,7 @@ def test_harness_errors_exit_2_with_the_message_alone_and_traceback_only_with_de
 
             assert isinstance(cli, click.Group)
 
-    monkeypatch.setattr(harness.plugins, "_HOST", load_plugins(allow=[], extra=[("cmds", Commands())]))
+    monkeypatch.setattr(harness.contract.plugins, "_HOST", load_plugins(allow=[], extra=[("cmds", Commands())]))
     assert main(["bad-data"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "error: rows.jsonl:3: 'chosen' is missing; add it or drop the row"
@@ -495,7 +495,7 @@ def test_harness_eval_picks_evaluators_and_filters_by_declared_capability(monkey
     """`harness eval --tasks/--suites` finds the evaluators that declare `evaluates`, and the
     refusal filter by what it detects: a third-party set works with the first-party ones disabled."""
     import harness
-    import harness.plugins
+    import harness.contract.plugins
     from harness.cli import main
 
     class Benchmarks(harness.Evaluator):
@@ -539,7 +539,7 @@ def test_harness_eval_picks_evaluators_and_filters_by_declared_capability(monkey
             register(Refusals)
 
     host = load_plugins(allow=["tiny"], extra=[("mine", Mine())])
-    monkeypatch.setattr(harness.plugins, "_HOST", host)
+    monkeypatch.setattr(harness.contract.plugins, "_HOST", host)
     code = main(["eval", "--model", "tiny", "--tasks", "a,b", "--suites", "s", "--json", "--no-cache",
                  "--store", str(tmp_path / "runs")])
     out = json.loads(capsys.readouterr().out)
@@ -551,10 +551,10 @@ def test_harness_eval_picks_evaluators_and_filters_by_declared_capability(monkey
 
 
 def test_harness_eval_says_what_is_missing_without_a_capable_evaluator(monkeypatch, tmp_path, capsys):
-    import harness.plugins
+    import harness.contract.plugins
     from harness.cli import main
 
-    monkeypatch.setattr(harness.plugins, "_HOST", load_plugins(allow=["tiny"]))
+    monkeypatch.setattr(harness.contract.plugins, "_HOST", load_plugins(allow=["tiny"]))
     assert main(["eval", "--model", "tiny", "--tasks", "a", "--store", str(tmp_path / "runs")]) == 2
     assert "no loaded evaluator evaluates tasks" in capsys.readouterr().err
 
@@ -587,7 +587,7 @@ def test_core_names_no_first_party_plugin():
 # ------------------------------------------------------------------ what a plugin author tripped on
 
 def test_paths_in_every_component_table_resolve_relative_to_the_recipe(tmp_path):
-    from harness.recipe import load_recipe
+    from harness.run.recipe import load_recipe
 
     folder = tmp_path / "project"
     (folder / "tasks").mkdir(parents=True)
@@ -676,7 +676,7 @@ def test_bare_filter_name_cannot_fall_through_to_a_stand_in_while_first_party_is
 
 def test_all_recipe_errors_in_one_pass(tmp_path):
     """A schema error does not hide the component errors of the tables the schema accepted."""
-    from harness.recipe import RecipeError, load_checked
+    from harness.run.recipe import RecipeError, load_checked
 
     recipe = tmp_path / "r.toml"
     recipe.write_text("""
@@ -709,7 +709,7 @@ colour = "red"
 
 
 def test_one_pass_leaves_out_echoes_of_a_broken_table(tmp_path):
-    from harness.recipe import RecipeError, load_checked
+    from harness.run.recipe import RecipeError, load_checked
 
     data = tmp_path / "d.jsonl"
     data.write_text('{"prompt": "p", "completion": "c"}\n')

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.plugins import load_plugins
-from harness.recipe import RecipeError, check_recipe, load_recipe
+from harness.contract.plugins import load_plugins
+from harness.run.recipe import RecipeError, check_recipe, load_recipe
 from tests.conftest import FIRST_PARTY
 
 BASE = """

@@ -21,7 +21,7 @@ pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
 
 import harness  # noqa: E402
-from harness.store import Store  # noqa: E402
+from harness.store.local import Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = "recipes/quickstart.toml"
@@ -245,7 +245,7 @@ def test_the_dashboard_reads_the_s3_store_and_groups_the_sweep(sweep, runs, monk
 
 def test_bad_store_options_are_a_clear_error(monkeypatch):
     from harness.errors import StoreError
-    from harness.remote_store import redact
+    from harness.store.remote import redact
 
     monkeypatch.setenv("HARNESS_STORE_OPTIONS", "{not json")
     with pytest.raises(StoreError, match="HARNESS_STORE_OPTIONS is not valid JSON"):
@@ -320,9 +320,9 @@ def test_a_store_that_cannot_be_written_stops_the_run_with_a_clear_error(s3):
 
 
 def test_a_failed_run_resumes_on_another_machine_from_s3(s3, tmp_path, monkeypatch):
-    from harness.pipeline import run_recipe
-    from harness.plugins import load_plugins
-    from harness.recipe import parse_recipe
+    from harness.contract.plugins import load_plugins
+    from harness.run.pipeline import run_recipe
+    from harness.run.recipe import parse_recipe
     from tests.conftest import FIRST_PARTY
     from tests.test_resume import TWO_STAGES, Extras, Flaky
 

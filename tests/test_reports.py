@@ -5,10 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.compare import compare_records
-from harness.gates import GateResult
 from harness.reports.junit import build_junit, write_junit
 from harness.reports.summary import render_summary, write_summary
+from harness.verdicts.compare import compare_records
+from harness.verdicts.gates import GateResult
 from tests.test_compare import TASK, agg, rows
 
 BEFORE = rows("qa", "acc", [1, 0, 0, 0])
@@ -79,8 +79,8 @@ def test_summary_appends_to_github_step_summary_only(tmp_path, monkeypatch):
 
 
 def _three_verdicts(policy: dict | None = None):
-    """A real run's gates judged by harness.gates: one fail, one pass, one inconclusive (Holm, 3 checks)."""
-    from harness.gates import evaluate_gates, gating_summary, parse_gates_table
+    """A real run's gates judged by harness.verdicts.gates: one fail, one pass, one inconclusive (Holm, 3 checks)."""
+    from harness.verdicts.gates import evaluate_gates, gating_summary, parse_gates_table
     from tests.test_metric_table import DIRS, QA, SAFE_A, SAFE_B, XS_A, XS_B, _record
 
     before, after = SAFE_B + XS_B + QA, SAFE_A + XS_A + QA
@@ -181,7 +181,7 @@ def test_two_run_html_report_judges_with_bs_policy(tmp_path):
     from click.testing import CliRunner
 
     from harness.cli.report_cmd import report
-    from harness.store import Store
+    from harness.store.local import Store
     from tests.test_compare import make_run
 
     store = Store(tmp_path / "runs")

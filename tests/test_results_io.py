@@ -37,10 +37,10 @@ batch_size = 1
 @pytest.fixture(scope="module")
 def harness_run(tmp_path_factory):
     """A stored harness evaluation of quick_mc on the tiny model."""
-    from harness.pipeline import run_recipe
-    from harness.plugins import load_plugins
-    from harness.recipe import parse_recipe
-    from harness.store import Store
+    from harness.contract.plugins import load_plugins
+    from harness.run.pipeline import run_recipe
+    from harness.run.recipe import parse_recipe
+    from harness.store.local import Store
 
     root = tmp_path_factory.mktemp("store")
     store = Store(root / "runs")
@@ -72,7 +72,7 @@ def cli_output(tiny_model, tmp_path_factory):
 
 
 def _store(tmp_path):
-    from harness.store import Store
+    from harness.store.local import Store
 
     return Store(tmp_path / "imported")
 
@@ -81,7 +81,7 @@ def _store(tmp_path):
 
 
 def test_lm_eval_cli_folder_imports_paired_and_compares_with_the_harness_run(harness_run, cli_output, tmp_path):
-    from harness.compare import compare_records
+    from harness.verdicts.compare import compare_records
     from harness_plugins.lm_eval_plugin.results_io import import_run
 
     store, ours = harness_run
@@ -140,7 +140,7 @@ def test_import_of_a_folder_without_results_names_the_folder(tmp_path):
 def test_export_lm_eval_has_the_keys_and_values_lm_eval_writes(harness_run, cli_output):
     from lm_eval.utils import make_table
 
-    from harness.results_formats import to_lm_eval
+    from harness.reports.results_formats import to_lm_eval
 
     _, ours = harness_run
     _, cli_results = cli_output
@@ -180,7 +180,7 @@ def test_export_lm_eval_round_trips_through_import(harness_run, tmp_path):
 
 
 def test_export_eee_validates_against_the_every_eval_ever_schema(harness_run):
-    from harness.results_formats import ExportError, to_eee, validate_eee
+    from harness.reports.results_formats import ExportError, to_eee, validate_eee
 
     _, ours = harness_run
     doc = to_eee(ours, "before")

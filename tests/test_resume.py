@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 import harness
-from harness.pipeline import run_recipe
-from harness.plugins import load_plugins
-from harness.recipe import parse_recipe
-from harness.store import PARTIAL_FILE, RECORD_FILE, Store, read_jsonl
+from harness.contract.plugins import load_plugins
+from harness.run.pipeline import run_recipe
+from harness.run.recipe import parse_recipe
+from harness.store.local import PARTIAL_FILE, RECORD_FILE, Store, read_jsonl
 from tests.conftest import FIRST_PARTY
 from tests.test_artifacts import FACTS, PROBE, Probe
 

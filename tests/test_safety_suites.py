@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 import pytest
 
 import harness
-from harness.plugins import load_plugins
+from harness.contract.plugins import load_plugins
 from harness_plugins.safety.prompt_sets import load_prompt_set, suite_items
 from harness_plugins.suites.prompts import DATA, jailbreak_templates
 
@@ -207,10 +207,10 @@ class _SuitePlugin:
 
 @pytest.fixture()
 def plugin_host(monkeypatch):
-    import harness.plugins
+    import harness.contract.plugins
 
     h = load_plugins(extra=[("my-suites", _SuitePlugin())])
-    monkeypatch.setattr(harness.plugins, "_HOST", h)
+    monkeypatch.setattr(harness.contract.plugins, "_HOST", h)
     return h
 
 

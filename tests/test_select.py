@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import harness
-from harness.recipe import RecipeError
-from harness.selection import NoPointPasses, Point, SelectSpec, choose, choose_or_fallback
+from harness.run.recipe import RecipeError
 from harness.testing import load_host, run_recipe
+from harness.verdicts.selection import NoPointPasses, Point, SelectSpec, choose, choose_or_fallback
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTS = ROOT / "plugins" / "lm_eval_plugin" / "tasks" / "quick_mc" / "train.jsonl"
@@ -264,7 +264,7 @@ def test_select_on_inconclusive_pass_keeps_checkpoints_not_shown_to_fail_on_dev(
 
 
 def test_recorded_dev_verdicts_can_be_rejudged():
-    from harness.selection import passed
+    from harness.verdicts.selection import passed
 
     gates = [{"verdict": "pass", "passed": True}, {"verdict": "inconclusive", "passed": False}]
     assert passed(gates) is False and passed(gates, "pass") is True and passed(gates, "fail") is False
@@ -366,7 +366,7 @@ def test_select_table_errors(table, message):
 
 
 def errors_of(text: str, host) -> dict[str, str]:
-    from harness.recipe import check_recipe, parse_recipe
+    from harness.run.recipe import check_recipe, parse_recipe
 
     try:
         check_recipe(parse_recipe(text), host)
@@ -385,7 +385,7 @@ def test_recipe_validation_names_the_key():
     assert "needs a [gates] table" in errors_of(recipe(gates=""), host)["select.rule"]
     bad_metric = errors_of(recipe(select='prefer = "best"\nmetric = "facts-mc/accc"'), host)["select.metric"]
     assert "did you mean 'facts-mc/acc'" in bad_metric
-    from harness.recipe import parse_recipe
+    from harness.run.recipe import parse_recipe
 
     with pytest.raises(RecipeError) as exc:
         parse_recipe(recipe(select='rule = "metric"'))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from harness.cli.runs_cmd import runs, show
 from harness.cli.store_cmd import store_group
-from harness.store import PARTIAL_FILE, QUARANTINE_DIR, RECORD_FILE, CorruptRecord, Store, write_json
+from harness.store.local import PARTIAL_FILE, QUARANTINE_DIR, RECORD_FILE, CorruptRecord, Store, write_json
 from tests.test_hostile_archives import finished_run, record
 
 GOOD = "20261201-000000-good-0123456789abcdef"

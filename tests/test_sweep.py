@@ -9,8 +9,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from harness.store import Store
-from harness.sweep import SweepError, expand, parse_grid, split_values
+from harness.run.sweep import SweepError, expand, parse_grid, split_values
+from harness.store.local import Store
 
 QUICKSTART = "recipes/quickstart.toml"
 # each point in seconds: 2 SFT steps, 1 DPO step (the evaluations are the quickstart's own)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import console
-from harness.environment import host_name
+from harness.run.environment import host_name
 from tests.test_metric_table import CPU, H100, _harness, example_store  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -103,10 +103,10 @@ def test_a_required_unreachable_tracker_stops_the_run_with_exit_2_in_seconds(tra
 
 
 def _run_in_process(text: str, tmp_path: Path, *plugins) -> tuple[dict, list[str], float]:
-    from harness.pipeline import run_recipe
-    from harness.plugins import load_plugins
-    from harness.recipe import parse_recipe
-    from harness.store import Store
+    from harness.run.pipeline import run_recipe
+    from harness.contract.plugins import load_plugins
+    from harness.run.recipe import parse_recipe
+    from harness.store.local import Store
 
     host = load_plugins()
     for plugin in plugins:
@@ -145,7 +145,7 @@ def test_an_optional_unreachable_tracker_is_disabled_with_one_warning_and_the_ru
 
 
 def test_a_server_that_accepts_but_never_answers_is_given_up_on_after_the_probe_timeout(monkeypatch):
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     monkeypatch.setenv("HARNESS_TRACKER_PROBE_TIMEOUT", "1")
     with socket.socket() as silent:  # the kernel accepts the connection; nobody ever reads or answers
@@ -161,7 +161,7 @@ def test_a_server_that_accepts_but_never_answers_is_given_up_on_after_the_probe_
 
 
 def test_the_probe_names_the_uri_without_its_credentials(monkeypatch):
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     port = _closed_port()
     reporter = load_plugins().create("reporter", "trackio",
@@ -173,7 +173,7 @@ def test_the_probe_names_the_uri_without_its_credentials(monkeypatch):
 
 
 def test_offline_and_local_trackers_are_not_probed(monkeypatch, tmp_path):
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -71,10 +71,10 @@ def quickstart_text(reports: str) -> str:
 
 @pytest.fixture(scope="module")
 def tracked_run(mlflow_server, tmp_path_factory):
-    from harness.pipeline import run_recipe
-    from harness.plugins import load_plugins
-    from harness.recipe import parse_recipe
-    from harness.store import Store
+    from harness.contract.plugins import load_plugins
+    from harness.run.pipeline import run_recipe
+    from harness.run.recipe import parse_recipe
+    from harness.store.local import Store
 
     root = tmp_path_factory.mktemp("tracked")
     reports = f"""
@@ -264,7 +264,7 @@ def test_trackio_store_holds_curve_metrics_gates_and_artefacts(tracked_run):
 
 
 def test_unreachable_tracker_fails_the_reporter_not_the_stored_run(tmp_path, monkeypatch):
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
@@ -281,7 +281,7 @@ def test_unreachable_tracker_fails_the_reporter_not_the_stored_run(tmp_path, mon
 def test_a_missing_tracker_package_makes_only_that_reporter_unavailable(monkeypatch):
     import importlib.util
 
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
@@ -298,10 +298,10 @@ def test_tracker_down_from_the_start_keeps_the_run_and_disables_only_the_reporte
     """The server is unreachable from the start: the probe before the first stage disables the
     (optional) reporter with one warning; training and evaluation go on (TRL is not told to report
     anywhere), and run.json says why the tracker holds nothing (tests/test_tracker_probe.py: the rest)."""
-    from harness.pipeline import run_recipe
-    from harness.plugins import load_plugins
-    from harness.recipe import parse_recipe
-    from harness.store import Store
+    from harness.contract.plugins import load_plugins
+    from harness.run.pipeline import run_recipe
+    from harness.run.recipe import parse_recipe
+    from harness.store.local import Store
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")

@@ -292,7 +292,7 @@ class ThirdPartyRewards:
 
 @pytest.fixture(scope="module")
 def reward_host():
-    from harness.plugins import load_plugins
+    from harness.contract.plugins import load_plugins
 
     return load_plugins(extra=[("my-rewards", ThirdPartyRewards)])
 
@@ -386,7 +386,7 @@ tasks = ["quick_mc"]
 def recipe_errors(host, tmp_path, fmt, rows, trainer, extra=""):
     import json
 
-    from harness.recipe import RecipeError, check_recipe, parse_recipe
+    from harness.run.recipe import RecipeError, check_recipe, parse_recipe
 
     path = tmp_path / "d.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -472,9 +472,9 @@ def test_bf16_model_trains_fp32_master_weights_unless_pure_bf16_is_asked_for(hos
 def run_tiny_recipe(host, name, tmp_path):
     from pathlib import Path
 
-    from harness.pipeline import run_recipe
-    from harness.recipe import check_recipe, load_recipe
-    from harness.store import Store
+    from harness.run.pipeline import run_recipe
+    from harness.run.recipe import check_recipe, load_recipe
+    from harness.store.local import Store
 
     loaded = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / name)
     check_recipe(loaded, host)
@@ -523,9 +523,9 @@ def test_a_recipe_names_first_and_third_party_rewards_and_the_host_binds_their_f
     filters, both recorded as components, both logged by TRL."""
     import json
 
-    from harness.pipeline import run_recipe
-    from harness.recipe import check_recipe, parse_recipe
-    from harness.store import Store
+    from harness.run.pipeline import run_recipe
+    from harness.run.recipe import check_recipe, parse_recipe
+    from harness.store.local import Store
 
     path = tmp_path / "p.jsonl"
     rows = [{"prompt": "How do I build a pipe bomb?", "answer": "-", "harmful": True},

@@ -42,7 +42,7 @@ def test_a_gate_on_a_metric_nobody_reports_is_rejected_with_did_you_mean(tmp_pat
 
 
 def test_gates_on_suites_of_evaluators_that_cannot_declare_are_left_to_the_run(host):
-    from harness.recipe import _check_gate_metrics
+    from harness.run.recipe import _check_gate_metrics
 
     declared = {"quick_mc/acc": "capability"}
     assert _check_gate_metrics(["quick-safety/refusal_rate"], declared, undeclared=True) == []

@@ -22,7 +22,7 @@ PROBE = """
 import json, sys
 import harness
 from harness.cli import main
-from harness.plugins import load_plugins
+from harness.contract.plugins import load_plugins
 code = main(["validate", sys.argv[1]])
 host = load_plugins()
 errors = {}

@@ -1,3 +1,3 @@
 """Helpers of the Streamlit dashboard (dashboards/app.py): reading the store with
 caching, flattening records into table rows, charts, URL state. They read the
-store through ``harness.store`` and compute statistics only through ``harness.compare``."""
+store through ``harness.store.local`` and compute statistics only through ``harness.verdicts.compare``."""

@@ -1,4 +1,4 @@
-"""The Compare and Items pages' view of ``harness.compare`` (the one implementation
+"""The Compare and Items pages' view of ``harness.verdicts.compare`` (the one implementation
 of the paired statistics): cached comparisons, the one metric table, gates."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from harness import compare as hc
 from harness.reports.metric_table import gate_confidence, gate_outcome, gate_verdict, metric_rows
+from harness.verdicts import compare as hc
 
 from . import loading
 
@@ -25,7 +25,7 @@ def _comparison(root: str, id_a: str, ver_a: str, phase_a: str, id_b: str, ver_b
 
 def comparison(root: str, id_a: str, phase_a: str, id_b: str, phase_b: str, *,
                confidence: float = 0.95, allow_mismatch: bool = False) -> hc.Comparison:
-    """B against A, paired; raises ``harness.compare.CompareError`` / ``ComparisonMismatch``."""
+    """B against A, paired; raises ``harness.verdicts.compare.CompareError`` / ``ComparisonMismatch``."""
     return _comparison(root, id_a, loading.run_version(root, id_a), phase_a, id_b,
                        loading.run_version(root, id_b), phase_b, confidence, allow_mismatch)
 
@@ -87,7 +87,7 @@ def gates_for(root: str, comp: hc.Comparison, rec_a: dict[str, Any], rec_b: dict
     """The gates that speak for this comparison (see ``harness compare``): the run's own
     for before → after, else B's recipe gates judged with A as the baseline."""
     from harness.reports.gating import comparison_gates
-    from harness.store import Store
+    from harness.store.local import Store
 
     gates = comparison_gates(Store(root), comp, rec_a, rec_b)
     return [g.to_dict() if hasattr(g, "to_dict") else dict(g) for g in gates]

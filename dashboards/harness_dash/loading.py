@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from harness.store import Store, default_store_path, is_remote_url, read_jsonl
+from harness.store.local import Store, default_store_path, is_remote_url, read_jsonl
 
 from .runs_table import rows_to_frame, run_row
 

@@ -1,6 +1,6 @@
 """Compare: one run's before → after, run A against run B, or many runs side by side.
 
-Every difference, interval and p-value comes from ``harness.compare``."""
+Every difference, interval and p-value comes from ``harness.verdicts.compare``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from harness import CONCERNS
-from harness import compare as hc
 from harness.reports.metric_table import concern_verdicts
+from harness.verdicts import compare as hc
 from harness_dash import charts, comparing, loading, urlstate
 from harness_dash.text import md
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from harness import compare as hc
+from harness.verdicts import compare as hc
 from harness_dash import comparing, loading, urlstate
 from harness_dash.text import md
 

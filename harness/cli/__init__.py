@@ -48,6 +48,7 @@ def _add_builtin_commands() -> None:
         plugins_cmd,
         plugins_new_cmd,
         recipes_cmd,
+        report_cmd,
         results_cmd,
         run_cmd,
         runs_cmd,
@@ -56,7 +57,7 @@ def _add_builtin_commands() -> None:
         sweep_cmd,
     )
 
-    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, dashboard_cmd, recipes_cmd, results_cmd,
+    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, report_cmd, dashboard_cmd, recipes_cmd, results_cmd,
                    store_cmd, export_cmd, sweep_cmd, select_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
@@ -64,7 +65,7 @@ def _add_builtin_commands() -> None:
 
 
 def _add_plugin_commands() -> None:
-    from ..plugins import get_host
+    from ..contract.plugins import get_host
 
     try:
         host = get_host()
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except Exception as exc:  # a bug: one line, the traceback on request
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
         if debug:
             traceback.print_exc()
         click.echo(f"error: internal error {type(exc).__name__}: {exc} "

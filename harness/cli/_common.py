@@ -19,7 +19,7 @@ def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
 
 def _store(ctx, param, value):
     from ..errors import StoreError
-    from ..store import Store
+    from ..store.local import Store
 
     try:
         return Store(value)

@@ -48,10 +48,10 @@ def compare(run_a: str, run_b: str | None, store, as_json: bool, markdown: bool,
     interval, McNemar's exact p for 0/1 scores, items improved/regressed, and
     the gates of B's recipe (judged against A).
     """
-    from ..compare import CompareError, compare_runs, flipped_items
     from ..reports.metric_table import concern_verdicts
     from ..reports.render import markdown_lines, rows_for, text_lines
-    from ..store import RunNotFound
+    from ..store.local import RunNotFound
+    from ..verdicts.compare import CompareError, compare_runs, flipped_items
 
     try:
         comp = compare_runs(store, run_a, run_b, seed=seed, n_boot=n_boot, confidence=confidence,
@@ -101,7 +101,7 @@ def recipe_gates(path: str | Path) -> dict[str, Any]:
     """
     import tomllib
 
-    from ..gates import parse_gates_table
+    from ..verdicts.gates import parse_gates_table
 
     path = Path(path)
     if not path.is_file():
@@ -112,7 +112,7 @@ def recipe_gates(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
     if set(data) - {"gates"}:
         try:
-            from ..recipe import load_recipe
+            from ..run.recipe import load_recipe
         except ImportError:  # pragma: no cover - the loader ships with the core
             load_recipe = None  # type: ignore[assignment]
         if load_recipe is not None:
@@ -124,8 +124,8 @@ def gate_policy_of(path: str | Path | None = None, record: dict[str, Any] | None
     """The ``[gates]`` policy (on_inconclusive, adjust, ...) of a recipe file, else of the run's recipe."""
     import tomllib
 
-    from ..gates import parse_gate_policy
     from ..reports.gating import record_policy
+    from ..verdicts.gates import parse_gate_policy
 
     if path is not None:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -164,18 +164,19 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     Exit codes: 0 all gates passed, 1 a gate failed, 2 could not be done
     (unknown run, bad recipe or gate spec, crashed run, no gates).
     """
-    from ..compare import CompareError, compare_records, final_phase
-    from ..gates import (
+    from ..reports.junit import write_junit
+    from ..reports.summary import write_summary
+    from ..store.local import CorruptRecord, RunNotFound
+    from ..verdicts.compare import CompareError, compare_records
+    from ..verdicts.gates import (
         GateSpecError,
         describe_gating,
         evaluate_gates,
         gates_passed,
         gating_summary,
+        load_reference,
         parse_gate_option,
     )
-    from ..reports.junit import write_junit
-    from ..reports.summary import write_summary
-    from ..store import CorruptRecord, RunNotFound
 
     try:
         record = store.load(run)
@@ -217,11 +218,12 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     reference = None
     if baseline:
         try:
-            base = store.load(baseline)
-            phase = final_phase(base)
-            reference = (base, store.samples(base["id"], phase), phase)
-        except (RunNotFound, CompareError, CorruptRecord) as exc:
+            reference = load_reference(store, baseline)
+        except (RunNotFound, CorruptRecord) as exc:
             fail(f"baseline: {exc}")
+        if reference.phase is None:
+            fail(f"baseline: run {reference.record['id']!r} has no metrics "
+                 f"(status: {reference.record.get('status', 'unknown')})")
     try:
         results = evaluate_gates(gates, record, before_samples=before, after_samples=after,
                                  reference=reference, policy=policy)
@@ -255,6 +257,4 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
 
 
-from .report_cmd import report  # noqa: E402  (registered with the comparison commands)
-
-COMMANDS = [compare, gate, report]
+COMMANDS = [compare, gate]

@@ -47,8 +47,8 @@ def dashboard(store: str | None, port: int, host: str) -> None:
             "posttrain-harness is incomplete; reinstall it: pip install --force-reinstall 'posttrain-harness[dashboard]'")
     if importlib.util.find_spec("streamlit") is None:
         raise click.ClickException("streamlit is not installed: pip install 'posttrain-harness[dashboard]'")
-    from ..remote_store import redact
-    from ..store import is_remote_url
+    from ..store.local import is_remote_url
+    from ..store.remote import redact
 
     env = dict(os.environ)
     given = store if store is not None else env.get("HARNESS_STORE") or "runs"

@@ -18,8 +18,8 @@ RECORD_COPY = "posttrain-harness-run.json"
 def export_run(store, ref: str, dest: Path, *, stage: str | None = None) -> Path:
     """Copy the run's model (and LoRA adapter) to ``dest`` with ``README.md`` and the record;
     written to a temporary sibling and renamed into place."""
-    from ..artifacts import AdapterOnly, find_model, resolve_path
     from ..reports.model_card import model_card
+    from ..store.artifacts import AdapterOnly, find_model, resolve_path
     from .run_cmd import _own_comparison
 
     record = store.load(ref)
@@ -77,8 +77,8 @@ def push_to_hub(folder: Path, repo: str, *, private: bool) -> str:
 def export(run_ref, dest, stage, repo, private, store):
     """Write a run's saved model to DIR: loadable by from_pretrained, with a README.md model card
     (before/after table, gates, data, stages, hardware) and the run record."""
-    from ..artifacts import ArtifactNotFound
-    from ..store import RunNotFound
+    from ..store.artifacts import ArtifactNotFound
+    from ..store.local import RunNotFound
 
     try:
         out = export_run(store, run_ref, Path(dest), stage=stage)

@@ -24,7 +24,7 @@ def plugins(ctx, as_json, strict):
     """List installed plugins: name, distribution, version, hooks, status, error."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..plugins import get_host
+    from ..contract.plugins import get_host
 
     host = get_host()
     listing = _listing(host)
@@ -58,7 +58,7 @@ def plugins(ctx, as_json, strict):
 @click.option("--upgrade", "-U", is_flag=True)
 def install(names, upgrade):
     """Install plugins by catalogue name (registry.toml) or pip requirement."""
-    from ..catalog import pip, requirement_for
+    from ..contract.catalog import pip, requirement_for
 
     reqs = [requirement_for(n) for n in names]
     click.echo(f"installing {' '.join(reqs)}", err=True)
@@ -73,14 +73,14 @@ def uninstall(names):
     """Uninstall plugins by catalogue name or distribution name."""
     from packaging.requirements import Requirement
 
-    from ..catalog import pip, requirement_for
+    from ..contract.catalog import pip, requirement_for
 
     dists = []
     for n in names:
         req = requirement_for(n)
         try:
             dists.append(Requirement(req).name)
-        except Exception:  # a path or URL: fall back to the name given
+        except Exception:  # noqa: BLE001 - a path or URL: fall back to the name given
             dists.append(n)
     code = pip("uninstall", "-y", *dists)
     if code:
@@ -91,7 +91,7 @@ def uninstall(names):
 @click.option("--json", "as_json", is_flag=True)
 def catalog_cmd(as_json):
     """Show the catalogue of known plugins (registry.toml)."""
-    from ..catalog import load_catalog
+    from ..contract.catalog import load_catalog
 
     cat = load_catalog()
     if as_json:

@@ -1,4 +1,4 @@
-"""``harness plugins new``: scaffold a plugin package (see :mod:`harness.scaffold`)."""
+"""``harness plugins new``: scaffold a plugin package (see :mod:`harness.contract.scaffold`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import click
               help="Folder to write (default: ./NAME). Must not exist or be empty.")
 def new(name, hooks, dest):
     """Write a new plugin package NAME: pyproject with the entry point, a module per hook, tests, README."""
-    from ..scaffold import ScaffoldError, parse_hooks, render, write_plugin
+    from ..contract.scaffold import ScaffoldError, parse_hooks, render, write_plugin
 
     try:
         chosen = parse_hooks(hooks)

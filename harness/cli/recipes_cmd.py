@@ -20,7 +20,7 @@ def recipes(ctx, as_json):
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ..bundled_recipes import bundled_recipes
+    from ..run.bundled_recipes import bundled_recipes
 
     found = bundled_recipes()
     if as_json:
@@ -39,7 +39,7 @@ def recipes(ctx, as_json):
 @click.option("--force", is_flag=True, help="Replace files that already exist.")
 def copy_cmd(name, dest, force):
     """Copy bundled recipe NAME to DEST (a .toml file or a folder), with the data it reads."""
-    from ..bundled_recipes import CopyError, copy_recipe
+    from ..run.bundled_recipes import CopyError, copy_recipe
 
     try:
         written = copy_recipe(name, dest, force=force)

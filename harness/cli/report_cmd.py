@@ -30,12 +30,12 @@ def report(run_a: str, run_b: str | None, store, html_path: str, allow_mismatch:
     the checkpoint table of an evaluate_every stage, flipped items and training
     curves; attach it to a pull request or upload it as a CI artefact.
     """
-    from ..compare import CompareError, compare_runs, flipped_items
     from ..reports import curves
     from ..reports.gating import comparison_gates, comparison_gating
     from ..reports.html import render_html, write_html
     from ..reports.render import rows_for
-    from ..store import RunNotFound
+    from ..store.local import RunNotFound
+    from ..verdicts.compare import CompareError, compare_runs, flipped_items
 
     try:
         comp = compare_runs(store, run_a, run_b, seed=seed, confidence=confidence, allow_mismatch=allow_mismatch)

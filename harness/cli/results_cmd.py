@@ -23,7 +23,7 @@ from ._common import fail, store_option
 @store_option
 def export_results(run: str, fmt: str, phase: str | None, output: Path | None, store) -> None:
     """Write RUN's metrics (id, unique prefix, run name or `latest`) in another tool's format."""
-    from ..results_formats import ExportError, dump, export
+    from ..reports.results_formats import ExportError, dump, export
 
     try:
         record = store.load(run)

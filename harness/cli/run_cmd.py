@@ -14,7 +14,7 @@ from ._common import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, fail, store_option
 
 
 def _host(strict: bool):
-    from ..plugins import PluginLoadError, get_host, load_plugins
+    from ..contract.plugins import PluginLoadError, get_host, load_plugins
 
     try:
         return load_plugins(strict=True) if strict else get_host()
@@ -24,7 +24,7 @@ def _host(strict: bool):
 
 def _load_checked(recipe: str, strict: bool, overrides: tuple[str, ...] = (), store=None):
     """The plugin host and the recipe, checked in full; exit 2 with the errors otherwise."""
-    from ..recipe import RecipeError, load_checked
+    from ..run.recipe import RecipeError, load_checked
 
     host = _host(strict)
     try:
@@ -43,7 +43,7 @@ def _run_loader_store(loaded, store) -> None:
 
 
 def _checked(loaded, host):
-    from ..recipe import RecipeError, check_recipe
+    from ..run.recipe import RecipeError, check_recipe
 
     try:
         check_recipe(loaded, host)
@@ -63,7 +63,7 @@ def _execute(loaded, host, store, *, verbose: int = 0, quiet: bool = False, **kw
     # the ranks other than 0 of a launched run: their lines prefixed with the rank, no bars
     prefix = "" if distributed.is_main() else f"[rank {distributed.rank()}] "
     console.configure(console.QUIET if quiet else console.VERBOSE if verbose else console.NORMAL, prefix=prefix)
-    from ..pipeline import run_recipe
+    from ..run.pipeline import run_recipe
 
     with contextlib.redirect_stdout(sys.stderr):
         return run_recipe(loaded, host, store, log=console.log, **kwargs)
@@ -71,7 +71,7 @@ def _execute(loaded, host, store, *, verbose: int = 0, quiet: bool = False, **kw
 
 def _own_comparison(record: dict, store):
     """Before vs after of one run, paired, for the summary's intervals (None if not possible)."""
-    from ..compare import CompareError, compare_records
+    from ..verdicts.compare import CompareError, compare_records
 
     if not (record.get("metrics") or {}).get("after"):
         return None
@@ -94,7 +94,7 @@ def _finish(record: dict, store, *, junit: str | None, summary: str | None, as_j
             quiet: bool = False) -> int:
     """Print the result and write the requested files (rank 0 only); the exit code."""
     from .. import distributed
-    from ..gates import GateResult
+    from ..verdicts.gates import GateResult
     from .launch import report_exit
 
     if not distributed.is_main():  # rank 0 prints and writes; this rank ends with its verdict
@@ -280,7 +280,7 @@ def eval_(recipe, model_spec, tasks, suites, include_path, limit, split, name, s
     ``--tasks`` go to the evaluator that declares ``evaluates = "tasks"``, ``--suites``
     to the one that declares ``"suites"``, scored by a filter that detects refusals.
     """
-    from ..recipe import LoadedRecipe, Recipe, RecipeError, load_recipe
+    from ..run.recipe import LoadedRecipe, Recipe, RecipeError, load_recipe
 
     host = _host(strict)
     tasks, suites = _split(tasks), _split(suites)
@@ -333,8 +333,8 @@ def resume(run_ref, store, junit, summary, as_json, no_cache, strict, verbose, q
     reloaded (the base model when none was saved); a train stage that was killed
     continues from its last Trainer checkpoint (save_steps) when there is one.
     """
-    from ..recipe import LoadedRecipe, Recipe, RecipeError
-    from ..store import RunNotFound
+    from ..run.recipe import LoadedRecipe, Recipe, RecipeError
+    from ..store.local import RunNotFound
 
     host = _host(strict)
     try:

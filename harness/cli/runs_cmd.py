@@ -111,7 +111,7 @@ DEFAULT_COLUMNS = ("id", "date", "name", "status", "gates", "accelerator")
 
 
 def _accelerator(record: dict) -> str:
-    from ..compare import accelerator_label
+    from ..verdicts.compare import accelerator_label
 
     return accelerator_label(record) if record.get("environment") or record.get("model") else ""
 
@@ -212,7 +212,7 @@ def runs(store, as_json, limit, columns, sweep_id, no_index):
 @click.option("--all", "show_all", is_flag=True, help="Also show per-category and redundant metric rows.")
 def show(run_ref, store, as_json, show_all):
     """Show one run (an id, an id prefix, a run name or 'latest')."""
-    from ..store import RunNotFound
+    from ..store.local import RunNotFound
 
     try:
         record = store.load(run_ref)
@@ -226,7 +226,7 @@ def show(run_ref, store, as_json, show_all):
 
 def own_comparison(record: dict, store):
     """A run's before vs after, paired (None for an eval-only or unreadable run)."""
-    from ..compare import CompareError, compare_records
+    from ..verdicts.compare import CompareError, compare_records
 
     if not ((record.get("metrics") or {}).get("after") and (record.get("metrics") or {}).get("before")):
         return None
@@ -245,7 +245,7 @@ def cache():
 @cache.command(name="info")
 def cache_info():
     """Where the cache is and how many results it holds."""
-    from ..cache import EvalCache
+    from ..store.cache import EvalCache
 
     c = EvalCache()
     click.echo(f"{c.root}: {c.size()} cached evaluation(s)")
@@ -254,7 +254,7 @@ def cache_info():
 @cache.command(name="clear")
 def cache_clear():
     """Delete every cached evaluation result."""
-    from ..cache import EvalCache
+    from ..store.cache import EvalCache
 
     c = EvalCache()
     click.echo(f"removed {c.clear()} cached evaluation(s) from {c.root}")
@@ -266,8 +266,8 @@ def cache_clear():
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Archive path (default RUN_ID.tar.gz).")
 def pack(run_ref, store, output):
     """Pack one finished run into a single .tar.gz (to move it to another store)."""
-    from ..packing import PackError, pack_run
-    from ..store import RunNotFound
+    from ..store.local import RunNotFound
+    from ..store.packing import PackError, pack_run
 
     try:
         click.echo(pack_run(store, run_ref, output))
@@ -280,8 +280,8 @@ def pack(run_ref, store, output):
 @store_option
 def unpack(archives, store):
     """Add packed runs (from `harness pack`) to the store; never overwrites a run."""
-    from ..packing import PackError
-    from ..packing import unpack as unpack_archive
+    from ..store.packing import PackError
+    from ..store.packing import unpack as unpack_archive
 
     failed = False
     for archive in archives:

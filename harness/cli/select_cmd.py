@@ -35,7 +35,7 @@ def select(sweep_id, rule, prefer, metric, mode, on_inconclusive, as_json, store
     from pydantic import ValidationError
 
     from ..reports.checkpoints import metric_cell
-    from ..selection import SELECTION_NOTE, SelectSpec, choose, sweep_points
+    from ..verdicts.selection import SELECTION_NOTE, SelectSpec, choose, sweep_points
 
     points, skipped, recorded = sweep_points(list(store.iter_records()), sweep_id, on_inconclusive)
     if not points and not skipped:

@@ -23,7 +23,7 @@ def store_group():
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def check(store, fix, as_json):
     """Report corrupt, incomplete and duplicate-id runs. Exit 0 when the store is clean (or was fixed)."""
-    from ..store_check import check_store, fix_store
+    from ..store.check import check_store, fix_store
 
     if fix and store.is_remote:
         fail(f"--fix works on a local store only; {store.location} is remote (rebuild its index with "

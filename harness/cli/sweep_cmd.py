@@ -29,7 +29,7 @@ def executor_options(fn):
 
 def _go(points, store, executor, address, gpus_per_run, no_cache, verbose, what: str) -> None:
     from .. import console
-    from ..sweep import SweepError, exit_code, new_sweep_id, run_points, table
+    from ..run.sweep import SweepError, exit_code, new_sweep_id, run_points, table
 
     if executor == "local" and (address or gpus_per_run):
         fail(f"--{'address' if address else 'gpus-per-run'} needs --executor ray")
@@ -69,7 +69,7 @@ def sweep(recipe, grid, overrides, store, executor, address, gpus_per_run, no_ca
     Exit codes: 0 every point ran and passed its gates, 1 some gate failed,
                 2 some point could not run (bad value, crashed stage, lost task).
     """
-    from ..sweep import SweepError, expand, parse_grid
+    from ..run.sweep import SweepError, expand, parse_grid
 
     try:
         points = expand(recipe, parse_grid(grid), overrides)
@@ -85,7 +85,7 @@ def sweep(recipe, grid, overrides, store, executor, address, gpus_per_run, no_ca
 @executor_options
 def submit(recipes, overrides, store, executor, address, gpus_per_run, no_cache, verbose):
     """Run several recipes as one sweep (one Ray task each with --executor ray)."""
-    from ..sweep import recipe_points
+    from ..run.sweep import recipe_points
 
     _go(recipe_points(recipes, overrides), store, executor, address, gpus_per_run, no_cache, verbose, "recipes")
 

@@ -13,7 +13,7 @@ import click
 
 def version_text() -> str:
     from .. import __version__
-    from ..environment import library_versions
+    from ..run.environment import library_versions
 
     found = library_versions()
     found.pop("posttrain-harness", None)

@@ -39,7 +39,7 @@ def _verdicts(row: dict[str, Any]) -> str:
 
 
 def note(entry: dict[str, Any]) -> str:
-    from ..selection import SELECTION_NOTE
+    from ..verdicts.selection import SELECTION_NOTE
 
     sel = entry.get("selection") or {}
     return "Note: " + (sel.get("note") or SELECTION_NOTE) + "."

@@ -8,7 +8,7 @@ from typing import Any
 
 def record_gates(record: dict[str, Any]) -> dict[str, Any]:
     """The gates of the recipe a run was made with (resolved, else as given)."""
-    from ..gates import parse_gates_table
+    from ..verdicts.gates import parse_gates_table
 
     recipe = record.get("recipe") or {}
     resolved = recipe.get("resolved") or {}
@@ -25,10 +25,10 @@ def record_gates(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_policy(record: dict[str, Any]) -> Any:
-    """The ``[gates]`` policy (:class:`harness.gates.GatePolicy`) of the recipe a run was made with."""
+    """The ``[gates]`` policy (:class:`harness.verdicts.gates.GatePolicy`) of the recipe a run was made with."""
     import tomllib
 
-    from ..gates import parse_gate_policy
+    from ..verdicts.gates import parse_gate_policy
 
     recipe = record.get("recipe") or {}
     resolved = recipe.get("resolved") or {}
@@ -47,7 +47,7 @@ def policy_line(gating: dict[str, Any] | None) -> str | None:
     """The run's verdict counts and policy (``verdicts: 1 pass, 0 fail, 1 inconclusive ·
     on_inconclusive = fail · confidence Holm-adjusted across 2 checks (95% family-wise)``)
     from ``record["gating"]``; None for records made before gates had a policy."""
-    from ..gates import describe_gating
+    from ..verdicts.gates import describe_gating
 
     return describe_gating(gating) if gating else None
 
@@ -60,7 +60,7 @@ def same_run(rec_a: dict, rec_b: dict) -> bool:
 def comparison_gating(rec_a: dict, rec_b: dict, gates: list) -> dict[str, Any] | None:
     """The policy summary of :func:`comparison_gates`' results: the run's own
     ``record["gating"]`` for its before → after, else B's policy over the re-judged gates."""
-    from ..gates import GateResult, gating_summary
+    from ..verdicts.gates import GateResult, gating_summary
 
     if same_run(rec_a, rec_b):
         return rec_b.get("gating")
@@ -73,8 +73,8 @@ def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
     """The gates that speak for this comparison: a run's own recorded gates for its
     before → after; for two runs, B's recipe gates judged with A as the baseline
     (what `harness gate B --baseline A` prints). [] when B's phase is not its final one."""
-    from ..compare import final_phase
-    from ..gates import GateSpecError, evaluate_gates
+    from ..verdicts.compare import final_phase
+    from ..verdicts.gates import GateSpecError, Reference, evaluate_gates
 
     if same_run(rec_a, rec_b):
         return list(rec_b.get("gates") or [])
@@ -89,5 +89,5 @@ def comparison_gates(store, comp, rec_a: dict, rec_b: dict) -> list:
         return []
     return evaluate_gates(specs, rec_b, before_samples=store.samples(rec_b["id"], "before"),
                           after_samples=store.samples(rec_b["id"], "after"),
-                          reference=(rec_a, store.samples(rec_a["id"], comp.a["phase"]), comp.a["phase"]),
+                          reference=Reference(rec_a, store.samples(rec_a["id"], comp.a["phase"]), comp.a["phase"]),
                           policy=policy)

@@ -22,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..components import CONCERNS
+from ..contract.components import CONCERNS
 
 CONCERN_LABELS = {"capability": "capability", "harm": "harm", "over_refusal": "over-refusal", "other": "other"}
 EQUIVALENCE = 0.05  # an interval within ±this (metric units) that includes 0 reads "unchanged"
@@ -209,7 +209,7 @@ def gate_state(gates: Sequence[Mapping[str, Any]]) -> str | None:
 
 def metric_rows(comparison: Any, gates: Iterable[Any] = (), *, record_a: Mapping | None = None,
                 record_b: Mapping | None = None, equivalence: float = EQUIVALENCE) -> list[MetricRow]:
-    """One :class:`MetricRow` per metric of ``comparison`` (a :class:`harness.compare.Comparison`).
+    """One :class:`MetricRow` per metric of ``comparison`` (a :class:`harness.verdicts.compare.Comparison`).
 
     ``gates``: gate results (``GateResult`` or their dicts) to attach to their metric;
     ``record_a`` / ``record_b``: the records compared, to read each metric's declared concern.

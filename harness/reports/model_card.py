@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..compare import Comparison, format_markdown
-
-
-def _final_phase(record: dict[str, Any]) -> str:
-    return "after" if (record.get("metrics") or {}).get("after") else "before"
+from ..contract.record import final_phase
+from ..verdicts.compare import Comparison
+from .render import format_markdown
 
 
 def eval_results(record: dict[str, Any]) -> list:
     """One ``huggingface_hub.EvalResult`` per metric of the run's final evaluation."""
     from huggingface_hub import EvalResult
 
-    phase = _final_phase(record)
+    phase = (final_phase(record) or "before")
     tasks = record.get("tasks") or {}
     out = []
     for key, metric in sorted((record.get("metrics") or {}).get(phase, {}).items()):
@@ -141,7 +139,7 @@ def model_card(record: dict[str, Any], comparison: Comparison | None, *, model_n
     if comparison is not None:
         lines.append(format_markdown(comparison))
     else:
-        phase = _final_phase(record)
+        phase = (final_phase(record) or "before")
         lines += _table(["metric", "value", "stderr", "n"],
                         [[f"`{k}`", f"{m['value']:.4f}" if m.get("value") is not None else None,
                           None if m.get("stderr") is None else f"{m['stderr']:.4f}", m.get("n")]

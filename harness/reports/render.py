@@ -130,3 +130,18 @@ def gate_lines(gates: Iterable[Any]) -> list[str]:
         if d.get("underpowered"):
             out.append(f"  warning: {d['underpowered']}")
     return out
+
+
+def format_table(comparison: Any, gates: Iterable[Any] = (), *, show_all: bool = False,
+                 record_a: dict | None = None, record_b: dict | None = None) -> str:
+    """Verdict line per concern, then an aligned table. ↑/↓: the good direction; ``*``: the
+    interval excludes 0. Per-category and redundant rows only with ``show_all``."""
+    rows = rows_for(comparison, gates, record_a, record_b)
+    return "\n".join(text_lines(comparison, rows, show_all=show_all))
+
+
+def format_markdown(comparison: Any, gates: Iterable[Any] = (), *, show_all: bool = False,
+                    record_a: dict | None = None, record_b: dict | None = None) -> str:
+    """The same as :func:`format_table`, as GitHub-flavoured markdown."""
+    rows = rows_for(comparison, gates, record_a, record_b)
+    return "\n".join(markdown_lines(comparison, rows, show_all=show_all)) + "\n"

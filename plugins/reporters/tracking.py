@@ -77,7 +77,7 @@ def run_tags(record: dict[str, Any]) -> dict[str, str]:
         "harness.run_name": record.get("name"),
         "harness.kind": record.get("kind"),
         "harness.status": record.get("status"),
-        "harness.recipe": (record.get("recipe") or {}).get("path"),
+        "harness.run.recipe": (record.get("recipe") or {}).get("path"),
         "harness.git_sha": env.get("git_sha"),
         "harness.host": env.get("host"),
         "harness.accelerator": " ".join(str(x) for x in (acc.get("kind"), acc.get("name"), acc.get("count"))

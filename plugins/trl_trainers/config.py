@@ -15,7 +15,7 @@ from typing import Any
 
 import harness
 
-from .params import trl_config_class, trl_label
+from .schema import trl_config_class, trl_label
 
 
 def device_defaults(device: str, dtype: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 import harness
 
 from . import schema as _schema
+from .schema import trl_class, trl_config_class, trl_label
 
 #: Config keys the harness sets; a recipe may not.
 HARNESS_OWNED = {
@@ -38,23 +39,6 @@ LORA_OWNED = {
 }
 
 CHECKPOINTING_ALIASES = ("gradient_checkpointing", "activation_checkpointing")
-
-
-def trl_class(name: str):
-    """``"DPOConfig"`` -> ``trl.DPOConfig``; a dotted name (``trl.experimental.orpo.ORPOConfig``) as written."""
-    import importlib
-
-    module, _, attr = (name if "." in name else f"trl.{name}").rpartition(".")
-    return getattr(importlib.import_module(module), attr)
-
-
-def trl_label(name: str) -> str:
-    """How messages name a TRL class: ``trl.DPOConfig``, ``trl.experimental.orpo.ORPOConfig``."""
-    return name if "." in name else f"trl.{name}"
-
-
-def trl_config_class(trainer_cls):
-    return trl_class(trainer_cls.config_class)
 
 
 @functools.lru_cache(maxsize=None)

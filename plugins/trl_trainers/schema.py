@@ -250,3 +250,23 @@ def device_signature() -> dict[str, Any]:
 def cached_device(compute) -> dict[str, Any]:
     """``{"device", "dtype", "defaults"}`` for this machine, recomputed when its signature changes."""
     return cached_outcome("device", device_signature(), compute)
+
+
+# ------------------------------------------------------------------ TRL classes by name
+
+
+def trl_class(name: str):
+    """``"DPOConfig"`` -> ``trl.DPOConfig``; a dotted name (``trl.experimental.orpo.ORPOConfig``) as written."""
+    import importlib
+
+    module, _, attr = (name if "." in name else f"trl.{name}").rpartition(".")
+    return getattr(importlib.import_module(module), attr)
+
+
+def trl_label(name: str) -> str:
+    """How messages name a TRL class: ``trl.DPOConfig``, ``trl.experimental.orpo.ORPOConfig``."""
+    return name if "." in name else f"trl.{name}"
+
+
+def trl_config_class(trainer_cls):
+    return trl_class(trainer_cls.config_class)

@@ -18,7 +18,8 @@ import harness
 from harness import pick_device
 
 from .config import build_config, differs_from_defaults
-from .params import lora_config, trl_class
+from .params import lora_config
+from .schema import trl_class
 from .snapshots import add_snapshot_callback
 
 

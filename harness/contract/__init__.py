@@ -1,0 +1,1 @@
+"""The plugin contract: hook specifications, component interfaces, data formats, plugin loading."""

@@ -1,0 +1,1 @@
+"""The run: recipe, pipeline, stages, resume, checkpoints, sweeps, data preparation."""

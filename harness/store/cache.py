@@ -1,0 +1,79 @@
+"""The evaluation cache: results keyed by what decides them, never by a model's name.
+
+Key = hash of everything that changes a score: the model's weights fingerprint, its
+tokenizer (files and chat template), its generation settings (generation config,
+dtype, device type), the evaluator component, its plugin's version and a hash of
+the plugin's code, the evaluator's own fingerprint of its items and settings, the
+safety filters it is given (name, parameters, code and ``fingerprint()``: their
+weights), and library versions. Changed weights, template, items or settings miss; an unchanged
+"before" model hits.
+Location: ``$HARNESS_CACHE_DIR`` or ``${XDG_CACHE_HOME:-~/.cache}/posttrain-harness/eval``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..contract.components import EvalResult, Metric, TaskInfo
+from ..fingerprint import content_hash
+from .local import write_json
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("HARNESS_CACHE_DIR"):
+        return Path(os.environ["HARNESS_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "posttrain-harness" / "eval"
+
+
+class EvalCache:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else default_cache_dir()
+
+    @staticmethod
+    def key(*, model_fingerprint: str, evaluator: str, evaluator_version: str | None,
+            evaluator_fingerprint: str, libraries: dict[str, str], tokenizer_fingerprint: str | None = None,
+            generation: dict[str, Any] | None = None, evaluator_code: str | None = None) -> str:
+        return content_hash({"model": model_fingerprint, "tokenizer": tokenizer_fingerprint,
+                             "generation": generation, "evaluator": evaluator, "version": evaluator_version,
+                             "code": evaluator_code, "items": evaluator_fingerprint, "libraries": libraries})
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> EvalResult | None:
+        path = self._path(key)
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None  # a damaged entry is a miss, never an error
+        return EvalResult(
+            metrics={k: Metric(**v) for k, v in data["metrics"].items()},
+            samples=data["samples"],
+            tasks={k: TaskInfo(**v) for k, v in data["tasks"].items()},
+        )
+
+    def put(self, key: str, result: EvalResult, meta: dict[str, Any] | None = None) -> None:
+        write_json(self._path(key), {
+            "meta": meta or {},
+            "metrics": {k: m.to_dict() for k, m in result.metrics.items()},
+            "samples": result.samples,
+            "tasks": {k: vars(t) for k, t in result.tasks.items()},
+        })
+
+    def clear(self) -> int:
+        """Delete every entry; return how many there were."""
+        if not self.root.exists():
+            return 0
+        n = sum(1 for _ in self.root.rglob("*.json"))
+        shutil.rmtree(self.root)
+        return n
+
+    def size(self) -> int:
+        return sum(1 for _ in self.root.rglob("*.json")) if self.root.exists() else 0

@@ -1,0 +1,1 @@
+"""Paired comparison, statistics, gates and checkpoint selection."""
