@@ -98,8 +98,8 @@ print(json.dumps(out))
 
 
 def test_an_alias_to_a_cleared_entry_is_a_miss(tmp_path):
-    from harness.store.cache import EvalCache
     from harness.contract.components import EvalResult, Metric
+    from harness.store.cache import EvalCache
 
     cache = EvalCache(tmp_path / "cache")
     result = EvalResult(metrics={"t/acc": Metric(0.5, 0.1, 4)}, samples=[{"id": 1}], tasks={})

@@ -103,8 +103,8 @@ def test_a_required_unreachable_tracker_stops_the_run_with_exit_2_in_seconds(tra
 
 
 def _run_in_process(text: str, tmp_path: Path, *plugins) -> tuple[dict, list[str], float]:
-    from harness.run.pipeline import run_recipe
     from harness.contract.plugins import load_plugins
+    from harness.run.pipeline import run_recipe
     from harness.run.recipe import parse_recipe
     from harness.store.local import Store
 

@@ -7,6 +7,10 @@ the plugin's code, the evaluator's own fingerprint of its items and settings, th
 safety filters it is given (name, parameters, code and ``fingerprint()``: their
 weights), and library versions. Changed weights, template, items or settings miss; an unchanged
 "before" model hits.
+A second, cheaper key stands for the same entry: the model *loader's* fingerprint (files hashed
+at disk speed, no model built) in place of the loaded weights, tokenizer and generation settings.
+It is written as an alias beside the entry when a run has both; a later run that finds every
+section's alias evaluates without loading the model (:meth:`EvalCache.get_alias`).
 Location: ``$HARNESS_CACHE_DIR`` or ``${XDG_CACHE_HOME:-~/.cache}/posttrain-harness/eval``.
 """
 
@@ -58,6 +62,21 @@ class EvalCache:
             samples=data["samples"],
             tasks={k: TaskInfo(**v) for k, v in data["tasks"].items()},
         )
+
+    def get_alias(self, alias: str) -> tuple[EvalResult, dict[str, Any]] | None:
+        """The entry an alias points to and the alias's meta (the loaded model's record); None: a
+        miss (no alias, a damaged one, or an entry since cleared)."""
+        try:
+            data = json.loads(self._path(alias).read_text(encoding="utf-8"))
+            key, meta = data["alias_of"], data.get("meta") or {}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        result = self.get(key) if isinstance(key, str) else None
+        return (result, meta) if result is not None else None
+
+    def put_alias(self, alias: str, key: str, meta: dict[str, Any] | None = None) -> None:
+        """Make ``alias`` stand for the entry ``key`` (written first)."""
+        write_json(self._path(alias), {"alias_of": key, "meta": meta or {}})
 
     def put(self, key: str, result: EvalResult, meta: dict[str, Any] | None = None) -> None:
         write_json(self._path(key), {
