@@ -110,3 +110,4 @@ def test_an_alias_to_a_cleared_entry_is_a_miss(tmp_path):
     (tmp_path / "cache" / "kk" / f"{'k' * 16}.json").unlink()
     assert cache.get_alias("a" * 16) is None
     assert cache.get_alias("b" * 16) is None
+    assert cache.size() == 0  # aliases are not results
