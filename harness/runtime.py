@@ -9,6 +9,7 @@ moves a model to "the" GPU (TRL's Trainer) uses that one.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -44,20 +45,21 @@ def torch_dtype(name: str):
     return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
 
 
-def nvidia_gpus() -> list[dict[str, Any]]:
-    """``[{"name", "memory_gb"}]`` of the NVIDIA GPUs ``nvidia-smi`` lists (none without it): what the
-    machine has, learnt without importing torch."""
+@functools.cache
+def nvidia_gpus() -> tuple[dict[str, Any], ...]:
+    """The NVIDIA GPUs ``nvidia-smi`` lists, as ``{"name", "memory_gb"}`` (none without it): what the
+    machine has, learnt without importing torch (asked once per process)."""
     import shutil
     import subprocess
 
     exe = shutil.which("nvidia-smi")
     if exe is None:
-        return []
+        return ()
     try:
         out = subprocess.run([exe, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
-        return []
+        return ()
     gpus = []
     for line in out.stdout.splitlines() if out.returncode == 0 else []:
         name, _, mib = line.rpartition(",")
@@ -65,7 +67,7 @@ def nvidia_gpus() -> list[dict[str, Any]]:
             gpus.append({"name": name.strip(), "memory_gb": round(float(mib) / 1024, 1)})
         except ValueError:
             continue
-    return gpus
+    return tuple(gpus)
 
 
 def machine_key() -> dict[str, Any]:
