@@ -44,7 +44,7 @@ def mlflow_server(tmp_path_factory):
                              "--port", str(port), "--workers", "1"],
                             cwd=root, stdout=open(root / "server.log", "w"), stderr=subprocess.STDOUT)
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # minutes on a loaded 2-core machine, seconds on an idle one
     while True:
         try:
             urllib.request.urlopen(f"{uri}/health", timeout=2)

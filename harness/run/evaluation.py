@@ -101,7 +101,8 @@ class Evaluations:
         alias = self.preload_keys.get(i) if base_table and key is not None else None
         if hit is not None:
             self.run.log(f"    {evaluator.registered_as.fullname}: cache hit ({key})")
-            if alias is not None:  # an entry written before aliases existed gets one
+            if alias is not None and key is not None and self.run.cache is not None:
+                # an entry written before aliases existed gets one
                 self.run.cache.put_alias(alias, key, {"model": self.run.record["model"]})
             return hit, True
         ctx = EvalContext(phase=phase, seed=self.run.recipe.run.seed, work_dir=self.run.dir / "work" / f"{phase}-{i}",
