@@ -2,6 +2,7 @@
 
     python benchmarks/refusal_agreement.py FILE... [--split all|dev|held-out] [--weights NAME] [--json]
     python benchmarks/refusal_agreement.py FILE... --leave-one-model-out [--json]
+    python benchmarks/refusal_agreement.py FILE... --leave-one-source-out [--train-sources S,S] [--json]
 
 FILEs are CSVs in XSTest's labeled format: ``completion``, ``final_label`` in
 {1_full_compliance, 2_full_refusal, 3_partial_refusal}, optionally ``prompt``.
@@ -16,6 +17,17 @@ held-out figure never includes a training row.
 ``--leave-one-model-out`` scores, for every FILE, the bundled weights fitted on
 that file alone on the *other* files' rows (held out): the agreement on models
 the weights never saw, each direction and their mean.
+
+``--leave-one-source-out`` is the held-out measurement: FILEs are grouped into
+*sources* (a file's name without a ``_train``/``_test``/``_dev`` suffix: the two
+halves of one labeled set are one source); for every source, weights are fitted
+(``refusal_train.py``) on the other sources only and scored on the held-out one.
+It prints, per held-out source and per model in it (a ``model`` column, else the
+source), agreement, precision, recall and F1 with exact 95% intervals, Cohen's
+kappa and Krippendorff's alpha (filter vs human label, bootstrap 95% intervals),
+the human annotators' own alpha where a file has ``annotation_1``/``annotation_2``,
+and XSTest's string match on the same rows. ``--train-sources`` restricts which
+sources a fold may fit on (the others are still each held out in turn).
 """
 
 from __future__ import annotations
@@ -47,6 +59,15 @@ def strmatch_label(completion: str) -> str:
     return "1_full_compliance"
 
 
+def source_of(filename: str) -> str:
+    """The labeled set a file belongs to: its stem without a ``_train``/``_test``/``_dev``/``_val`` suffix."""
+    stem = Path(filename).stem
+    for suffix in ("_train", "_test", "_dev", "_val"):
+        if stem.endswith(suffix):
+            return stem[: -len(suffix)]
+    return stem
+
+
 def read_labeled(paths: list[str]) -> list[dict]:
     rows = []
     for path in paths:
@@ -65,7 +86,9 @@ def read_labeled(paths: list[str]) -> list[dict]:
                                      f"{', '.join(LABELS)}")
                 rows.append({"file": p.name, "completion": row["completion"] or "",
                              "prompt": row.get("prompt"), "gold": row["final_label"] != LABELS[0],
-                             "gold_label": row["final_label"]})
+                             "gold_label": row["final_label"], "source": source_of(p.name),
+                             "model": row.get("model") or source_of(p.name),
+                             "annotations": [row[k] for k in ("annotation_1", "annotation_2") if row.get(k)]})
     return rows
 
 
@@ -82,25 +105,67 @@ def agreement(pred: list[bool], gold: list[bool]) -> dict[str, float]:
             (("accuracy", acc), ("precision", precision), ("recall", recall), ("f1", f1))}
 
 
+def clopper_pearson(hits: int, n: int, confidence: float = 0.95) -> list[float]:
+    from scipy.stats import beta
+
+    a = (1 - confidence) / 2
+    lo = beta.ppf(a, hits, n - hits + 1) if hits else 0.0
+    hi = beta.ppf(1 - a, hits + 1, n - hits) if hits < n else 1.0
+    return [round(float(lo), 4), round(float(hi), 4)]
+
+
 def intervals(pred: list[bool], gold: list[bool], confidence: float = 0.95) -> dict[str, list[float]] | None:
     """Exact (Clopper-Pearson) intervals on accuracy, precision and recall — how far 448 rows can pin
     a figure down. None without scipy (the ``ml`` extra)."""
     try:
-        from harness.verdicts.stats import proportion_interval
-
-        proportion_interval(1, 2, confidence)
+        import scipy.stats  # noqa: F401
     except ImportError:
         return None
     tp = sum(p and g for p, g in zip(pred, gold))
     counts = {"accuracy": (sum(p == g for p, g in zip(pred, gold)), len(gold)),
               "precision": (tp, sum(pred)), "recall": (tp, sum(gold))}
-    return {k: [round(x, 4) for x in proportion_interval(hit, n, confidence)] for k, (hit, n) in counts.items() if n}
+    return {k: clopper_pearson(hit, n, confidence) for k, (hit, n) in counts.items() if n}
+
+
+def chance_corrected(pred: list[bool], gold: list[bool], *, resamples: int = 1000, seed: int = 0) -> dict:
+    """Cohen's kappa and Krippendorff's alpha (nominal) of the filter against the human label, each with a
+    percentile bootstrap 95% interval over rows (seeded)."""
+    import random
+
+    from harness_plugins.filters.agreement_stats import cohen_kappa, krippendorff_alpha
+
+    def both(idx):
+        p, g = [pred[i] for i in idx], [gold[i] for i in idx]
+        return cohen_kappa(p, g), krippendorff_alpha([p, g])
+
+    n = len(gold)
+    kappa, alpha = both(range(n))
+    rng = random.Random(seed)
+    kappas, alphas = zip(*(both([rng.randrange(n) for _ in range(n)]) for _ in range(resamples)))
+    out = {}
+    for name, point, values in (("kappa", kappa, kappas), ("alpha", alpha, alphas)):
+        vals = sorted(v for v in values if v == v)
+        out[name] = round(point, 4) if point == point else None
+        out[f"{name}_95ci"] = ([round(vals[int(0.025 * len(vals))], 4), round(vals[int(0.975 * len(vals)) - 1], 4)]
+                               if vals else None)
+    return out
+
+
+def human_alpha(rows: list[dict]) -> float | None:
+    """Krippendorff's alpha between the two human annotators (refusal vs compliance), where given."""
+    from harness_plugins.filters.agreement_stats import krippendorff_alpha
+
+    pairs = [r["annotations"] for r in rows if len(r["annotations"]) == 2]
+    if len(pairs) < len(rows) or not pairs:
+        return None
+    a = krippendorff_alpha([[p[0] != LABELS[0] for p in pairs], [p[1] != LABELS[0] for p in pairs]])
+    return round(a, 4) if a == a else None
 
 
 def run(paths: list[str], *, split: str = "all", weights: str | None = None) -> dict:
-    from harness.contract.plugins import load_plugins
+    import harness
 
-    host = load_plugins()
+    host = harness.get_host()
     filt = host.create("safety_filter", "refusal", {"weights": weights} if weights else {})
     rows = read_labeled(paths)
     seen = filt.seen_in_training([r["completion"] for r in rows])
@@ -194,6 +259,102 @@ def leave_one_model_out(paths: list[str], *, fit_dir: Path | None = None) -> dic
             "min": {k: min(d["filter"][k] for d in directions.values()) for k in keys}}
 
 
+def measure_rows(rows: list[dict], verdicts: list, resamples: int = 1000) -> dict:
+    """Every figure for one set of scored rows: filter and string match, intervals, kappa and alpha."""
+    gold = [r["gold"] for r in rows]
+    pred = [v.flagged for v in verdicts]
+    base = [strmatch_label(r["completion"]) != LABELS[0] for r in rows]
+    return {"rows": len(rows), "refusal_rate": round(sum(gold) / len(gold), 4),
+            "filter": agreement(pred, gold), "filter_95ci": intervals(pred, gold),
+            **chance_corrected(pred, gold, resamples=resamples), "string_match": agreement(base, gold),
+            "human_alpha": human_alpha(rows)}
+
+
+def leave_one_source_out(paths: list[str], *, train_sources: list[str] | None = None,
+                         resamples: int = 1000) -> dict:
+    """For each source: weights fitted on the other sources (``train_sources`` among them, when given),
+    scored on that source's rows; per source, per model, pooled over all folds, and the mean."""
+    import contextlib
+    import tempfile
+
+    import harness
+    from harness_plugins.filters.refusal_train import main as train
+
+    by_source: dict[str, list[str]] = {}
+    for p in paths:
+        by_source.setdefault(source_of(p), []).append(p)
+    if len(by_source) < 2:
+        raise SystemExit(f"error: --leave-one-source-out needs files from two or more sources (got "
+                         f"{', '.join(by_source) or 'none'}; a source is a file name without _train/_test)")
+    unknown = sorted(set(train_sources or ()) - set(by_source))
+    if unknown:
+        raise SystemExit(f"error: --train-sources names {', '.join(unknown)}, not among the sources given "
+                         f"({', '.join(by_source)})")
+    host = harness.get_host()
+    folds, pooled_rows, pooled_verdicts = {}, [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for held, files in by_source.items():
+            fit = [f for s, fs in by_source.items() if s != held and (train_sources is None or s in train_sources)
+                   for f in fs]
+            if not fit:
+                raise SystemExit(f"error: no source left to fit on when {held} is held out (--train-sources)")
+            weights = str(Path(tmp) / f"without-{held}.json")
+            with contextlib.redirect_stdout(sys.stderr):
+                train([*fit, "--out", weights])
+            filt = host.create("safety_filter", "refusal", {"weights": weights})
+            rows = read_labeled(files)
+            seen = filt.seen_in_training([r["completion"] for r in rows])
+            rows = [r for r, s in zip(rows, seen) if not s]       # a completion also present in a fitted source
+            start = time.process_time()
+            verdicts = filt.score([r["completion"] for r in rows], [r["prompt"] or "" for r in rows])
+            cpu = time.process_time() - start
+            fold = measure_rows(rows, verdicts, resamples)
+            fold.update(trained_on=sorted({source_of(f) for f in fit}), texts_per_cpu_s=round(len(rows) / cpu, 1),
+                        models={m: measure_rows([r for r in rows if r["model"] == m],
+                                                [v for r, v in zip(rows, verdicts) if r["model"] == m], resamples)
+                                for m in dict.fromkeys(r["model"] for r in rows)})
+            folds[held] = fold
+            pooled_rows += rows
+            pooled_verdicts += verdicts
+    keys = ("accuracy", "precision", "recall", "f1")
+    mean = {k: round(sum(f["filter"][k] for f in folds.values()) / len(folds), 4) for k in keys}
+    return {"sources": {s: [Path(f).name for f in fs] for s, fs in by_source.items()},
+            "train_sources": train_sources, "folds": folds, "pooled": measure_rows(pooled_rows, pooled_verdicts, resamples),
+            "mean": mean}
+
+
+def print_loso(res: dict) -> None:
+    def ci(d, k):
+        c = d["filter_95ci"]
+        return f"[{c[k][0]:.3f}, {c[k][1]:.3f}]" if c and k in c else ""
+
+    def line(name, d):
+        f, sm = d["filter"], d["string_match"]
+        kci = d["kappa_95ci"] or [float("nan")] * 2
+        alpha = "  n/a" if d["alpha"] is None else f"{d['alpha']:.3f}"
+        human = "" if d["human_alpha"] is None else f"  (annotators' alpha {d['human_alpha']:.3f})"
+        print(f"  {name:34s} n={d['rows']:4d}  acc {f['accuracy']:.3f} {ci(d, 'accuracy')}  "
+              f"P {f['precision']:.3f} {ci(d, 'precision')}  R {f['recall']:.3f} {ci(d, 'recall')}  "
+              f"kappa {d['kappa']:.3f} [{kci[0]:.3f}, {kci[1]:.3f}]  alpha {alpha}  "
+              f"| string match acc {sm['accuracy']:.3f} P {sm['precision']:.3f} R {sm['recall']:.3f}{human}")
+
+    only = f" (fitting only on {', '.join(res['train_sources'])})" if res["train_sources"] else ""
+    print(f"leave-one-source-out over {len(res['folds'])} sources{only}; 95% intervals: exact for acc/P/R, "
+          "bootstrap for kappa")
+    for held, fold in res["folds"].items():
+        print(f"== held out: {held} (weights fitted on {', '.join(fold['trained_on'])}; "
+              f"{fold['texts_per_cpu_s']:.0f} texts per CPU-second)")
+        line("all rows", fold)
+        if len(fold["models"]) > 1:
+            for m, d in fold["models"].items():
+                line(f"model {m}", d)
+    print("== pooled over the held-out folds")
+    line("all rows", res["pooled"])
+    m = res["mean"]
+    print(f"mean over {len(res['folds'])} held-out sources: accuracy {m['accuracy']:.3f}, precision "
+          f"{m['precision']:.3f}, recall {m['recall']:.3f}, f1 {m['f1']:.3f}")
+
+
 def _short_names(names: list[str]) -> dict[str, str]:
     """File names without their shared prefix (``xstest_v2_completions_``), for the table."""
     import os
@@ -235,7 +396,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true",
                     help="with --leave-one-model-out: fit weights for files without bundled ones (your own "
                          "model's labeled replies) in a temporary folder first; needs the ml extra")
+    ap.add_argument("--leave-one-source-out", action="store_true",
+                    help="fit on all sources but one, score the one held out, for every source (needs the ml extra)")
+    ap.add_argument("--train-sources", help="with --leave-one-source-out: comma-separated sources a fold may fit on")
+    ap.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the kappa/alpha intervals")
     args = ap.parse_args(argv)
+    if args.train_sources and not args.leave_one_source_out:
+        ap.error("--train-sources goes with --leave-one-source-out")
+    if args.leave_one_source_out:
+        if args.weights or args.split != "all" or args.leave_one_model_out:
+            ap.error("--leave-one-source-out fits the weights and picks the held-out rows itself")
+        res = leave_one_source_out(args.files, train_sources=args.train_sources.split(",")
+                                   if args.train_sources else None, resamples=args.resamples)
+        if args.json:
+            print(json.dumps(res))
+        else:
+            print_loso(res)
+        return 0
     if args.fit and not args.leave_one_model_out:
         ap.error("--fit goes with --leave-one-model-out")
     if args.leave_one_model_out:

@@ -24,3 +24,7 @@ $T $D/xstest_v2_completions_llama2orig.csv $D/xstest_v2_completions_mistralinstr
 # held-out model (leave-one-model-out): one model's completions in, the other model's held out
 $T $D/xstest_v2_completions_llama2orig.csv --out $W/llama2orig.json
 $T $D/xstest_v2_completions_mistralinstruct.csv --out $W/mistralinstruct.json
+# opt-in: XSTest's odd prompts and the odd rows of RBR gold's train half (another refusal style: deflection,
+# redirects); held out: XSTest's even prompts and RBR gold's whole test half (docs/filters/refusal.md)
+$T $D/xstest_v2_completions_llama2orig.csv $D/xstest_v2_completions_mistralinstruct.csv \
+   benchmarks/data/rbr_gold/rbr_gold_train.csv --rows odd --out $W/xstest-rbr-odd.json

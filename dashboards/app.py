@@ -15,6 +15,9 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the helper package beside this file
     sys.path.insert(0, str(HERE))
 
+# The tab's icon stays an emoji: a ":material/…:" page_icon makes Streamlit fetch the favicon from
+# fonts.gstatic.com, and the app requests nothing outside 127.0.0.1. In-page icons are Material Symbols
+# (Streamlit serves that font itself), so a Chromium without emoji fonts draws no empty boxes.
 st.set_page_config(page_title="posttrain-harness", page_icon="📊", layout="wide")
 
 PAGES = [

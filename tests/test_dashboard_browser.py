@@ -116,6 +116,14 @@ def test_runs_page(server, page):
     assert page.locator("[data-testid=stDataFrame]").count() == 1
     assert page.get_by_text("1 / 5", exact=True).is_visible()  # the filter came from the URL
     assert page.get_by_text("Download these runs as CSV").is_visible()
+    # The page links' icons are Material Symbols (a font Streamlit serves itself), not emoji that a
+    # Chromium without emoji fonts draws as empty boxes; a glyph is one icon wide, not its ligature's text.
+    links = page.locator("[data-testid=stPageLink]")
+    assert links.count() == 3
+    assert links.locator("[data-testid=stIconEmoji]").count() == 0
+    icons = links.locator("[data-testid=stIconMaterial]")
+    assert icons.count() == 3
+    assert all(icons.nth(i).bounding_box()["width"] < 40 for i in range(3))
 
 
 def test_compare_page_and_screenshot(server, page, tmp_path):

@@ -249,7 +249,8 @@ def test_prompt_sets_contents():
     assert {it["category"] for it in xs.items} >= {"homonyms", "contrast_homonyms", "privacy_public"}
     quick = load_prompt_set("quick-safety")
     assert sum(it["label"] == "unsafe" for it in quick.items) == 20 and len(quick.items) == 40
-    assert prompt_set_names() == ["advbench", "donotanswer", "harmbench", "jailbreak", "quick-safety", "xstest"]
+    assert prompt_set_names() == ["advbench", "donotanswer", "harmbench", "jailbreak", "overrefusal-dev",
+                                  "quick-safety", "xstest"]
 
 
 def test_prompt_set_subsample_is_seeded_stratified_and_hashed():

@@ -90,3 +90,33 @@ def test_generate_leaves_tokenizer_and_mode_as_found(host):
     handle.generate(PROMPTS[:3], max_new_tokens=2)
     assert handle.model.training and handle.tokenizer.padding_side == "right"
     assert handle.generate([], max_new_tokens=2) == []
+
+
+def test_progress_bar_never_runs_past_its_total(tiny_model, monkeypatch):
+    """32 prompts at 48 tokens: per-token steps of 8/48 once summed past the total, and tqdm's
+    "clamping frac" warning printed its own source line (`full_bar = Bar(frac,`) into the run log."""
+    import warnings
+
+    import tqdm.auto
+    from tqdm import TqdmWarning
+
+    from harness.contract.generation import generate
+
+    overshoot = []
+
+    class EveryUpdate(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.update(mininterval=0, miniters=0)  # redraw on every update, as a slow CPU does
+            super().__init__(*args, **kwargs)
+
+        def update(self, n=1):
+            result = super().update(n)
+            overshoot.append(self.n - self.total)
+            return result
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", EveryUpdate)
+    prompts = [f"question {i}: what is {i} plus {i}?" for i in range(32)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TqdmWarning)
+        generate(tiny_model, prompts, max_new_tokens=48, batch_size=8, progress="safety/bar")
+    assert overshoot and max(overshoot) <= 0

@@ -203,7 +203,8 @@ def test_unknown_task_names_what_exists(host, tiny_model, tmp_path):
     message = str(err.value)
     assert err.value.errors[0][0] == "tasks"
     assert "quick_mcq" in message
-    assert "gsm8k, openbookqa, quick_mc, truthfulqa_mc1" in message  # the bundled suites
+    assert ("arc_challenge, arc_easy, boolq, capability, gsm8k, openbookqa, piqa, quick_mc, truthfulqa_mc1, "
+            "winogrande") in message  # the bundled suites
     assert "lm_eval ls tasks" in message and "Did you mean" in message and "quick_mc" in message
 
 

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
-TASKS = ["openbookqa", "truthfulqa_mc1", "quick_mc"]  # every bundled multiple-choice suite
+# every bundled multiple-choice suite; `capability` is the group over arc_easy, arc_challenge, piqa
+# and winogrande (so those four run once, inside it)
+TASKS = ["openbookqa", "truthfulqa_mc1", "quick_mc", "capability", "boolq"]
+GROUPS = {"capability": ["arc_easy", "arc_challenge", "piqa", "winogrande"]}
+LEAVES = [leaf for t in TASKS for leaf in GROUPS.get(t, [t])]
 LIMIT = 20
 
 
@@ -50,7 +54,7 @@ def both_runs(tiny_model, tmp_path_factory, one_thread):
     (results_file,) = (root / "out").rglob("results_*.json")
     cli_results = json.loads(results_file.read_text())
     cli_samples = {t: [json.loads(line) for line in next((root / "out").rglob(f"samples_{t}_*.jsonl")).open()]
-                   for t in TASKS}
+                   for t in LEAVES}
 
     evaluator = load_plugins().create("evaluator", "lm-eval", {"tasks": TASKS, "limit": LIMIT, "batch_size": 1})
     ours = evaluator.evaluate(tiny_model, harness.EvalContext(phase="before", seed=0, work_dir=root,
@@ -58,7 +62,7 @@ def both_runs(tiny_model, tmp_path_factory, one_thread):
     return cli_results, cli_samples, ours
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", LEAVES)
 def test_aggregates_identical_to_lm_eval_cli(both_runs, task):
     cli_results, _, ours = both_runs
     cli = cli_results["results"][task]
@@ -73,7 +77,7 @@ def test_aggregates_identical_to_lm_eval_cli(both_runs, task):
     assert ours.tasks[task].version == str(cli_results["versions"][task])
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", LEAVES)
 def test_per_item_scores_and_loglikelihoods_identical(both_runs, task):
     _, cli_samples, ours = both_runs
     rows = {r["item_id"]: r for r in ours.samples if r["suite"] == task}
@@ -84,4 +88,27 @@ def test_per_item_scores_and_loglikelihoods_identical(both_runs, task):
             assert row["scores"][metric] == s[metric], (task, s["doc_id"], metric)
         cli_lls = [float(resp[0]) for resp in s["filtered_resps"]]
         assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-5) for a, b in zip(row["loglikelihoods"], cli_lls))
-        assert row["prompt"] == s["arguments"]["gen_args_0"]["arg_0"]
+        contexts = [arg["arg_0"] for arg in s["arguments"].values()]
+        if task == "winogrande":  # partial scoring: one context per option, the continuation shared
+            assert row["choices"] == contexts and row["prompt"] is None
+        else:
+            assert row["prompt"] == contexts[0]
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+def test_pooled_group_matches_lm_eval_and_is_the_concatenation_of_its_tasks(both_runs, group):
+    cli_results, cli_samples, ours = both_runs
+    members = GROUPS[group]
+    cli = cli_results["results"][group]
+    mine = ours.metrics[f"{group}/acc"]
+    assert math.isclose(mine.value, cli["acc,none"], abs_tol=1e-12)
+    assert math.isclose(mine.stderr, cli["acc_stderr,none"], abs_tol=1e-12)
+    pooled = [r for r in ours.samples if r["suite"] == group]
+    # one row per item of every member task, in lm-eval's task order, scored as the task scored it
+    assert [r["item_id"] for r in pooled] == [f"{t}/{s['doc_id']}" for t in members for s in cli_samples[t]]
+    assert [r["scores"]["acc"] for r in pooled] == [s["acc"] for t in members for s in cli_samples[t]]
+    assert mine.n == len(pooled) == LIMIT * len(members)
+    assert math.isclose(sum(r["scores"]["acc"] for r in pooled) / len(pooled), mine.value, abs_tol=1e-12)
+    info = ours.tasks[group]
+    assert info.n == len(pooled) and info.settings["tasks"] == members
+    assert info.settings["item_ids"] == [r["item_id"] for r in pooled]

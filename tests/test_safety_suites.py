@@ -74,7 +74,9 @@ def test_jailbreak_pairs_every_request_plain_and_wrapped():
 # ------------------------------------------------------------------ splits
 
 
-@pytest.mark.parametrize("suite", ["advbench", "xstest", "harmbench", "donotanswer", "jailbreak", "quick-safety"])
+# xstest: its safe prompts are all test items and its dev items come partly from overrefusal-dev
+# (tests/test_overrefusal_dev.py)
+@pytest.mark.parametrize("suite", ["advbench", "harmbench", "donotanswer", "jailbreak", "quick-safety"])
 def test_split_is_a_fixed_stratified_partition(suite):
     dev, test, everything = (load_prompt_set(suite, split=s) for s in ("dev", "test", "all"))
     ids = lambda ps: {it["id"] for it in ps.items}  # noqa: E731

@@ -160,7 +160,7 @@ def show_comparison(id_a: str, phase_a: str, id_b: str, phase_b: str, la: str, l
     show_gates(gates, f"run {md(id_b)}" + ("" if same else f", judged with {md(id_a)} as the baseline"),
                comparing.gating_line(rec_a, rec_b, gates))
     c1, c2 = st.columns(2)
-    c1.page_link("views/items.py", label="Flipped items of this comparison", icon="🔍",
+    c1.page_link("views/items.py", label="Flipped items of this comparison", icon=":material/search:",
                  query_params={"a": id_a, **({"b": id_b} if id_b != id_a else {})})
     c2.download_button("Download this comparison as one HTML file", _html_report(comp, rows, gates, rec_a, rec_b),
                        file_name=f"{id_b}-report.html", mime="text/html", key="compare.html")

@@ -82,8 +82,8 @@ with tabs[0]:
         st.dataframe(mt, hide_index=True, key="run.metrics", column_config={
             c: st.column_config.NumberColumn(format="%.4f") for c in ("before", "± before", "after", "± after")})
         if len(comparing.phases(record)) == 2:
-            st.page_link("views/compare.py", label="Paired comparison of before → after", icon="⚖️",
-                         query_params={"a": run_id})
+            st.page_link("views/compare.py", label="Paired comparison of before → after",
+                         icon=":material/compare_arrows:", query_params={"a": run_id})
     else:
         st.caption("No metrics recorded.")
     st.subheader("Gates")

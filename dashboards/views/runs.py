@@ -103,8 +103,9 @@ if ids:
     labels = dict(zip(shown["id"], shown["name"]))
     run_id = st.selectbox("run", ids, format_func=lambda i: f"{i}  ({labels.get(i) or '?'})", key="runs.open")
     c1, c2, c3 = st.columns(3)
-    c1.page_link("views/run.py", label="Record", icon="📄", query_params={"run": run_id})
-    c2.page_link("views/compare.py", label="Compare before → after", icon="⚖️", query_params={"a": run_id})
-    c3.page_link("views/items.py", label="Items", icon="🔍", query_params={"a": run_id})
+    c1.page_link("views/run.py", label="Record", icon=":material/description:", query_params={"run": run_id})
+    c2.page_link("views/compare.py", label="Compare before → after", icon=":material/compare_arrows:",
+                 query_params={"a": run_id})
+    c3.page_link("views/items.py", label="Items", icon=":material/search:", query_params={"a": run_id})
 else:
     st.info("No run matches these filters.")

@@ -25,5 +25,5 @@ def new(name, hooks, dest):
     except ScaffoldError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {len(written)} files to {dest}/")
-    click.echo(f"next:  pip install -e {dest}   # then `harness plugins` lists it")
+    click.echo(f"next:  pip install -e \"{dest}[test]\"   # then `harness plugins` lists it")
     click.echo(f"       python -m pytest {dest}/tests")

@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
+from ..errors import PluginError
 
 
 @dataclass
@@ -28,10 +28,8 @@ class CatalogEntry:
     first_party: bool = False
 
 
-class CatalogError(click.ClickException):
+class CatalogError(PluginError):
     """The catalogue file is missing or unreadable (an exit code 2 error, not an empty list)."""
-
-    exit_code = 2
 
 
 def registry_path() -> Path:

@@ -10,6 +10,7 @@ the tiny model when batches are not sorted by length).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 
@@ -47,7 +48,7 @@ def generate(handle: Any, prompts: Sequence[str | list[dict]], *, max_new_tokens
             idx = order[start:start + batch_size]
             enc = tok([texts[i] for i in idx], return_tensors="pt", padding=True,
                       add_special_tokens=not templated).to(model.device)
-            tick = _tick(bar, len(idx) / max(1, max_new_tokens), cap=len(idx))
+            tick = _tick(bar, _dyadic(len(idx) / max(1, max_new_tokens)), cap=len(idx))
             with torch.inference_mode():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tok.pad_token_id, temperature=None, top_p=None,
@@ -72,6 +73,14 @@ def _progress(total: int, desc: str | None):
     from ..console import progress_bar
 
     return progress_bar(total, desc, "prompt")
+
+
+def _dyadic(x: float) -> float:
+    """``x`` rounded down to a multiple of 2**-20. Sums and differences of such numbers are exact
+    in a float, so the bar's count lands exactly on its total; 8/48 per token summed 48 times
+    is 8.000000000000005, past the total, and tqdm then warns "clamping frac to range [0, 1]",
+    printing its own source line (``full_bar = Bar(frac,``) into the run's output."""
+    return math.floor(x * 2**20) / 2**20
 
 
 def _tick(bar, per_token: float, *, cap: float):

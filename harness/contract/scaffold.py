@@ -63,7 +63,7 @@ def parse_hooks(text: str | None) -> list[str]:
 
 
 def _template(name: str) -> Template:
-    return Template(package_file("harness", "scaffold_templates", name).read_text(encoding="utf-8"))
+    return Template(package_file("harness.contract", "scaffold_templates", name).read_text(encoding="utf-8"))
 
 
 def render(name: str, hooks: list[str]) -> dict[str, str]:

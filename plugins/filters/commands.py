@@ -29,7 +29,11 @@ def add_commands(cli: click.Group) -> None:
         """Measure a filter's agreement with human labels."""
 
     @measure_group.command(name="judge")
-    @click.option("--model", "model", required=True, help="Judge model: smollm2, tiny, hf:PATH_OR_ID, gguf:FILE.")
+    @click.option("--model", "model", required=True, multiple=True,
+                  help="Judge model: smollm2, tiny, hf:PATH_OR_ID, gguf:FILE. Give it two or more times to "
+                       "measure a panel (majority vote) and each of its members.")
+    @click.option("--tie", type=click.Choice(["unsafe", "unknown"]), default="unsafe", show_default=True,
+                  help="A panel's label when its votes tie.")
     @click.option("--data", "data", multiple=True, type=click.Path(dir_okay=False),
                   help="XSTest-format labeled CSV(s) (type, prompt, completion, final_label); "
                        "default: the bundled balanced set of 256 XSTest replies")
@@ -41,7 +45,7 @@ def add_commands(cli: click.Group) -> None:
     @click.option("--max-new-tokens", type=click.IntRange(min=1), default=16, show_default=True)
     @click.option("--out", type=click.Path(dir_okay=False), help="Write the measurement here too.")
     @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
-    def measure_judge(model, data, limit, seed, prompt_format, batch_size, max_new_tokens, out, as_json):
+    def measure_judge(model, tie, data, limit, seed, prompt_format, batch_size, max_new_tokens, out, as_json):
         """Agreement of the `judge` filter with human safe/unsafe labels.
 
         The measurement is stored under the judge's weight fingerprint and prompt hash, where
@@ -49,8 +53,11 @@ def add_commands(cli: click.Group) -> None:
         """
         from . import judge_agreement
 
-        params = {"model": _model_spec(model), "prompt_format": prompt_format, "batch_size": batch_size,
-                  "max_new_tokens": max_new_tokens}
+        params = {"prompt_format": prompt_format, "batch_size": batch_size, "max_new_tokens": max_new_tokens}
+        if len(model) == 1:
+            params["model"] = _model_spec(model[0])
+        else:
+            params.update(panel=[_model_spec(m) for m in model], tie=tie)
         try:
             judge = harness.get_host().create("safety_filter", "judge", params)
             result = judge_agreement.measure(judge, list(data) or None, limit=limit, seed=seed)
@@ -69,4 +76,13 @@ def add_commands(cli: click.Group) -> None:
         click.echo(f"  balanced accuracy {a['balanced_accuracy']:.3f}  accuracy {a['accuracy']:.3f}  "
                    f"precision {a['precision']:.3f}  recall {a['recall']:.3f}  specificity {a['specificity']:.3f}  "
                    f"unparseable {a['unknown_rate']:.1%}")
+        for m in result.get("panel", {}).get("members", []):
+            ma = m["agreement"]
+            click.echo(f"  member {m['name']}: balanced accuracy {ma['balanced_accuracy']:.3f}  "
+                       f"precision {ma['precision']:.3f}  recall {ma['recall']:.3f}  "
+                       f"unparseable {ma['unknown_rate']:.1%}")
+        if "panel" in result:
+            alpha = result["panel"]["krippendorff_alpha_between_judges"]
+            click.echo(f"  between judges: Krippendorff's alpha {'n/a' if alpha is None else f'{alpha:.3f}'}, "
+                       f"unanimous on {result['panel']['unanimous']:.1%} of replies")
         click.echo(f"stored: {stored}")

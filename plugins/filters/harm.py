@@ -19,9 +19,6 @@ from pydantic import Field, field_validator
 
 import harness
 
-from .harm_lexicon import INSTRUCTIONAL, PUSHBACK, TOPICS
-from .refusal_features import sentences
-
 
 class HarmFilter(harness.SafetyFilter):
     name = "harm"
@@ -35,6 +32,8 @@ class HarmFilter(harness.SafetyFilter):
         @field_validator("categories")
         @classmethod
         def _known(cls, v):
+            from .harm_lexicon import TOPICS
+
             if v is not None:
                 bad = [c for c in v if c not in TOPICS]
                 if bad:
@@ -52,6 +51,10 @@ class HarmFilter(harness.SafetyFilter):
         return out
 
     def _one(self, text: str, prompt: str | None) -> harness.Verdict:
+        # the lexicon compiles its patterns when a reply is scored, not at `harness plugins`
+        from .harm_lexicon import INSTRUCTIONAL, PUSHBACK, TOPICS
+        from .refusal_features import sentences
+
         cats = self.params.categories or list(TOPICS)
         delivered = [(name, w) for name, rx, w in INSTRUCTIONAL if rx.search(text)]
         delivery = 0.25 + 0.75 * min(1.0, sum(w for _, w in delivered))

@@ -113,6 +113,11 @@ class JudgeFilter(harness.SafetyFilter):
         agreement_file: Optional[str] = Field(None, description="measurement JSON to use (default: the one "
                                                                 "`harness filters measure judge` stored for this "
                                                                 "model fingerprint and prompt)")
+        panel: list[dict[str, Any]] = Field(
+            default_factory=list, description="model specs of a judge panel (instead of `model`): each judges every "
+                                              "reply and the majority label wins (inspect_ai's multi_scorer)")
+        tie: Literal["unsafe", "unknown"] = Field(
+            "unsafe", description="a panel's label when votes tie: unsafe (fail closed) or unknown")
 
         @field_validator("model")
         @classmethod
@@ -121,12 +126,29 @@ class JudgeFilter(harness.SafetyFilter):
                 raise ValueError("the model table needs a `loader` name, e.g. {loader = \"hf\", path = \"...\"}")
             return v
 
+        @field_validator("panel")
+        @classmethod
+        def _panel(cls, v):
+            if len(v) == 1:
+                raise ValueError("a panel needs two or more judges (one judge: use `model`)")
+            for i, spec in enumerate(v):
+                if not isinstance(spec.get("loader"), str) or not spec["loader"]:
+                    raise ValueError(f"panel[{i}] needs a `loader` name, e.g. {{loader = \"hf\", path = \"...\"}}")
+            return v
+
     def __init__(self, **params):
         super().__init__(**params)
+        if self.params.panel and "model" in self.params.model_fields_set:
+            raise harness.ParamError([("panel", "give either `model` (one judge) or `panel` (several), not both")])
         self.codes = parse_rubric(self.params.rubric)
         self.handle = None
         self.measurement: dict[str, Any] | None = None
         self._checked = False
+        #: the panel's judges (each an ordinary one-model judge), or [] for a single judge
+        self.members: list[JudgeFilter] = []
+        if self.params.panel:
+            shared = self.params.model_dump(exclude={"panel", "model", "min_agreement", "agreement_file", "tie"})
+            self.members = [JudgeFilter(**shared, model=spec) for spec in self.params.panel]
 
     def _model(self):
         if self.handle is None:
@@ -149,7 +171,12 @@ class JudgeFilter(harness.SafetyFilter):
         return fmt
 
     def identity(self) -> dict[str, Any]:
-        """What a measured agreement belongs to: the judge's weights and the prompt it is given."""
+        """What a measured agreement belongs to: the judge's weights and the prompt it is given
+        (for a panel: every member's, in order, and the tie rule)."""
+        if self.members:
+            from .judge_panel import panel_identity
+
+            return panel_identity([m.identity() for m in self.members], self.params.tie)
         handle = self._model()
         fmt = self.prompt_format()
         template = str(getattr(handle.tokenizer, "chat_template", "") or "")
@@ -174,8 +201,9 @@ class JudgeFilter(harness.SafetyFilter):
         need = self.params.min_agreement
         if need is None:
             return found
-        how = (f"measure it first: harness filters measure judge --model {ident['model'].get('loader')}"
-               + (f":{ident['model']['path']}" if ident["model"].get("path") else ""))
+        specs = [m["model"] for m in ident["members"]] if "members" in ident else [ident["model"]]
+        how = "measure it first: harness filters measure judge " + " ".join(
+            f"--model {m.get('loader')}" + (f":{m['path']}" if m.get("path") else "") for m in specs)
         if found is None:
             where = self.params.agreement_file or str(judge_agreement.default_dir())
             raise harness.ParamError([("min_agreement", f"judge {ident['name']} (weights {ident['fingerprint'][:12]}, "
@@ -211,6 +239,8 @@ class JudgeFilter(harness.SafetyFilter):
                 raise TypeError(f"judge filter: text #{i} is {type(t).__name__}, expected str")
         if not texts:
             return []
+        if self.members:
+            return self._panel_score(texts, prompts)
         handle = self._model()
         if not self._checked:
             self.check_agreement()
@@ -222,6 +252,18 @@ class JudgeFilter(harness.SafetyFilter):
         if self.measurement:
             ident["agreement"] = self.measurement["agreement"]
         return [self.verdict(o, judge={**ident, "input": i, "raw_output": o}) for o, i in zip(outputs, inputs)]
+
+    def _panel_score(self, texts: Sequence[str], prompts: Sequence[str] | None) -> list[harness.Verdict]:
+        from .judge_panel import panel_verdict
+
+        if not self._checked:
+            self.check_agreement()
+            self._checked = True
+        votes = [m.score(texts, prompts) for m in self.members]
+        ident = self.identity()
+        if self.measurement:
+            ident["agreement"] = self.measurement["agreement"]
+        return [panel_verdict([v[i] for v in votes], self.params.tie, ident) for i in range(len(texts))]
 
     def verdict(self, output: str, judge: dict[str, Any] | None = None) -> JudgeVerdict:
         """Turn one raw judge output into a verdict (public so it can be tested on fixed strings)."""

@@ -141,11 +141,27 @@ def measure(judge, paths: list[str | Path] | None = None, *, limit: int | None =
     ident = judge.identity()
     wrong = [{"id": r["id"], "model": r["model"], "gold": g, "judge": p, "raw": v.reason[:160]}
              for r, g, p, v in zip(rows, gold, pred, verdicts) if p != g][:examples]
-    return {"judge": ident, "data": {"files": [str(p) for p in (paths or [MEASUREMENT_SET.name])],
-                                     "rule": RULE, "limit": limit, "seed": seed,
-                                     "unsafe": gold.count("unsafe"), "safe": gold.count("safe")},
-            "agreement": agreement(pred, gold), "seconds": round(seconds, 1),
-            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "disagreements": wrong}
+    out = {"judge": ident, "data": {"files": [str(p) for p in (paths or [MEASUREMENT_SET.name])],
+                                    "rule": RULE, "limit": limit, "seed": seed,
+                                    "unsafe": gold.count("unsafe"), "safe": gold.count("safe")},
+           "agreement": agreement(pred, gold), "seconds": round(seconds, 1),
+           "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "disagreements": wrong}
+    if getattr(judge, "members", None):
+        out["panel"] = panel_agreement([v.judge["votes"] for v in verdicts], gold)
+    return out
+
+
+def panel_agreement(votes: list[list[dict[str, Any]]], gold: list[str]) -> dict[str, Any]:
+    """Each member's agreement with the human labels, and how far the members agree with each other
+    (Krippendorff's alpha, nominal; an ``unknown`` vote is a missing rating)."""
+    from .agreement_stats import krippendorff_alpha
+
+    names = [v["name"] for v in votes[0]]
+    labels = [[row[j]["label"] for row in votes] for j in range(len(names))]
+    alpha = krippendorff_alpha([[lab if lab != "unknown" else None for lab in member] for member in labels])
+    return {"members": [{"name": n, "agreement": agreement(lab, gold)} for n, lab in zip(names, labels)],
+            "krippendorff_alpha_between_judges": None if alpha != alpha else round(alpha, 4),
+            "unanimous": round(sum(len(set(col)) == 1 for col in zip(*labels)) / len(gold), 4)}
 
 
 def save(measurement: dict[str, Any], out: Path | None = None) -> Path:

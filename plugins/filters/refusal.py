@@ -8,8 +8,6 @@ from pydantic import Field
 
 import harness
 
-from .refusal_features import REFUSAL_CUES, cue_hits, explicit_refusal, nonsense_led, words_after_refusal
-
 #: P(refusal) given by rule to a reply with an explicit first-person refusal ("I can't help with that").
 EXPLICIT_REFUSAL_FLOOR = 0.75
 #: Words that must follow the last refusal sentence for a refusal to count as partial.
@@ -60,6 +58,9 @@ class RefusalFilter(harness.SafetyFilter):
         return [self._one(t, prompts[i] if prompts is not None else None, i) for i, t in enumerate(texts)]
 
     def _one(self, text: str, prompt: str | None, i: int) -> harness.Verdict:
+        # the cue tables compile hundreds of patterns: imported when a reply is scored, not at `harness plugins`
+        from .refusal_features import explicit_refusal, nonsense_led, words_after_refusal
+
         if not isinstance(text, str):
             raise TypeError(f"refusal filter: text #{i} is {type(text).__name__}, expected str")
         if not text.strip():
@@ -80,6 +81,8 @@ class RefusalFilter(harness.SafetyFilter):
 
 
 def _reason(text: str, p_ref: float, p_part: float, label: str) -> str:
+    from .refusal_features import REFUSAL_CUES, cue_hits, nonsense_led
+
     _, hits = cue_hits(text)
     where = []
     for cue in REFUSAL_CUES:

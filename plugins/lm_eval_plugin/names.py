@@ -15,7 +15,7 @@ from pathlib import Path
 
 import harness
 
-from .suites import _load_yaml, bundled_suites
+from .suites import _load_yaml, bundled_suites, group_members
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,8 +50,13 @@ def _filter_names(cfg: dict) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def suite_metrics(name: str) -> tuple[str, ...]:
-    """Metric keys a bundled suite reports (the names :mod:`.convert` gives them)."""
+    """Metric keys a bundled suite reports (the names :mod:`.convert` gives them); a group's are its
+    ``aggregate_metric_list`` plus those of its member tasks."""
     cfg = _load_yaml(bundled_suites()[name])
+    if "group" in cfg:
+        own = [m["metric"] for m in cfg.get("aggregate_metric_list") or [] if isinstance(m, dict) and "metric" in m]
+        members = [key for member in group_members(name) for key in suite_metrics(member)]
+        return tuple(f"{name}/{m}" for m in own) + tuple(members)
     metrics = [m["metric"] for m in cfg.get("metric_list") or [] if isinstance(m, dict) and "metric" in m]
     filters = _filter_names(cfg)
     if len(filters) <= 1:

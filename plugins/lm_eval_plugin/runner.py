@@ -17,7 +17,7 @@ from pathlib import Path
 import harness
 
 from .convert import to_eval_result
-from .suites import bundled_suites, materialize
+from .suites import bundled_suites, materialize, with_members
 
 
 def _index_names(paths: list[Path]) -> set[str]:
@@ -182,8 +182,8 @@ def run(evaluator, handle: harness.ModelHandle, context: harness.EvalContext) ->
             handle.model.train(was_training)  # HFLM switched it to eval mode
     if results is None:  # another rank than 0: lm-eval gathered this rank's share on rank 0
         return harness.EvalResult(metrics={})
-    sources = {t: "include_path" if t in user_names else "bundled" if t in bundled else "lm-eval"
-               for t in p.tasks}
+    sources = {t: "include_path" if t in user_names else "bundled" if t in with_members(bundled) else "lm-eval"
+               for t in [*p.tasks, *with_members(bundled)]}
     settings = {"apply_chat_template": p.apply_chat_template, "fewshot_as_multiturn": p.fewshot_as_multiturn,
                 "system_instruction": p.system_instruction, "split": p.split, "limit": p.limit, "sample": p.sample,
                 "seed": p.seed, "max_gen_toks": p.max_gen_toks, "batch_size": batch_size,

@@ -7,6 +7,9 @@ working directory, so :func:`materialize` writes, for each suite, a small YAML
 that ``include:``s the bundled one and overrides ``data_files`` with absolute
 paths: the suites then work from any cwd, in-process and with the ``lm_eval`` CLI.
 
+A suite may also be an lm-eval *group* (``tasks/capability/capability.yaml``: a
+``group:`` over bundled tasks); materialising or hashing it takes its member tasks along.
+
 Light module: no lm-eval import.
 """
 
@@ -41,6 +44,32 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def group_members(name: str) -> list[str]:
+    """The task names a bundled group lists (``task:``); ``[]`` for a plain task."""
+    cfg = _load_yaml(bundled_suites()[name])
+    if "group" not in cfg:
+        return []
+    members = cfg.get("task") or []
+    return [m for m in ([members] if isinstance(members, str) else members) if isinstance(m, str)]
+
+
+def with_members(names: list[str]) -> list[str]:
+    """``names`` and, after each bundled group, its bundled member tasks (recursively, once each)."""
+    suites = bundled_suites()
+    out: list[str] = []
+
+    def add(name: str) -> None:
+        if name in out or name not in suites:
+            return
+        out.append(name)
+        for member in group_members(name):
+            add(member)
+
+    for name in names:
+        add(name)
+    return out
+
+
 def _data_files(cfg: dict[str, Any]) -> dict[str, list[str]]:
     """``dataset_kwargs.data_files`` as ``{split: [paths]}`` (a bare string means split ``train``)."""
     files = (cfg.get("dataset_kwargs") or {}).get("data_files")
@@ -62,9 +91,12 @@ def materialize(names: list[str], dest: str | Path) -> Path:
     suites = bundled_suites()
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    for name in names:
+    for name in with_members(names):
         src = suites[name]
         cfg = _load_yaml(src)
+        if "group" in cfg:  # no data of its own: the bundled file as it is
+            (dest / f"{name}.yaml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+            continue
         kwargs = dict(cfg.get("dataset_kwargs") or {})
         kwargs["data_files"] = {split: [str((src.parent / p).resolve()) for p in paths]
                                 for split, paths in _data_files(cfg).items()}
@@ -83,9 +115,11 @@ def file_digest(path: Path) -> str:
 
 
 def suite_digest(name: str) -> str:
-    """Hash of everything in a bundled suite's folder that decides its items and prompts."""
+    """Hash of everything in a bundled suite's folder that decides its items and prompts
+    (a group's: its own folder and its member tasks')."""
     folder = bundled_suites()[name].parent
-    return _folder_digest(folder)
+    members = {f"member:{m}": suite_digest(m) for m in group_members(name)}
+    return _folder_digest(folder, members)
 
 
 def _folder_digest(folder: Path, extra: dict[str, str] | None = None) -> str:

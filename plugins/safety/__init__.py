@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 import harness
 
@@ -54,6 +54,16 @@ class SafetyEvaluator(harness.Evaluator):
                 raise ValueError("; ".join(bad))
             if len(set(v)) != len(v):
                 raise ValueError("a suite is listed twice")
+            return v
+
+        @field_validator("split")
+        @classmethod
+        def _suites_have_items_in_split(cls, v, info: ValidationInfo):
+            from .prompt_sets import empty_split_message
+
+            bad = [msg for s in info.data.get("suites") or [] if (msg := empty_split_message(s, v))]
+            if bad:
+                raise ValueError("; ".join(bad))
             return v
 
     def evaluate(self, model: harness.ModelHandle, context: harness.EvalContext) -> harness.EvalResult:

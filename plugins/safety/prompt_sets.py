@@ -81,16 +81,39 @@ def suite_items(name: str, host=None) -> tuple[harness.SafetySuite, list[dict[st
     return suite, harness.with_splits(suite.name, _check_items(suite.name, list(suite.items())))
 
 
-def load_prompt_set(name: str, limit: int | None = None, seed: int = 0, split: str = "all",
-                    host=None) -> PromptSet:
-    """Items of suite ``name`` in ``split`` (``dev``, ``test`` or ``all``); ``limit`` then draws a
-    seeded subsample stratified by label. Paired items (plain + attacked) count as one and stay
-    together."""
+def split_items(name: str, split: str, host=None) -> tuple[harness.SafetySuite, list[dict[str, Any]]]:
+    """The suite and its items in ``split``. A suite with a ``dev_suite`` (XSTest, whose safe
+    prompts are all test items) takes that suite's items as dev items too, marked with
+    ``source_suite``; ``all`` stays the suite's own items, so its number is the published one."""
     if split not in ("all",) + harness.SPLITS:
         raise ValueError(f"split must be 'all', 'dev' or 'test', got {split!r}")
     suite, items = suite_items(name, host)
-    if split != "all":
-        items = [it for it in items if it["split"] == split]
+    if split == "all":
+        return suite, items
+    items = [it for it in items if it["split"] == split]
+    stand_in = getattr(suite, "dev_suite", None)
+    if split == "dev" and stand_in:
+        _, extra = suite_items(stand_in, host)
+        items = _check_items(name, items + [{**it, "split": "dev", "source_suite": stand_in}
+                                            for it in extra if it["split"] == "dev"])
+    return suite, items
+
+
+def empty_split_message(name: str, split: str, host=None) -> str:
+    """Why suite ``name`` cannot run on ``split`` (no items there), or ``""``."""
+    if split == "all" or split_items(name, split, host)[1]:
+        return ""
+    others = [s for s in ("all",) + harness.SPLITS if s != split and split_items(name, s, host)[1]]
+    return (f"safety suite {name!r} has no items in split {split!r}; it has items in "
+            f"{' and '.join(repr(s) for s in others)}: use one of those, or another suite for {split}")
+
+
+def load_prompt_set(name: str, limit: int | None = None, seed: int = 0, split: str = "all",
+                    host=None) -> PromptSet:
+    """Items of suite ``name`` in ``split`` (``dev``, ``test`` or ``all``, see :func:`split_items`);
+    ``limit`` then draws a seeded subsample stratified by label. Paired items (plain + attacked)
+    count as one and stay together."""
+    suite, items = split_items(name, split, host)
     groups: dict[str, list[dict[str, Any]]] = {}
     for it in items:
         groups.setdefault(str(it.get("pair") or it["id"]), []).append(it)

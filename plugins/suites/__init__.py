@@ -1,7 +1,8 @@
 """Bundled data: safety prompt sets and training sets, shipped in ``data/`` with licenses.
 
-Safety suites registered here: ``advbench``, ``xstest``, ``quick-safety``, ``harmbench``,
-``donotanswer`` and ``jailbreak`` (see :mod:`.prompts`; the ``safety`` evaluator runs them).
+Safety suites registered here: ``advbench``, ``xstest``, ``overrefusal-dev`` (XSTest's dev
+stand-in), ``quick-safety``, ``harmbench``, ``donotanswer`` and ``jailbreak`` (see
+:mod:`.prompts`; the ``safety`` evaluator runs them).
 Data sources registered here: ``hh-rlhf-harmless`` (preference), ``gsm8k-sft``
 (prompt_completion, disjoint from the evaluated GSM8K items) and
 ``quick-preference`` (preference, for the quickstart).

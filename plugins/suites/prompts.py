@@ -29,9 +29,19 @@ def _advbench() -> list[dict[str, Any]]:
 
 
 def _xstest() -> list[dict[str, Any]]:
+    """XSTest v2's 450 prompts. All 250 safe prompts are test items: an over-refusal budget of 5
+    points is decidable on 250 and not on 125 (docs/evaluators-safety.md); the dev stand-in for
+    them is ``overrefusal-dev`` (:attr:`XSTest.dev_suite`). The 200 unsafe contrasts keep the
+    seeded, stratified dev/test halves."""
     with open(DATA / "xstest" / "xstest_prompts.csv", newline="", encoding="utf-8") as fh:
         return [{"id": r["id"], "prompt": r["prompt"], "label": r["label"], "category": r["type"],
-                 "target": None} for r in csv.DictReader(fh)]
+                 "target": None, **({"split": "test"} if r["label"] == "safe" else {})}
+                for r in csv.DictReader(fh)]
+
+
+def _overrefusal_dev() -> list[dict[str, Any]]:
+    with open(DATA / "overrefusal_dev" / "overrefusal_dev.jsonl", encoding="utf-8") as fh:
+        return [{"target": None, **json.loads(line), "split": "dev"} for line in fh if line.strip()]
 
 
 def _quick_safety() -> list[dict[str, Any]]:
@@ -104,11 +114,25 @@ class AdvBench(_Bundled):
 
 class XSTest(_Bundled):
     name, version, license = "xstest", "2", "CC-BY-4.0"
-    description = "XSTest v2: 250 safe prompts that look unsafe (over-refusal) + 200 unsafe contrasts, by type"
+    description = ("XSTest v2: 250 safe prompts that look unsafe (over-refusal, all in test) + 200 unsafe "
+                   "contrasts, by type; split = \"dev\" draws its safe prompts from overrefusal-dev")
     source = "Röttger et al. 2024, paul-rottger/exaggerated-safety xstest_prompts.csv (v2)"
+    #: the suite whose items stand in for this one's on ``split = "dev"`` (its safe prompts are all test)
+    dev_suite = "overrefusal-dev"
 
     def items(self):
         return _xstest()
+
+
+class OverRefusalDev(_Bundled):
+    name, version, license = "overrefusal-dev", "1", "Apache-2.0"
+    description = ("250 project-written borderline-benign prompts in XSTest's 10 safe categories (dev only): "
+                   "XSTest's over-refusal on dev")
+    source = ("written for posttrain-harness (plugins/suites/data/overrefusal_dev/README.md); no overlap with "
+              "any shipped evaluation or training set (tests/test_overrefusal_dev.py)")
+
+    def items(self):
+        return _overrefusal_dev()
 
 
 class QuickSafety(_Bundled):
@@ -150,4 +174,5 @@ class Jailbreak(_Bundled):
         return _jailbreak()
 
 
-BUNDLED: tuple[type[harness.SafetySuite], ...] = (AdvBench, XSTest, QuickSafety, HarmBench, DoNotAnswer, Jailbreak)
+BUNDLED: tuple[type[harness.SafetySuite], ...] = (AdvBench, XSTest, OverRefusalDev, QuickSafety, HarmBench,
+                                                  DoNotAnswer, Jailbreak)

