@@ -45,6 +45,7 @@ def _add_builtin_commands() -> None:
         compare_cmd,
         dashboard_cmd,
         export_cmd,
+        plan_cmd,
         plugins_cmd,
         plugins_new_cmd,
         recipes_cmd,
@@ -58,7 +59,7 @@ def _add_builtin_commands() -> None:
     )
 
     for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, report_cmd, dashboard_cmd, recipes_cmd, results_cmd,
-                   store_cmd, export_cmd, sweep_cmd, select_cmd):
+                   store_cmd, export_cmd, sweep_cmd, select_cmd, plan_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     plugins_cmd.plugins.add_command(plugins_new_cmd.new)

@@ -42,14 +42,37 @@ def _run_loader_store(loaded, store) -> None:
             extra.setdefault("store", store.location)
 
 
-def _checked(loaded, host):
+def _checked(loaded, host, *, power: bool = True):
     from ..run.recipe import RecipeError, check_recipe
 
     try:
-        check_recipe(loaded, host)
+        check_recipe(loaded, host, power=power)
     except RecipeError as exc:
         fail(str(exc))
     return loaded
+
+
+def _echo_power_warnings(loaded) -> int:
+    """The power check's warnings on stderr (stdout stays the command's result); how many."""
+    from ..run.recipe import power_warnings
+
+    lines = power_warnings(loaded.power, loaded.recipe.power_check.allow_undecidable)
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+    return len(lines)
+
+
+def _power_summary(loaded) -> str:
+    """``power check: 3 gate rules sized, 1 underpowered, 1 unknown n`` for the validate line."""
+    report = loaded.power
+    if report is None or not report.gates:
+        return ""
+    parts = [f"{len(report.gates)} gate rule(s) sized"]
+    for label, found in (("undecidable (allowed)", report.undecidable), ("underpowered", report.underpowered),
+                         ("unknown n", report.unknown)):
+        if found:
+            parts.append(f"{len(found)} {label}")
+    return "; power check: " + ", ".join(parts) + " (harness plan for the counts)"
 
 
 def _execute(loaded, host, store, *, verbose: int = 0, quiet: bool = False, **kwargs) -> dict:
@@ -189,6 +212,8 @@ def run(recipe, store, baseline, overrides, junit, summary, as_json, no_cache, s
     if accelerate_config and launcher != "accelerate":
         fail("--accelerate-config goes with --launcher accelerate")
     host, loaded = _load_checked(recipe, strict, overrides, store)  # a bad recipe fails once, here
+    if distributed.is_main():
+        _echo_power_warnings(loaded)
     if launcher and not distributed.is_distributed():
         from .launch import relaunch
 
@@ -211,11 +236,14 @@ def run(recipe, store, baseline, overrides, junit, summary, as_json, no_cache, s
 @set_option
 @click.option("--strict", is_flag=True, envvar="HARNESS_STRICT_PLUGINS")
 def validate(recipe, overrides, strict):
-    """Check a recipe without running it (schema, plugins, parameters, files)."""
+    """Check a recipe without running it (schema, plugins, parameters, files, and whether its
+    gates' items can decide them: see `harness plan`)."""
     _, loaded = _load_checked(recipe, strict, overrides)
     r = loaded.recipe
+    _echo_power_warnings(loaded)
     click.echo(f"{recipe}: ok — model '{r.model.loader}', {len(r.data)} data set(s), "
-               f"{len(r.train)} train stage(s), {len(r.evaluate)} evaluator(s), {len(r.gates)} gate(s)")
+               f"{len(r.train)} train stage(s), {len(r.evaluate)} evaluator(s), {len(r.gates)} gate(s)"
+               + _power_summary(loaded))
 
 
 def parse_model_spec(spec: str) -> dict:
@@ -353,7 +381,7 @@ def resume(run_ref, store, junit, summary, as_json, no_cache, strict, verbose, q
                               list(recipe.get("overrides") or []))
     except Exception as exc:  # noqa: BLE001 - a record from another version of the recipe schema
         fail(f"run {previous['id']}: its recorded recipe no longer validates: {exc}")
-    _checked(loaded, host)
+    _checked(loaded, host, power=False)  # the run has started: sizing its gates comes too late
     try:
         record = _execute(loaded, host, store, verbose=verbose, quiet=quiet, use_cache=not no_cache,
                           resume=previous["id"], baseline=previous.get("baseline"))

@@ -381,6 +381,18 @@ class Evaluator(Component):
         """
         return None
 
+    @classmethod
+    def declared_items(cls, params: dict[str, Any]) -> dict[str, int] | None:
+        """How many items each metric will be scored on for ``params``, known without running:
+        ``{"suite/metric": n}``, or ``{"suite": n}`` when every metric of a suite has the same n.
+
+        Count what ``split`` and ``limit`` leave, from the items themselves (a data file, a
+        prompt set); do not load a model or import heavy libraries. ``harness validate`` sizes
+        each gate on it (a gate its items cannot decide is an error; see docs/compare-and-gates.md).
+        Return ``None`` (the default) when unknown: the gate is then reported as "unknown n".
+        """
+        return None
+
 
 # ---------------------------------------------------------------- safety
 

@@ -128,6 +128,31 @@ class BaselineSection(_Strict):
     store: str | None = None
 
 
+class PowerCheck(_Strict):
+    """The ``[gates]`` keys of the power check before the run (:mod:`harness.verdicts.power`)."""
+
+    #: the share of paired items assumed to change (half up, half down) when sizing change gates
+    flip_rate: float = Field(0.1, gt=0, le=1)
+    #: true: a gate its items cannot decide is a warning, not an error (say why in a comment)
+    allow_undecidable: bool = False
+
+
+#: ``[gates]`` keys that belong to the power check, not to a metric or the gate policy
+POWER_KEYS = tuple(PowerCheck.model_fields)
+
+
+def _split_power_keys(data: Any) -> Any:
+    """A recipe mapping with the power-check keys of ``[gates]`` moved to ``power_check``."""
+    if not isinstance(data, dict) or not isinstance(data.get("gates"), dict):
+        return data
+    gates = data["gates"]
+    keys = {k: v for k, v in gates.items() if k in POWER_KEYS}
+    if not keys:
+        return data
+    return {**data, "gates": {k: v for k, v in gates.items() if k not in POWER_KEYS},
+            "power_check": {**(data.get("power_check") or {}), **keys}}
+
+
 class Recipe(_Strict):
     run: RunSection
     model: ModelSection
@@ -138,6 +163,8 @@ class Recipe(_Strict):
     gates: dict[str, GateSpec] = Field(default_factory=dict)
     #: how the gates are judged: the policy keys of ``[gates]`` (on_inconclusive, adjust, confidence, power)
     gating: GatePolicy = Field(default_factory=GatePolicy)
+    #: the power check's keys of ``[gates]`` (flip_rate, allow_undecidable)
+    power_check: PowerCheck = Field(default_factory=PowerCheck)
     report: list[ReportSection] = Field(default_factory=list)
     baseline: BaselineSection | None = None
     output: OutputSection = Field(default_factory=OutputSection)
@@ -147,7 +174,7 @@ class Recipe(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _gate_policy_keys(cls, data: Any) -> Any:
-        return split_gate_policy(data)
+        return split_gate_policy(_split_power_keys(data))
 
 
 @dataclass
@@ -157,6 +184,8 @@ class LoadedRecipe:
     text: str
     #: ``--set KEY=VALUE`` overrides applied to ``text`` before validation (the record keeps both)
     overrides: list[str] = field(default_factory=list)
+    #: the power check's findings (:class:`harness.verdicts.power.PowerReport`), set by :func:`check_recipe`
+    power: Any = None
 
     @property
     def source(self) -> str:
@@ -222,7 +251,7 @@ def _schema_errors(exc: ValidationError) -> list[tuple[str, str]]:
     for path, msg in pydantic_errors(exc):
         # pydantic writes list items as "train.0.x" and union branches as "str"/"FilterRef": tidy
         parts = [p for p in path.split(".") if p not in ("str", "FilterRef")]
-        if parts[:1] == ["gating"]:  # the policy keys are written in [gates] (split_gate_policy)
+        if parts[:1] in (["gating"], ["power_check"]):  # these keys are written in [gates]
             parts[0] = "gates"
         tidy = ""
         for p in parts:
@@ -281,12 +310,14 @@ def _resolve_paths(loaded: LoadedRecipe) -> None:
 # ---------------------------------------------------------------- checking
 
 
-def check_recipe(loaded: LoadedRecipe, host) -> None:
+def check_recipe(loaded: LoadedRecipe, host, *, power: bool = True) -> None:
     """Check everything that can be checked without doing work; raise RecipeError.
 
     Components must exist and accept their parameters; ``requires`` must be
     installed and loaded; every safety filter named must be loaded (fail closed);
-    train stages must name a data set of a format the trainer accepts.
+    train stages must name a data set of a format the trainer accepts. With ``power``,
+    every gate must be decidable on the items its evaluator will score (the findings,
+    warnings included, are left in ``loaded.power``).
     """
     from ..contract.plugins import UnknownComponent
 
@@ -345,11 +376,14 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
 
     declared: dict[str, str] = {}
     undeclared = False  # an evaluator that knows its metric names only after running
+    evaluators = []  # (where, component info, params) of the tables whose parameters are valid
     for i, e in enumerate(r.evaluate):
         where = f"evaluate[{i}]"
         n_errors = len(errors)
         info = component("evaluator", e.evaluator, e.params(), where, "evaluator")
         metrics = info.cls.declared_metrics(e.params()) if info and len(errors) == n_errors else None
+        if info and len(errors) == n_errors:
+            evaluators.append((where, info, e.params()))
         if metrics is None:
             undeclared = True
         else:
@@ -357,7 +391,11 @@ def check_recipe(loaded: LoadedRecipe, host) -> None:
         for j, f in enumerate(e.filters):
             component("safety_filter", f.filter, f.params(), f"{where}.filters[{j}]", "filter")
     if r.evaluate and not any(p.startswith("evaluate") for p, _ in errors):
-        errors += _check_gate_metrics(list(r.gates), declared, undeclared)
+        gate_errors = _check_gate_metrics(list(r.gates), declared, undeclared)
+        errors += gate_errors
+        if power and r.gates and not gate_errors:
+            loaded.power = power_report(r, evaluators)
+            errors += power_errors(loaded.power, r.power_check.allow_undecidable)
     errors += _check_selection(r, host, declared, undeclared)
 
     for i, rep in enumerate(r.report):
@@ -436,6 +474,56 @@ def _errors_beside_schema(path: Path, schema_errors: list[tuple[str, str]], host
             out.append((key_path, msg))
         return out
     return []
+
+
+def declared_items(evaluators, *, unlimited: bool = False) -> tuple[dict[str, int], dict[str, str]]:
+    """``{metric_or_suite: n}`` merged over the evaluator tables (``Evaluator.declared_items``), and
+    which table each count came from. ``unlimited``: the counts without ``limit`` / ``sample``
+    (what the split could give). An evaluator that raises counts as unknown: sizing never fails a recipe."""
+    items: dict[str, int] = {}
+    where: dict[str, str] = {}
+    for table, info, params in evaluators:
+        if unlimited:
+            params = {k: v for k, v in params.items() if k not in ("limit", "sample")}
+        try:
+            found = info.cls.declared_items(params)
+        except Exception:  # noqa: BLE001 - counting is advisory: an evaluator that cannot count is "unknown n"
+            found = None
+        for key, n in (found or {}).items():
+            if isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+                items[key], where[key] = n, table
+    return items, where
+
+
+def power_report(r: Recipe, evaluators, flip_rate: float | None = None):
+    """:func:`harness.verdicts.power.size_gates` for the recipe's gates on its evaluators' items."""
+    from ..verdicts.power import size_gates
+
+    items, where = declared_items(evaluators)
+    available, _ = declared_items(evaluators, unlimited=True)
+    return size_gates(r.gates, r.gating, items, available=available, where=where,
+                      flip_rate=r.power_check.flip_rate if flip_rate is None else flip_rate)
+
+
+def power_errors(report, allow_undecidable: bool) -> list[tuple[str, str]]:
+    """An undecidable gate is an error, unless ``[gates] allow_undecidable = true``."""
+    if allow_undecidable:
+        return []
+    return [(f'gates."{g.metric}"', f"{g.message} (power check; fix: more items, a bound they can decide, or "
+                                    f"[gates] allow_undecidable = true with a comment saying why)")
+            for g in report.undecidable]
+
+
+def power_warnings(report, allow_undecidable: bool) -> list[str]:
+    """The lines ``harness validate`` / ``run`` print before starting: underpowered gates, and
+    undecidable ones a recipe allows."""
+    if report is None:
+        return []
+    out = [f'gates."{g.metric}" {g.rule}: {g.message}' for g in report.underpowered]
+    if allow_undecidable:
+        out += [f'gates."{g.metric}" {g.rule}: {g.message} (allowed: [gates] allow_undecidable = true)'
+                for g in report.undecidable]
+    return out
 
 
 def _check_selection(r: Recipe, host, declared: dict[str, str], undeclared: bool) -> list[tuple[str, str]]:

@@ -91,6 +91,17 @@ class LmEvalEvaluator(harness.Evaluator):
             return None
         return declared_metrics(list(p.tasks), p.include_path, p.use_bundled)
 
+    @classmethod
+    def declared_items(cls, params):
+        """``{task: documents}`` of the bundled tasks asked for, after split and limit (docs/plugins.md)."""
+        from .names import declared_items
+
+        try:
+            p = cls.Params.model_validate(params)
+        except Exception:  # noqa: BLE001 - validate_params reports bad parameters
+            return None
+        return declared_items(list(p.tasks), p.include_path, p.use_bundled, p.split, p.limit, p.sample)
+
     def bundled_names(self) -> list[str]:
         """The requested tasks that resolve to a bundled suite (the user's include_path wins)."""
         if not self.params.use_bundled:

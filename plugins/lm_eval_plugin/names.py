@@ -69,3 +69,50 @@ def declared_metrics(tasks: list[str], include_path: str | None, use_bundled: bo
     if include_path or not all(t in suites for t in tasks):
         return None  # lm-eval's own or the user's tasks: their metric names are known after running
     return {key: "capability" for t in tasks for key in suite_metrics(t)}
+
+
+def declared_items(tasks: list[str], include_path: str | None, use_bundled: bool, split: str,
+                   limit: int | None, sample: int | None) -> dict[str, int] | None:
+    """``{task: n}`` documents each bundled task scores after ``split`` then ``limit``/``sample``, counted
+    from its data file as :func:`.runner.doc_indices` selects them (no lm-eval import); a bundled group
+    counts the sum of its members (each split and limited on its own), which are listed too. Tasks
+    outside the bundle, or whose YAML processes its documents, are left out (unknown n)."""
+    import gzip
+    import json
+
+    suites = bundled_suites() if use_bundled and not include_path else {}
+    out: dict[str, int] = {}
+
+    def count(name: str) -> int | None:
+        if name in out:
+            return out[name]
+        cfg = _load_yaml(suites[name])
+        if "group" in cfg:
+            parts = [count(m) if m in suites else None for m in group_members(name)]
+            n = None if not parts or None in parts else sum(parts)
+        else:
+            files = (cfg.get("dataset_kwargs") or {}).get("data_files") or {}
+            paths = files.get(cfg.get("test_split") or cfg.get("validation_split") or "") \
+                if isinstance(files, dict) else None
+            if cfg.get("dataset_path") != "json" or cfg.get("process_docs") or not isinstance(paths, (str, list)):
+                return None
+            docs = []
+            for rel in [paths] if isinstance(paths, str) else paths:
+                path = suites[name].parent / rel
+                text = gzip.open(path, "rt", encoding="utf-8").read() if path.suffix == ".gz" \
+                    else path.read_text(encoding="utf-8")
+                docs += [json.loads(line) for line in text.splitlines() if line.strip()]
+            n = len(docs)
+            if split != "all":
+                items = [{"id": str(i), "category": d.get("category") if isinstance(d, dict)
+                          and isinstance(d.get("category"), str) else None} for i, d in enumerate(docs)]
+                n = sum(v == split for v in harness.assign_splits(str(cfg.get("task") or name), items).values())
+            n = min(n, limit or sample or n)
+        if n is not None:
+            out[name] = n
+        return n
+
+    for name in tasks:
+        if name in suites:
+            count(name)
+    return out or None

@@ -104,6 +104,25 @@ class SafetyEvaluator(harness.Evaluator):
                 out.update({f"{suite}/{k}": concern(k) for k in possible_keys(item, ps.per_category)})
         return dict(sorted(out.items()))
 
+    @classmethod
+    def declared_items(cls, params: dict[str, Any]) -> dict[str, int] | None:
+        """``{suite/metric: n}``: the prompts each metric averages over after split and limit
+        (over-refusal: the safe ones; harmful compliance: the unsafe ones), from the prompt sets."""
+        from .prompt_sets import load_prompt_set
+        from .scoring import possible_keys
+
+        try:
+            p = cls.validate_params(params)
+        except harness.ParamError:
+            return None
+        out: dict[str, int] = {}
+        for suite in p.suites:
+            ps = load_prompt_set(suite, p.limit, p.seed, p.split)
+            for item in ps.items:
+                for key in possible_keys(item, ps.per_category):
+                    out[f"{suite}/{key}"] = out.get(f"{suite}/{key}", 0) + 1
+        return dict(sorted(out.items()))
+
 
 @harness.hookimpl
 def register_evaluators(register):
