@@ -128,15 +128,21 @@ def test_export_inspect_round_trips_through_read_eval_log(inspect_run, tmp_path,
 
     from harness.cli import main
 
-    store, record, _ = inspect_run
+    store, record, root = inspect_run
     out = tmp_path / "logs"
     assert main(["export-results", record["id"], "--format", "inspect", "--out", str(out),
                  "--store", str(store.root)]) == 0
     files = sorted(out.glob("*.eval"))
     assert len(files) == 2  # one suite, two phases
-    assert len(list_eval_logs(str(out))) == 2  # what `inspect view` lists
+    # `inspect view` lists logs by the task and id it parses from their names: ours parse like
+    # the log inspect itself wrote during the run
+    listed, own = list_eval_logs(str(out)), list_eval_logs(str(root / "inspect-logs"))
+    assert len(listed) == 2 and {info.task for info in listed} == {info.task for info in own}
+    headers = [read_eval_log(str(f), header_only=True) for f in files]
+    assert {info.task_id for info in listed} == {h.eval.task_id for h in headers}
+    assert len({h.eval.task_id for h in headers}) == 2
     for phase in ("before", "after"):
-        path = next(f for f in files if f.name.endswith(f"-{phase}.eval"))
+        path = next(f for f in files if f.name.endswith(f".{phase}.eval"))
         log = read_eval_log(str(path))
         rows = {r["item_id"]: r for r in store.samples(record["id"], phase) if r["suite"] == SUITE}
         assert log.status == "success"

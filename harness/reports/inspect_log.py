@@ -72,8 +72,7 @@ def _sample(row: dict[str, Any], model: str) -> Any:
 
 def suite_log(record: dict[str, Any], phase: str, suite: str, rows: list[dict[str, Any]]) -> Any:
     """One inspect ``EvalLog`` of ``suite`` in ``phase``: its metrics and its ``rows``."""
-    from inspect_ai.log import (EvalConfig, EvalDataset, EvalLog, EvalMetric, EvalResults, EvalScore, EvalSpec,
-                                EvalStats)
+    from inspect_ai.log import EvalConfig, EvalDataset, EvalLog, EvalMetric, EvalResults, EvalScore, EvalSpec, EvalStats
 
     model = _model_name(record)
     metrics = by_suite(record, phase).get(suite) or {}
@@ -93,7 +92,7 @@ def suite_log(record: dict[str, Any], phase: str, suite: str, rows: list[dict[st
     run_id = str(record.get("id"))
     meta = {f"harness_{k}": v for k, v in _harness_block(record, phase).items() if v is not None}
     spec = EvalSpec(
-        run_id=run_id, eval_id=f"{run_id}-{phase}-{suite}", task_id=f"{suite}-{phase}", created=_iso(
+        run_id=run_id, eval_id=f"{run_id}-{phase}-{suite}", task_id=task_id(record, phase), created=_iso(
             record.get("created_at")) or _iso(record.get("finished_at")), task=suite,
         task_version=str(info.get("version") or 0), dataset=EvalDataset(name=suite, samples=len(rows),
                                                                       sample_ids=[str(r.get("item_id")) for r in rows]),
@@ -110,9 +109,17 @@ def suite_log(record: dict[str, Any], phase: str, suite: str, rows: list[dict[st
 
 
 def _file_name(record: dict[str, Any], phase: str, suite: str) -> str:
-    # inspect names logs <time>_<task>_<id>.eval; ours keep that order, so `inspect view` sorts them
-    stamp = str(record.get("created_at") or "").replace(":", "-") or "run"
-    return f"{stamp}_{re.sub(r'[^A-Za-z0-9_.-]+', '-', suite)}_{record.get('id')}-{phase}.eval"
+    """``<time>_<task>_<id>.eval`` as inspect names its logs: `inspect view` lists a log by the task
+    and id it reads from the name, split at ``_`` (so neither part may hold one)."""
+    stamp = re.sub(r"[:+]", "-", _iso(record.get("created_at")) or "run")
+    task = re.sub(r"[^A-Za-z0-9.-]+", "-", suite)
+    return f"{stamp}_{task}_{task_id(record, phase)}.eval"
+
+
+def task_id(record: dict[str, Any], phase: str) -> str:
+    """The log's ``task_id``, also the id part of its file name: the run id and phase, with no
+    ``-`` or ``_`` (inspect ends the id at the first ``-``)."""
+    return re.sub(r"[^A-Za-z0-9]+", "", str(record.get("id"))) + f".{phase}"
 
 
 def write_inspect_logs(record: dict[str, Any], samples: Callable[[str], list[dict[str, Any]]],

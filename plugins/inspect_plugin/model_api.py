@@ -58,8 +58,9 @@ def register() -> str:
         """Answers with the harness model lent under ``model_args["handle"]``."""
 
         def __init__(self, model_name: str, base_url: str | None = None, api_key: str | None = None,
-                     config: GenerateConfig = GenerateConfig(), **model_args: Any):
-            super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
+                     config: GenerateConfig | None = None, **model_args: Any):
+            super().__init__(model_name=model_name, base_url=base_url, api_key=api_key,
+                             config=config or GenerateConfig())
             key = model_args.get("handle")
             if key not in _handles:
                 raise harness.PluginError(
