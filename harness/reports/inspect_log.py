@@ -62,7 +62,7 @@ def _sample(row: dict[str, Any], model: str) -> Any:
 
     prompt = str(row.get("prompt") or "")
     output = str(row.get("output") or "")
-    scores = {name: Score(value=v) for name, value in (row.get("scores") or {}).items()
+    scores = {name: Score(value=v, answer=output) for name, value in (row.get("scores") or {}).items()
               if (v := _float(value)) is not None}
     meta = {k: row[k] for k in ("evaluator", "category", "split", "label", "filters") if row.get(k) is not None}
     return EvalSample(id=str(row.get("item_id")), epoch=1, input=prompt, target=_target(row),
