@@ -85,6 +85,9 @@ def inspect_run(tmp_path_factory):
     recipe = RECIPE.format(data=data, task=TASK, max_new=MAX_NEW, metric=METRIC)
     with pytest.MonkeyPatch.context() as mp, temp_store(root) as store:
         mp.setenv("INSPECT_LOG_DIR", str(root / "inspect-logs"))
+        # inspect's only outbound paths are opt-in hooks named by these variables: keep them off
+        for var in ("INSPECT_TELEMETRY", "INSPECT_API_KEY_OVERRIDE", "INSPECT_REQUIRED_HOOKS"):
+            mp.delenv(var, raising=False)
         record = run_recipe(recipe, store=store, plugins=[("extras", Extras())], log=lambda *_: None)
         yield store, record, root
 
@@ -201,6 +204,22 @@ def test_a_missing_task_file_is_named_when_the_recipe_is_checked(tmp_path):
         info.cls.validate_params({"task": f"{tmp_path / 'nope.py'}@t"})
     with pytest.raises(harness.ParamError, match="task_file"):
         info.cls.validate_params({"task": "t", "task_file": str(tmp_path / "nope.py")})
+
+
+def test_task_file_is_relative_to_the_recipe_folder(tmp_path, monkeypatch):
+    from harness.run.recipe import check_recipe, load_recipe
+    from harness.testing import load_host
+
+    folder = tmp_path / "recipes"
+    (folder / "tasks").mkdir(parents=True)
+    for name in ("tiny_task.py", "samples.jsonl"):
+        (folder / "tasks" / name).write_text((TASK_DIR / name).read_text())
+    (folder / "r.toml").write_text('[run]\nname = "r"\n[model]\nloader = "tiny"\n[[evaluate]]\n'
+                                   'evaluator = "inspect"\ntask_file = "tasks/tiny_task.py"\ntask = "tiny_includes"\n')
+    monkeypatch.chdir(tmp_path)  # not the recipe's folder
+    loaded = load_recipe(str(folder / "r.toml"))
+    check_recipe(loaded, load_host())
+    assert loaded.recipe.evaluate[0].params()["task_file"] == str((folder / "tasks" / "tiny_task.py").resolve())
 
 
 def test_fingerprint_follows_the_task_file_its_samples_and_settings(tmp_path):
