@@ -72,6 +72,3 @@ def _export_inspect(store, record: dict, output: Path | None, phase: str | None)
     where = paths[0].parent if paths else output
     click.echo(f"wrote {len(paths)} inspect log(s) of {record['id']} to {where}; view them with "
                f"`inspect view --log-dir {where}`", err=True)
-
-
-COMMANDS = [export_results]

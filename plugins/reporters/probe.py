@@ -9,12 +9,9 @@ client's business, and its own error names them.
 
 from __future__ import annotations
 
-import http.client
 import os
 import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 
 DEFAULT_TIMEOUT_S = 5.0
 GATEWAY_ERRORS = (502, 503, 504)  # a proxy answered, the tracker behind it did not
@@ -52,6 +49,8 @@ def redact(url: str) -> str:
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
+    import urllib.error
+
     reason = exc.reason if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException) else exc
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return f"no answer within {timeout:g} s (HARNESS_TRACKER_PROBE_TIMEOUT)"
@@ -67,6 +66,10 @@ def probe_http(reporter: str, url: str, *, shown: str | None = None, fix: str = 
 
     ``shown`` is the address to name in the error (the tracker URI the user wrote, not the health path).
     """
+    import http.client  # urllib.request and http.client bring ssl and email: only when a run probes
+    import urllib.error
+    import urllib.request
+
     timeout = timeout_s()
     request = urllib.request.Request(url, headers={"User-Agent": "posttrain-harness tracker probe"})
     try:
