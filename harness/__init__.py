@@ -39,7 +39,7 @@ from .contract.hookspecs import hookimpl
 from .contract.kinds import COMPONENT_KINDS
 from .contract.plugins import PluginUnavailable, UnknownComponent, create_component, get_host
 from .errors import DataError, HarnessError, HookFailed, PluginError, RecipeError, StageError, StoreError
-from .fingerprint import content_hash, items_hash
+from .fingerprint import content_hash, folder_fingerprint, items_hash
 
 # What plugins define their components with is imported above; what they call while running
 # (the store, the statistics, the reports) is imported on first use, so `harness plugins` and a
@@ -111,7 +111,8 @@ __all__ = [
     "HarnessError", "RecipeError", "PluginError", "DataError", "StageError", "StoreError", "HookFailed",
     "PluginUnavailable", "UnknownComponent",
     # helpers plugins share
-    "content_hash", "items_hash", "to_conversational", "pick_device", "torch_dtype", "create_component",
+    "content_hash", "items_hash", "folder_fingerprint", "to_conversational", "pick_device", "torch_dtype",
+    "create_component",
     "get_host", "default_cache_dir", "subsample", "with_splits", "assign_splits", "SPLITS",
     "GateResult", "write_summary", "render_summary", "compare_records",
     # the run store, for plugins that read or write runs (importers, trackers)

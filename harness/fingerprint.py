@@ -107,11 +107,16 @@ def files_fingerprint(folder: str | os.PathLike) -> str:
     files = weight_files(folder)
     if not files:
         raise FileNotFoundError(f"{folder} holds no weight files ({', '.join(WEIGHT_SUFFIXES)})")
+    return _files_hash(folder, files)
+
+
+def _files_hash(folder: Path, files: list[Path]) -> str:
     labels, buffers, maps = [], [], []
     try:
         for path in files:
-            labels.append(f"{path.relative_to(folder).as_posix()}|{path.stat().st_size}".encode())
-            if path.stat().st_size == 0:
+            size = path.stat().st_size
+            labels.append(f"{path.relative_to(folder).as_posix()}|{size}".encode())
+            if size == 0:
                 buffers.append(memoryview(b""))
                 continue
             with path.open("rb") as fh:
@@ -124,6 +129,16 @@ def files_fingerprint(folder: str | os.PathLike) -> str:
             buf.release()
         for m in maps:
             m.close()
+
+
+def folder_fingerprint(folder: str | os.PathLike) -> str:
+    """Hash of every file of a model folder (weights, config, tokenizer, chat template): names,
+    sizes and bytes, memory-mapped and hashed in parallel at disk speed. Hidden files and folders
+    (``.cache``, ``.git``) are left out. For a loader's :meth:`~harness.ModelLoader.fingerprint`."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return _files_hash(folder, files)
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:

@@ -9,6 +9,7 @@ moves a model to "the" GPU (TRL's Trainer) uses that one.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -44,12 +45,57 @@ def torch_dtype(name: str):
     return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[name]
 
 
-def accelerator_info() -> dict[str, Any]:
-    """Name, count and memory of the accelerators (or the CPU), for run records."""
+@functools.cache
+def nvidia_gpus() -> tuple[dict[str, Any], ...]:
+    """The NVIDIA GPUs ``nvidia-smi`` lists, as ``{"name", "memory_gb"}`` (none without it): what the
+    machine has, learnt without importing torch (asked once per process)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return ()
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    gpus = []
+    for line in out.stdout.splitlines() if out.returncode == 0 else []:
+        name, _, mib = line.rpartition(",")
+        try:
+            gpus.append({"name": name.strip(), "memory_gb": round(float(mib) / 1024, 1)})
+        except ValueError:
+            continue
+    return tuple(gpus)
+
+
+def machine_key() -> dict[str, Any]:
+    """What, besides a loader's parameters, decides the device and dtype ``pick_device`` gives, learnt
+    without torch: the GPUs, the CPU architecture and the variables that choose among them."""
     import platform
+
+    return {"gpus": [g["name"] for g in nvidia_gpus()], "machine": platform.machine(),
+            "system": platform.system(),
+            **{k: os.environ.get(k) for k in ("HARNESS_DEVICE", "CUDA_VISIBLE_DEVICES", "LOCAL_RANK")}}
+
+
+def accelerator_info() -> dict[str, Any]:
+    """Name, count and memory of the accelerators (or the CPU), for run records.
+
+    Asks torch only when something has imported it already (a model was loaded); otherwise
+    ``nvidia-smi``: an evaluation served from the cache never imports torch.
+    """
+    import platform
+    import sys
 
     info: dict[str, Any] = {"kind": "cpu", "name": platform.processor() or platform.machine(),
                             "count": os.cpu_count() or 1, "memory_gb": None}
+    if "torch" not in sys.modules:
+        gpus = nvidia_gpus()
+        if gpus:
+            info = {"kind": "cuda", "name": gpus[0]["name"], "count": len(gpus), "memory_gb": gpus[0]["memory_gb"]}
+        return info
     try:
         import torch
     except ImportError:

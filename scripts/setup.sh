@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Create .venv and install posttrain-harness with everything the quickstart and tests need.
 # Idempotent: a second run only checks. Usage: bash scripts/setup.sh [extras]
-# Default extras: what the quickstart and the test suite need (ml, dashboard, trackers, ray, remote, test). Users
+# Default extras: what the quickstart and the test suite need (ml, dashboard, trackers, ray, remote, inspect, test). Users
 # who do not work on the harness itself install the wheel instead: pip install "posttrain-harness[all]".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EXTRAS="${1:-ml,dashboard,trackers,ray,remote,test}"
+EXTRAS="${1:-ml,dashboard,trackers,ray,remote,inspect,test}"
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv

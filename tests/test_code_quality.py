@@ -56,7 +56,7 @@ PUBLIC_API = {
     "SCHEMA_VERSION", "SPLITS", "SafetyFilter", "SafetySuite", "StageEnded", "StageError", "Store", "StoreError",
     "TaskInfo", "TrainContext", "TrainData", "TrainResult", "Trainer", "UnknownComponent", "Verdict",
     "__version__", "assign_splits", "compare_records", "content_hash", "create_component", "default_cache_dir",
-    "distributed", "find_model", "get_format", "get_host", "hookimpl", "items_hash", "pick_device", "read_jsonl",
+    "distributed", "find_model", "folder_fingerprint", "get_format", "get_host", "hookimpl", "items_hash", "pick_device", "read_jsonl",
     "registered_formats", "render_summary", "subsample", "to_conversational", "torch_dtype", "with_splits",
     "write_json", "write_jsonl", "write_summary",
 }

@@ -46,3 +46,16 @@ def test_every_deliberate_error_class_of_the_core_is_a_harness_error():
                     and not issubclass(obj, HarnessError)):
                 offenders.append(f"{info.name}.{name}")
     assert offenders == []
+
+
+def test_every_builtin_command_resolves_and_is_listed():
+    """Built-in commands load on first use from one table: each entry must name a real command."""
+    import click
+
+    from harness.cli import BUILTIN_COMMANDS, cli
+
+    ctx = click.Context(cli)
+    assert set(BUILTIN_COMMANDS) <= set(cli.list_commands(ctx))
+    for name in BUILTIN_COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert isinstance(command, click.Command) and command.name == name

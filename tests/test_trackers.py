@@ -44,7 +44,7 @@ def mlflow_server(tmp_path_factory):
                              "--port", str(port), "--workers", "1"],
                             cwd=root, stdout=open(root / "server.log", "w"), stderr=subprocess.STDOUT)
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # minutes on a loaded 2-core machine, seconds on an idle one
     while True:
         try:
             urllib.request.urlopen(f"{uri}/health", timeout=2)
@@ -294,9 +294,10 @@ def test_a_missing_tracker_package_makes_only_that_reporter_unavailable(monkeypa
     assert "wandb" not in {c.name for c in host.available("reporter")}
 
 
-def test_tracker_down_during_the_run_keeps_the_run_and_fails_only_the_reporter(tmp_path, monkeypatch):
-    """The server is unreachable from the start: training and evaluation go on (TRL is not told
-    to report anywhere), run.json is stored, and the reporter's failure is reported at the end."""
+def test_tracker_down_from_the_start_keeps_the_run_and_disables_only_the_reporter(tmp_path, monkeypatch):
+    """The server is unreachable from the start: the probe before the first stage disables the
+    (optional) reporter with one warning; training and evaluation go on (TRL is not told to report
+    anywhere), and run.json says why the tracker holds nothing (tests/test_tracker_probe.py: the rest)."""
     from harness.contract.plugins import load_plugins
     from harness.run.pipeline import run_recipe
     from harness.run.recipe import parse_recipe
@@ -340,9 +341,10 @@ tracking_uri = "http://127.0.0.1:{_free_port()}"
     record = run_recipe(parse_recipe(text, path=tmp_path / "r.toml"), load_plugins(), store, log=messages.append)
     assert record["status"] == "completed"
     assert store.load(record["id"])["metrics"]["after"]
-    (failure,) = [m for m in messages if "reporter 'mlflow' failed" in m]
-    assert "opening the tracker run" in failure and "127.0.0.1" in failure
-    (entry,) = store.load(record["id"])["post_run_errors"]  # recorded, verdict untouched
+    (warning,) = [m for m in messages if "reporter 'mlflow'" in m]
+    assert "disabled" in warning and "127.0.0.1" in warning and "connection refused" in warning
+    (entry,) = store.load(record["id"])["reporters_disabled"]  # recorded, verdict untouched
     assert entry["reporter"] == "mlflow" and entry["required"] is False
+    assert "post_run_errors" not in store.load(record["id"])
     assert "report_to" not in record["training"][0]["metrics"]["config"]  # TRL logged nowhere
     assert "MLFLOW_RUN_ID" not in os.environ and not (tmp_path / "mlruns").exists()

@@ -27,7 +27,44 @@ def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("HARNESS_DEBUG", "") not in ("", "0")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: every built-in command: name -> (module in this package, attribute). A command's module is
+#: imported when that command runs or a help page lists it, so `harness plugins` does not import
+#: the code of `harness run`, `compare`, `sweep` ...
+BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run_cmd", "run"), "eval": ("run_cmd", "eval_"), "validate": ("run_cmd", "validate"),
+    "resume": ("run_cmd", "resume"), "plan": ("plan_cmd", "plan"),
+    "plugins": ("plugins_cmd", "plugins"),
+    "runs": ("runs_cmd", "runs"), "show": ("runs_cmd", "show"), "cache": ("runs_cmd", "cache"),
+    "pack": ("runs_cmd", "pack"), "unpack": ("runs_cmd", "unpack"),
+    "compare": ("compare_cmd", "compare"), "gate": ("compare_cmd", "gate"), "report": ("report_cmd", "report"),
+    "dashboard": ("dashboard_cmd", "dashboard"), "recipes": ("recipes_cmd", "recipes"),
+    "export-results": ("results_cmd", "export_results"), "store": ("store_cmd", "store_group"),
+    "export": ("export_cmd", "export"), "sweep": ("sweep_cmd", "sweep"), "submit": ("sweep_cmd", "submit"),
+    "select": ("select_cmd", "select"),
+}
+
+
+class HarnessGroup(click.Group):
+    """The top-level group: built-in commands are resolved by name on first use; plugins'
+    commands (``register_commands``) are added as usual."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(BUILTIN_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in BUILTIN_COMMANDS and cmd_name not in self.commands:
+            self.add_command(_builtin(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _builtin(name: str) -> click.Command:
+    import importlib
+
+    module, attr = BUILTIN_COMMANDS[name]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @version_option
 @click.option("--debug", is_flag=True, help="Show tracebacks (also HARNESS_DEBUG=1).")
 def cli(debug: bool) -> None:
@@ -41,28 +78,10 @@ def cli(debug: bool) -> None:
 
 
 def _add_builtin_commands() -> None:
-    from . import (
-        compare_cmd,
-        dashboard_cmd,
-        export_cmd,
-        plan_cmd,
-        plugins_cmd,
-        plugins_new_cmd,
-        recipes_cmd,
-        report_cmd,
-        results_cmd,
-        run_cmd,
-        runs_cmd,
-        select_cmd,
-        store_cmd,
-        sweep_cmd,
-    )
-
-    for module in (run_cmd, plugins_cmd, runs_cmd, compare_cmd, report_cmd, dashboard_cmd, recipes_cmd, results_cmd,
-                   store_cmd, export_cmd, sweep_cmd, select_cmd, plan_cmd):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-    plugins_cmd.plugins.add_command(plugins_new_cmd.new)
+    """Register every built-in command now (what the group otherwise does on first use)."""
+    for name in BUILTIN_COMMANDS:
+        if name not in cli.commands:
+            cli.add_command(_builtin(name), name)
 
 
 def _add_plugin_commands() -> None:
@@ -80,7 +99,6 @@ def _add_plugin_commands() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
-    _add_builtin_commands()
     _add_plugin_commands()
     try:
         cli.main(args=args, prog_name="harness", standalone_mode=True)

@@ -78,6 +78,3 @@ def _run_forwarding_signals(cmd: list[str], env: dict[str, str]) -> int:
                 continue
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-COMMANDS = [dashboard]

@@ -91,6 +91,3 @@ def export(run_ref, dest, stage, repo, private, store):
         except Exception as exc:  # noqa: BLE001 - offline, no token, no permission: the folder is kept
             fail(f"upload to {repo} failed ({type(exc).__name__}: {exc}); the exported folder {out} is complete")
         click.echo(f"pushed to {url}")
-
-
-COMMANDS = [export]

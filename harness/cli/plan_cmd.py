@@ -88,6 +88,3 @@ def plan(recipe, flip_rate, overrides, as_json, strict):
         click.echo(f"{recipe}: no gates to size")
         return
     click.echo(format_plan(report, flip_rate=f, power=r.gating.power))
-
-
-COMMANDS = [plan]

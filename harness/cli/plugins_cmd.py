@@ -101,4 +101,6 @@ def catalog_cmd(as_json):
         click.echo(f"{e.name:<24} {e.requirement:<36} {e.description}")
 
 
-COMMANDS = [plugins]
+from .plugins_new_cmd import new  # noqa: E402 - `harness plugins new`, a subcommand of this group
+
+plugins.add_command(new)

@@ -47,6 +47,3 @@ def copy_cmd(name, dest, force):
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {written[0]}" + (f" and {len(written) - 1} data file(s) beside it" if len(written) > 1 else ""))
     click.echo(f"run it: harness run {written[0]}")
-
-
-COMMANDS = [recipes]

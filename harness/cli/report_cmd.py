@@ -64,6 +64,3 @@ def report(run_a: str, run_b: str | None, store, html_path: str, allow_mismatch:
                        flip_limit=flip_limit, gating=comparison_gating(rec_a, rec_b, gates),
                        checkpoint_records=[rec for _, rec in sides])
     click.echo(write_html(html_path, text))
-
-
-COMMANDS = [report]

@@ -1,4 +1,4 @@
-"""``harness export-results``: a stored run's scores in lm-eval's, Every Eval Ever's or the Hub's format.
+"""``harness export-results``: a stored run's scores in lm-eval's, Every Eval Ever's, the Hub's or inspect_ai's format.
 
 Exit codes: 0 written, 2 could not be done (unknown run, no metrics for the phase).
 """
@@ -14,12 +14,14 @@ from ._common import fail, store_option
 
 @click.command("export-results")
 @click.argument("run")
-@click.option("--format", "fmt", type=click.Choice(["lm-eval", "eee", "model-index"]), required=True,
-              help="lm-eval: a results_*.json; eee: an Every Eval Ever record; model-index: Hub YAML.")
+@click.option("--format", "fmt", type=click.Choice(["lm-eval", "eee", "model-index", "inspect"]),
+              required=True, help="lm-eval: a results_*.json; eee: an Every Eval Ever record; model-index: Hub "
+                                  "YAML; inspect: one inspect_ai .eval log per suite and phase (for `inspect view`).")
 @click.option("--phase", type=click.Choice(["before", "after"]), default=None,
               help="Which evaluation to export (default: the final one, 'after' if the run trained).")
-@click.option("-o", "--output", type=click.Path(dir_okay=True, path_type=Path), default=None,
-              help="File to write (a folder: lm-eval's results_<date>.json inside it); default stdout.")
+@click.option("-o", "--output", "--out", type=click.Path(dir_okay=True, path_type=Path), default=None,
+              help="File to write (a folder: lm-eval's results_<date>.json inside it); default stdout. "
+                   "inspect: the folder for its logs (default $INSPECT_LOG_DIR, else ./logs).")
 @store_option
 def export_results(run: str, fmt: str, phase: str | None, output: Path | None, store) -> None:
     """Write RUN's metrics (id, unique prefix, run name or `latest`) in another tool's format."""
@@ -29,6 +31,9 @@ def export_results(run: str, fmt: str, phase: str | None, output: Path | None, s
         record = store.load(run)
     except (KeyError, LookupError, FileNotFoundError, ValueError) as exc:
         fail(f"{exc}; list runs with `harness runs`")
+    if fmt == "inspect":
+        _export_inspect(store, record, output, phase)
+        return
     try:
         doc = export(record, fmt, phase)
     except ExportError as exc:
@@ -48,4 +53,22 @@ def export_results(run: str, fmt: str, phase: str | None, output: Path | None, s
     click.echo(f"wrote {fmt} results of {record['id']} to {output}", err=True)
 
 
-COMMANDS = [export_results]
+def _export_inspect(store, record: dict, output: Path | None, phase: str | None) -> None:
+    from ..reports.inspect_log import write_inspect_logs
+    from ..reports.results_formats import ExportError
+
+    def samples(ph: str) -> list[dict]:
+        try:
+            return store.samples(record["id"], ph)
+        except FileNotFoundError:  # a run stored without per-item rows: the logs hold its metrics only
+            return []
+
+    try:
+        paths = write_inspect_logs(record, samples, output, phase)
+    except ExportError as exc:
+        fail(str(exc))
+    for path in paths:
+        click.echo(str(path))
+    where = paths[0].parent if paths else output
+    click.echo(f"wrote {len(paths)} inspect log(s) of {record['id']} to {where}; view them with "
+               f"`inspect view --log-dir {where}`", err=True)

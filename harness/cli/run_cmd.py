@@ -388,6 +388,3 @@ def resume(run_ref, store, junit, summary, as_json, no_cache, strict, verbose, q
     except (ValueError, RecipeError) as exc:
         fail(str(exc))
     sys.exit(_finish(record, store, junit=junit, summary=summary, as_json=as_json, quiet=quiet))
-
-
-COMMANDS = [run, eval_, validate, resume]

@@ -75,6 +75,3 @@ def select(sweep_id, rule, prefer, metric, mode, on_inconclusive, as_json, store
         click.echo(f"Note: {SELECTION_NOTE}.")
     if chosen is None:
         raise SystemExit(EXIT_GATE_FAILED)
-
-
-COMMANDS = [select]

@@ -60,6 +60,3 @@ def reindex(store):
     written, removed = store.reindex()
     click.echo(f"{store.location}: {written} index entr{'y' if written == 1 else 'ies'} written, "
                f"{removed} stale removed")
-
-
-COMMANDS = [store_group]

@@ -88,6 +88,3 @@ def submit(recipes, overrides, store, executor, address, gpus_per_run, no_cache,
     from ..run.sweep import recipe_points
 
     _go(recipe_points(recipes, overrides), store, executor, address, gpus_per_run, no_cache, verbose, "recipes")
-
-
-COMMANDS = [sweep, submit]

@@ -129,6 +129,17 @@ class ModelLoader(Component):
     def load(self) -> ModelHandle:
         raise NotImplementedError
 
+    def fingerprint(self) -> str | None:
+        """A hash of what ``load()`` would return (weights, tokenizer, generation config, the
+        parameters that pick device and dtype), computed *without* importing torch or building
+        the model: hash the files at disk speed (:func:`harness.folder_fingerprint`) or the recipe
+        of a model built from a seed. Equal fingerprints must mean the same loaded model.
+
+        With it, an evaluation whose every ``[[evaluate]]`` table is in the cache loads no
+        weights at all. ``None`` (the default): unknown, the model is loaded to fingerprint it.
+        """
+        return None
+
 
 # ----------------------------------------------------------------------- data
 
@@ -468,3 +479,10 @@ class Reporter(Component):
         """How train stages log per-step metrics to this reporter's tracker: ``{"report_to": NAME,
         ...further trainer-config fields}``, for a run ``{"id", "name"}``; None (default): not at all."""
         return None
+
+    def check(self, run: dict[str, Any]) -> None:
+        """Called before the first stage of run ``{"id", "name"}``: raise (quickly: a short timeout,
+        no retries) when this reporter cannot work, e.g. its tracking server does not answer, with a
+        message naming the address and the error. A ``required`` reporter that raises stops the run
+        before any work (exit 2); an optional one is disabled for the run with one warning, and its
+        ``report()`` is not called. Default: nothing to check."""

@@ -5,6 +5,8 @@
   read lm-eval results read ours, and ``harness import lm-eval`` reads it back.
 - ``eee``: one Every Eval Ever aggregate record (schema vendored in ``schemas/every_eval_ever``).
 - ``model-index``: the Hugging Face Hub's ``model-index`` metadata (README front matter).
+- ``inspect``: inspect_ai ``EvalLog`` files, one per suite and phase (:mod:`.inspect_log`;
+  files, not one document, so :func:`export` does not build it).
 
 Pure Python, no ML import. Metric keys are the harness's ``suite/metric``; a metric that
 carries an lm-eval filter (``exact_match,strict-match``) keeps it, every other one gets
@@ -23,7 +25,7 @@ from ..contract.record import final_phase
 from ..errors import StoreError
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas" / "every_eval_ever"
-FORMATS = ("lm-eval", "eee", "model-index")
+FORMATS = ("lm-eval", "eee", "model-index", "inspect")
 
 
 class ExportError(StoreError, ValueError):
@@ -260,4 +262,7 @@ def export(record: dict[str, Any], fmt: str, phase: str | None = None) -> dict[s
         return doc
     if fmt == "model-index":
         return to_model_index(record, phase)
+    if fmt == "inspect":
+        raise ExportError("the inspect format writes one file per suite and phase: use "
+                          "harness.reports.inspect_log.write_inspect_logs")
     raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

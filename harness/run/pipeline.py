@@ -54,6 +54,10 @@ class StageFailed(StageError):
         self.original = exc
 
 
+class ReporterCannotRun(StageError):
+    """A ``required`` reporter's ``check()`` failed before the first stage (its tracker does not answer)."""
+
+
 class Run:
     """One execution of a recipe against a store: its record, its folder and its stages in order."""
 
@@ -73,6 +77,8 @@ class Run:
         self.baseline = baseline or (self.recipe.baseline.run if self.recipe.baseline else None)
         self.previous: dict[str, Any] | None = None
         self.datasets: dict[str, Any] = {}
+        #: indexes of [[report]] tables left out of this run: their check() failed (_check_reporters)
+        self.skipped_reporters: set[int] = set()
         self.stages = Stages(self)
         self.evaluations = Evaluations(self)
         self.checkpoints = CheckpointSelector(self)
@@ -212,6 +218,12 @@ class Run:
         self.log(f"run {self.run_id} → {self.dir}")
         self.save_partial()
         try:
+            unusable = self._check_reporters() if distributed.is_main() else None
+            peer = distributed.peers_failed(unusable)
+            if peer is not None:
+                raise peer
+            if unusable is not None:
+                raise unusable
             failures = self._main_hooks(
                 "on_run_start", event=RunStarted(self.run_id, self.dir, self.recipe.model_dump(mode="json"),
                                                  self.components))
@@ -219,13 +231,16 @@ class Run:
             if peer is not None:
                 raise peer
             self._raise_first(failures, None)
+            self.evaluations.preload()  # every evaluation in the cache: the model is not loaded
             plan, reused, reload_from = self._plan(), self.reused, self.reload_from
             todo = [(n, k) for n, k, _ in plan if n not in reused and k not in ("load", "data")]
             for name, kind, fn in plan:
                 if name in reused:
                     self._reuse(name)
                 elif kind == "load":
-                    if any(k in ("train", "evaluate") for _, k in todo):
+                    if self.evaluations.preloaded is not None:
+                        self._stage("load", "load", self.stages.load_nothing)
+                    elif any(k in ("train", "evaluate") for _, k in todo):
                         self._stage("load", "load", (lambda: self.stages.reload_saved(reload_from)) if reload_from
                                     else fn)
                 elif kind == "data" and reused and not any(k == "train" for _, k in todo):
@@ -236,7 +251,7 @@ class Run:
         except StageFailed as exc:
             self.record["status"] = "failed"
             self.log(f"run failed in stage '{exc.stage}': {exc.original}")
-        except HookFailed as exc:
+        except (HookFailed, ReporterCannotRun) as exc:
             self.record["status"] = "failed"
             self.log(f"run failed: {exc}")
         except KeyboardInterrupt:
@@ -327,10 +342,35 @@ class Run:
         self.log(f"==> {name} (reused from the previous attempt)")
         self.save_partial()
 
+    def _check_reporters(self) -> ReporterCannotRun | None:
+        """Before the first stage, each reporter's ``check()`` (its tracker answers, in seconds): a
+        ``required`` one that fails stops the run (the error returned, already in the record); an
+        optional one is left out of the run with one warning, noted in ``reporters_disabled``."""
+        run = {"id": self.run_id, "name": self.recipe.run.name}
+        for i, section in enumerate(self.recipe.report):
+            try:  # recorded among the components when it reports
+                reporter = self.host.create("reporter", section.reporter, section.params())
+            except Exception:  # noqa: BLE001 - a reporter that cannot be created fails when reported
+                continue
+            try:
+                reporter.check(run)
+            except Exception as exc:  # noqa: BLE001 - whatever it raises, the reporter cannot work
+                self.skipped_reporters.add(i)
+                entry = _error_entry("report", exc, reporter=section.reporter, required=section.required)
+                if section.required:
+                    entry["message"] += "; set required = false in its [[report]] table to run without it"
+                    self.record["error"] = entry
+                    return ReporterCannotRun(entry["message"])
+                self.record.setdefault("reporters_disabled", []).append(entry)
+                self.log(f"warning: reporter '{section.reporter}' is disabled for this run: {exc}")
+        return None
+
     def _report(self) -> list[dict[str, Any]]:
         """Run the recipe's reporters; a failing ``required`` one fails the run (exit 2)."""
         failures = []
-        for section in self.recipe.report:
+        for i, section in enumerate(self.recipe.report):
+            if i in self.skipped_reporters:  # check() failed: its error is in the record already
+                continue
             try:
                 self.use("report", "reporter", section.reporter, section.params()).report(self.record, self.dir)
             except Exception as exc:  # noqa: BLE001 - a reporter never loses the stored run

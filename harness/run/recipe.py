@@ -164,7 +164,7 @@ class Recipe(_Strict):
     #: how the gates are judged: the policy keys of ``[gates]`` (on_inconclusive, adjust, confidence, power)
     gating: GatePolicy = Field(default_factory=GatePolicy)
     #: the power check's keys of ``[gates]`` (flip_rate, allow_undecidable)
-    power_check: PowerCheck = Field(default_factory=PowerCheck)
+    power_check: PowerCheck = Field(default_factory=lambda: PowerCheck.model_validate({}))
     report: list[ReportSection] = Field(default_factory=list)
     baseline: BaselineSection | None = None
     output: OutputSection = Field(default_factory=OutputSection)

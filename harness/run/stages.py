@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import distributed
 from ..contract.components import TrainContext
+from ..runtime import accelerator_info
 from ..store import artifacts
 from ..store.local import Store, read_jsonl, write_jsonl
 from . import data_prep
@@ -30,7 +31,16 @@ class Stages:
         self.run.model = self.run.use("model", "model", m.loader, m.params()).load()
         # no weight hashing when the cache is off: the fingerprint is recorded if something computes it
         self.run.record["model"] = self.run.model.describe(fingerprint=self.run.cache is not None and distributed.is_main())
+        # torch is imported now: the accelerator as torch sees it (bf16 support, CUDA version)
+        self.run.record["environment"]["accelerator"] = accelerator_info()
         return {"device": self.run.model.device, "dtype": self.run.model.dtype}
+
+    def load_nothing(self) -> dict[str, Any]:
+        """Every [[evaluate]] table is in the cache under the loader's fingerprint: the model those
+        entries were computed on is recorded, and no weights are read (see Evaluations.preload)."""
+        self.run.record["model"] = {**self.run.evaluations.preloaded_model, "loaded": False}
+        self.run.log("    not loaded: every [[evaluate]] table is in the cache under the loader's fingerprint")
+        return {"cached": True, "weights_loaded": False}
 
     def reload_saved(self, entry: dict[str, Any]) -> dict[str, Any]:
         """Resume: the model the last reused train stage saved, on the base model's device/dtype."""
@@ -142,7 +152,9 @@ class Stages:
     def tracker_context(self) -> dict[str, Any]:
         """TrainContext fields from the recipe's tracker reporters: training lands in their runs."""
         report_to, extra = [], {}
-        for section in self.run.recipe.report:
+        for i, section in enumerate(self.run.recipe.report):
+            if i in self.run.skipped_reporters:  # its check() failed before the first stage
+                continue
             try:
                 reporter = self.run.use("report", "reporter", section.reporter, section.params())
             except Exception:  # noqa: BLE001 - a reporter that cannot be created fails when reported

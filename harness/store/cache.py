@@ -7,6 +7,10 @@ the plugin's code, the evaluator's own fingerprint of its items and settings, th
 safety filters it is given (name, parameters, code and ``fingerprint()``: their
 weights), and library versions. Changed weights, template, items or settings miss; an unchanged
 "before" model hits.
+A second, cheaper key stands for the same entry: the model *loader's* fingerprint (files hashed
+at disk speed, no model built) in place of the loaded weights, tokenizer and generation settings.
+It is written as an alias beside the entry when a run has both; a later run that finds every
+section's alias evaluates without loading the model (:meth:`EvalCache.get_alias`).
 Location: ``$HARNESS_CACHE_DIR`` or ``${XDG_CACHE_HOME:-~/.cache}/posttrain-harness/eval``.
 """
 
@@ -21,6 +25,9 @@ from typing import Any
 from ..contract.components import EvalResult, Metric, TaskInfo
 from ..fingerprint import content_hash
 from .local import write_json
+
+#: the folder of the aliases, beside the two-letter folders of the entries
+ALIASES = "by-loader"
 
 
 def default_cache_dir() -> Path:
@@ -45,6 +52,9 @@ class EvalCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
+    def _alias_path(self, alias: str) -> Path:
+        return self.root / ALIASES / alias[:2] / f"{alias}.json"
+
     def get(self, key: str) -> EvalResult | None:
         path = self._path(key)
         if not path.exists():
@@ -59,6 +69,21 @@ class EvalCache:
             tasks={k: TaskInfo(**v) for k, v in data["tasks"].items()},
         )
 
+    def get_alias(self, alias: str) -> tuple[EvalResult, dict[str, Any]] | None:
+        """The entry an alias points to and the alias's meta (the loaded model's record); None: a
+        miss (no alias, a damaged one, or an entry since cleared)."""
+        try:
+            data = json.loads(self._alias_path(alias).read_text(encoding="utf-8"))
+            key, meta = data["alias_of"], data.get("meta") or {}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        result = self.get(key) if isinstance(key, str) else None
+        return (result, meta) if result is not None else None
+
+    def put_alias(self, alias: str, key: str, meta: dict[str, Any] | None = None) -> None:
+        """Make ``alias`` stand for the entry ``key`` (written first)."""
+        write_json(self._alias_path(alias), {"alias_of": key, "meta": meta or {}})
+
     def put(self, key: str, result: EvalResult, meta: dict[str, Any] | None = None) -> None:
         write_json(self._path(key), {
             "meta": meta or {},
@@ -68,12 +93,15 @@ class EvalCache:
         })
 
     def clear(self) -> int:
-        """Delete every entry; return how many there were."""
+        """Delete every entry (and alias); return how many entries there were."""
         if not self.root.exists():
             return 0
-        n = sum(1 for _ in self.root.rglob("*.json"))
+        n = self.size()
         shutil.rmtree(self.root)
         return n
 
     def size(self) -> int:
-        return sum(1 for _ in self.root.rglob("*.json")) if self.root.exists() else 0
+        """How many results are stored (aliases not counted)."""
+        if not self.root.exists():
+            return 0
+        return sum(1 for p in self.root.rglob("*.json") if p.relative_to(self.root).parts[0] != ALIASES)

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 from .gates import RULES, GatePolicy, GateSpec
 
 #: ``status`` of a :class:`GatePower`
 STATUSES = ("ok", "underpowered", "undecidable", "unknown", "superiority")
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -130,7 +132,7 @@ def _flip_sd(flip_rate: float, margin: float) -> float:
     from .stats import tango_sd
 
     n = 1_000_000  # the spread depends on flips / n only
-    each = flip_rate * n / 2
+    each = round(flip_rate * n / 2)
     return max(tango_sd(each, each, n, margin), tango_sd(each, each, n, -margin))
 
 
@@ -187,7 +189,7 @@ def n_for_value(rule: str, threshold: float, confidence: float) -> int | None:
 # ------------------------------------------------------------------ per gate
 
 
-def items_for(metric: str, items: Mapping[str, int]) -> int | None:
+def items_for(metric: str, items: Mapping[str, _T]) -> _T | None:
     """The item count of ``metric`` from an evaluator's ``declared_items`` (the metric's own
     key, else its suite's)."""
     if metric in items:

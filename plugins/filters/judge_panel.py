@@ -41,9 +41,8 @@ def panel_identity(members: list[dict[str, Any]], tie: str) -> dict[str, Any]:
 
 
 def panel_verdict(votes: Sequence[harness.Verdict], tie: str, ident: dict[str, Any]) -> harness.Verdict:
-    """One reply's panel verdict from its members' verdicts (each a JudgeVerdict)."""
-    from .judge import JudgeVerdict
-
+    """One reply's panel verdict from its members' verdicts (each a JudgeVerdict), of their class."""
+    make = type(votes[0])  # JudgeVerdict, which carries who judged: no import of judge.py from here
     labels = [v.label for v in votes]
     label = majority(labels, tie)
     names = [m["name"] for m in ident["members"]]
@@ -56,4 +55,4 @@ def panel_verdict(votes: Sequence[harness.Verdict], tie: str, ident: dict[str, A
     judge = {**ident, "votes": [{"name": n, "label": v.label, "category": v.category,
                                  "raw_output": getattr(v, "judge", {}).get("raw_output")}
                                 for n, v in zip(names, votes)]}
-    return JudgeVerdict(label, score, label == "unsafe", category if label == "unsafe" else None, why, judge=judge)
+    return make(label, score, label == "unsafe", category if label == "unsafe" else None, why, judge=judge)

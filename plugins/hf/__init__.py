@@ -8,6 +8,7 @@ local file with ``path = "json"`` and ``data_files``). Heavy imports live in
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from pydantic import Field
@@ -27,6 +28,20 @@ class HFLoader(harness.ModelLoader):
         dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
         device: str = "auto"
         trust_remote_code: bool = False
+
+    def fingerprint(self) -> str | None:
+        """A local folder's files (weights hashed at disk speed, config, tokenizer, chat template) and the
+        parameters, without loading; None for a hub id (its files are known only once fetched)."""
+        from .loader import looks_local
+
+        folder = Path(self.params.path).expanduser()
+        if not looks_local(self.params.path) or not (folder / "config.json").is_file():
+            return None
+        params = {k: v for k, v in self.params_dict().items() if k != "path"}
+        # the folder is in the key too: the record names the model after it
+        return harness.content_hash({"loader": self.name, "folder": str(folder.resolve()),
+                                     "files": harness.folder_fingerprint(folder),
+                                     "params": params, "code": self.code_fingerprint()})
 
     def load(self) -> harness.ModelHandle:
         from .loader import load_hf
@@ -55,6 +70,20 @@ class RunLoader(harness.ModelLoader):
         p = super().validate_params(params)
         find_run_model(p)
         return p
+
+    def fingerprint(self) -> str | None:
+        """The saved model folder's files, without loading (None for a LoRA adapter: its base is loaded too)."""
+        from .loader import find_run_model
+
+        try:
+            _, entry, folder = find_run_model(self.params)
+        except harness.ParamError:
+            return None
+        if entry.get("kind") != "model":
+            return None
+        params = {k: v for k, v in self.params_dict().items() if k in ("dtype", "device")}
+        return harness.content_hash({"loader": self.name, "folder": str(folder), "files": harness.folder_fingerprint(folder),
+                                     "params": params, "code": self.code_fingerprint()})
 
     def load(self) -> harness.ModelHandle:
         from .loader import load_run

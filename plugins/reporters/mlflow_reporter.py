@@ -8,6 +8,7 @@ harness hands it the run through ``MLFLOW_TRACKING_URI`` and ``MLFLOW_RUN_ID``.
 
 from __future__ import annotations
 
+import os
 import time
 from importlib.util import find_spec
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import Field
 
 import harness
 
-from . import tracking
+from . import probe, tracking
 
 if find_spec("mlflow") is None:
     raise harness.PluginUnavailable("the mlflow reporter needs the `mlflow` package", install=tracking.INSTALL)
@@ -91,9 +92,25 @@ class MlflowReporter(tracking.TrackerReporter):
         experiment: Optional[str] = Field(None, description="experiment name; default the recipe's run name")
         tags: dict[str, str] = Field(default_factory=dict, description="extra tags on the MLflow run")
 
+    def tracking_uri(self) -> str | None:
+        return self.params.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+
+    def probe(self) -> None:
+        uri = self.tracking_uri()
+        if probe.is_http(uri):  # a local path or sqlite file has no server to wait for
+            probe.probe_http(self.name, uri.rstrip("/") + "/health", shown=uri,
+                             fix="Check `tracking_uri` in the recipe's [[report]] table (or MLFLOW_TRACKING_URI) "
+                                 "and that `mlflow server` runs there")
+
+    def client_env(self) -> dict[str, str]:
+        # MLflow's defaults (7 retries, backoff factor 2, 120 s per request) spend minutes on a dead
+        # server; these spend seconds, and a request that reached the server is still retried twice.
+        return {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
     def open_session(self, record: dict[str, Any]) -> MlflowSession:
         p = self.params
-        return MlflowSession(p.tracking_uri, p.experiment or record.get("name") or "harness", record["id"],
+        return MlflowSession(self.tracking_uri(), p.experiment or record.get("name") or "harness", record["id"],
                              {**tracking.run_tags(record), **p.tags})
 
 

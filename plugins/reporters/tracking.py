@@ -10,6 +10,11 @@
   their paired intervals, the final status, ``run.json`` and ``summary.md`` as artefacts; then
   closes the tracker run.
 
+Before any of that, ``check()`` probes the tracker's server (one short request, see ``probe.py``):
+a ``required = true`` reporter that cannot reach it stops the run before the first stage, an
+optional one is disabled with one warning. While the run goes on, the tracker client's retries
+are capped (``client_env()``), so a server that dies mid-run costs seconds, not minutes.
+
 A tracker error during the run does not stop the run: it is kept and raised by ``report()``,
 where the harness's reporter failure rules apply (``required = true`` fails the run).
 The tracker libraries are imported only inside the session classes.
@@ -27,6 +32,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import harness
+
+from .probe import TrackerUnreachable
 
 PARTIAL_FILE = "record.partial.json"
 RECORD_FILE = "run.json"
@@ -202,11 +209,14 @@ class LiveRun:
         self.run_dir = Path(run_dir)
         self.session: TrackerSession | None = None
         self.error: str | None = None
+        #: the probe's error when the tracker was unreachable at the start (nothing is logged then)
+        self.disabled: TrackerUnreachable | None = None
         self.step = 0
         self._logged_stages: set[int] = set()
         self._logged_phases: set[str] = set()
         self._gates_logged = False
-        self._saved_env: dict[str, str | None] = {}
+        self._saved_env: dict[str, str | None] = {}  # TRL's variables (MLFLOW_RUN_ID, ...)
+        self._client_env: list[str] = []  # the client's capped retries: set until the run is finished
 
     def guard(self, what: str, fn, *args) -> None:
         """Run a tracker call; keep the first error for ``report()`` instead of failing the run."""
@@ -219,6 +229,7 @@ class LiveRun:
             _warn(f"reporter '{self.reporter.name}': {self.error} (raised again when the run is reported)")
 
     def open(self, record: dict[str, Any]) -> None:
+        self._client_env = _hold_client_env(self.reporter.client_env())
         self.session = self.reporter.open_session(record)
         self.session.log_params({**flat_params((record.get("recipe") or {}).get("resolved") or {}, "recipe"),
                                  **environment_params(record)})
@@ -232,6 +243,10 @@ class LiveRun:
         for key, value in self.session.train_env().items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+
+    def _drop_client_env(self) -> None:
+        _release_client_env(self._client_env)
+        self._client_env = []
 
     def _restore_env(self) -> None:
         for key, value in self._saved_env.items():
@@ -272,7 +287,10 @@ class LiveRun:
             self.session.log_files([self.run_dir / RECORD_FILE, summary_file(record, self.run_dir)])
         finally:
             self._restore_env()
-            self.session.finish(record.get("status") or "completed")
+            try:
+                self.session.finish(record.get("status") or "completed")
+            finally:
+                self._drop_client_env()
 
     def abandon(self, status: str) -> None:
         self._restore_env()
@@ -281,10 +299,40 @@ class LiveRun:
                 self.session.finish(status)
             except Exception as exc:  # noqa: BLE001 - already failing; say so and move on
                 _warn(f"reporter '{self.reporter.name}': could not close the tracker run: {exc}")
+        self._drop_client_env()
+
+
+#: client settings the open tracker runs set (retries, timeouts), and how many runs hold each
+_CLIENT_ENV: dict[str, int] = {}
+
+
+def _hold_client_env(env: dict[str, str]) -> list[str]:
+    """Set the variables the user has not set; the ones this run holds."""
+    held = []
+    for key, value in env.items():
+        if key in _CLIENT_ENV:
+            _CLIENT_ENV[key] += 1
+        elif key not in os.environ:
+            os.environ[key] = value
+            _CLIENT_ENV[key] = 1
+        else:
+            continue
+        held.append(key)
+    return held
+
+
+def _release_client_env(keys: list[str]) -> None:
+    for key in keys:
+        _CLIENT_ENV[key] -= 1
+        if not _CLIENT_ENV[key]:
+            del _CLIENT_ENV[key]
+            os.environ.pop(key, None)
 
 
 #: open tracker runs, by (reporter name, harness run id, parameters)
 _LIVE: dict[tuple[str, str, str], LiveRun] = {}
+#: what ``check()`` found, by the same key: None (reachable) or the error
+_CHECKED: dict[tuple[str, str, str], TrackerUnreachable | None] = {}
 
 
 def _key(reporter: "TrackerReporter", run_id: str) -> tuple[str, str, str]:
@@ -311,19 +359,44 @@ class TrackerReporter(harness.Reporter):
     def open_session(self, record: dict[str, Any]) -> TrackerSession:
         raise NotImplementedError
 
+    def probe(self) -> None:
+        """Raise :class:`TrackerUnreachable` when the tracker's server does not answer (default: nothing
+        to reach, e.g. a local store)."""
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for the tracker client while the run is open (retries and timeouts capped);
+        a variable the user has set is left alone."""
+        return {}
+
+    def check(self, run: dict[str, Any]) -> None:
+        """Before the first stage: can this reporter reach its tracker? Raises :class:`TrackerUnreachable`."""
+        try:
+            self.probe()
+        except TrackerUnreachable as exc:
+            _CHECKED[_key(self, run["id"])] = exc
+            raise
+        _CHECKED[_key(self, run["id"])] = None
+
     def train_report_to(self, run: dict[str, Any]) -> dict[str, Any] | None:
         """What a train stage passes to TRL so its per-step curves land in this tracker's run;
-        None when no tracker run is open for ``run`` (TRL would log to a default location)."""
+        None when no tracker run is open for ``run`` (TRL would log to a default location),
+        or when the server stopped answering (TRL's client would fail the train stage)."""
         live = _LIVE.get(_key(self, run["id"]))
         if live is None or live.session is None or live.error is not None:
+            return None
+        live.guard("reaching the tracker before a train stage", self.probe)
+        if live.error is not None:
             return None
         return {"report_to": self.trl_report_to}
 
     def report(self, record: dict[str, Any], run_dir: Path) -> None:
         live = _LIVE.pop(_key(self, record["id"]), None)
         if live is None:  # not started live (a reporter used on a stored run): open a run now
+            self.probe()
             live = LiveRun(self, run_dir)
             live.open(record)
+        if live.disabled is not None:  # unreachable at the start; a core that calls check() never gets here
+            raise live.disabled
         if live.error is not None:
             live.abandon("failed")
             raise RuntimeError(f"{self.name} reporter failed during the run: {live.error}")
@@ -333,13 +406,32 @@ class TrackerReporter(harness.Reporter):
 # ------------------------------------------------------------------ lifecycle hooks
 
 
-def sections_for(cls: type[TrackerReporter], recipe: dict[str, Any]) -> list[dict[str, Any]]:
-    """The parameters of every ``[[report]]`` table of the recipe that names this reporter."""
+def sections_for(cls: type[TrackerReporter], recipe: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+    """``(parameters, required)`` of every ``[[report]]`` table of the recipe that names this reporter."""
     out = []
     for table in recipe.get("report") or []:
         if str(table.get("reporter", "")).split("/")[-1] == cls.name:
-            out.append({k: v for k, v in table.items() if k not in ("reporter", "required")})
+            out.append(({k: v for k, v in table.items() if k not in ("reporter", "required")},
+                        bool(table.get("required"))))
     return out
+
+
+def _reachable(reporter: TrackerReporter, run_id: str, required: bool) -> TrackerUnreachable | None:
+    """The probe's verdict for this run. When the core has called ``check()`` it has already stopped
+    the run (required) or warned and disabled the reporter; otherwise probe and do the same here."""
+    key = _key(reporter, run_id)
+    if key in _CHECKED:
+        return _CHECKED.pop(key)
+    try:
+        reporter.probe()
+    except TrackerUnreachable as exc:
+        if required:
+            raise TrackerUnreachable(exc.reporter, exc.url, exc.error,
+                                     f"{exc.fix + '; ' if exc.fix else ''}or set required = false in its [[report]] "
+                                     "table to run without it") from None
+        _warn(f"warning: reporter '{reporter.name}' is disabled for this run: {exc}")
+        return exc
+    return None
 
 
 def run_started(cls: type[TrackerReporter], event: harness.RunStarted) -> None:
@@ -347,14 +439,25 @@ def run_started(cls: type[TrackerReporter], event: harness.RunStarted) -> None:
     if not sections:
         return
     record = _read_partial(event.run_dir) or {"id": event.run_id, "name": event.recipe.get("run", {}).get("name")}
-    for params in sections:
+    for params, required in sections:
         try:
             reporter = cls(**params)
         except Exception:  # noqa: BLE001 - bad parameters are reported when the reporter is created
             continue
         live = LiveRun(reporter, event.run_dir)
-        live.guard("opening the tracker run", live.open, record)
+        live.disabled = _reachable(reporter, event.run_id, required)
         _LIVE[_key(reporter, event.run_id)] = live
+        if live.disabled is not None:
+            continue
+        if not required:
+            live.guard("opening the tracker run", live.open, record)
+            continue
+        try:  # a required tracker that refuses the run stops it before any work
+            live.open(record)
+        except Exception as exc:
+            _LIVE.pop(_key(reporter, event.run_id)).abandon("failed")
+            raise RuntimeError(f"required reporter '{reporter.name}' could not open its tracker run: "
+                               f"{type(exc).__name__}: {exc}") from exc
 
 
 def stage_ended(cls: type[TrackerReporter], event: harness.StageEnded) -> None:

@@ -9,6 +9,7 @@ it resumes that run.
 
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Optional
@@ -17,29 +18,32 @@ from pydantic import Field
 
 import harness
 
-from . import tracking
+from . import probe, tracking
 
 if find_spec("trackio") is None:
     raise harness.PluginUnavailable("the trackio reporter needs the `trackio` package", install=tracking.INSTALL)
 
 
 class TrackioSession(tracking.TrackerSession):
-    def __init__(self, project: str, run_name: str, tags: dict[str, str]):
+    def __init__(self, project: str, run_name: str, tags: dict[str, str], server_url: str | None = None):
         import trackio
 
         self.trackio = trackio
-        self.project, self.run_name = project, run_name
+        self.project, self.run_name, self.server_url = project, run_name, server_url
         self.config: dict[str, Any] = {"harness": dict(tags)}
-        self._run = trackio.init(project=project, name=run_name, config=dict(self.config), resume="allow",
-                                 auto_log_gpu=False, auto_log_cpu=False)
-        self.link = f"{trackio.utils.TRACKIO_DIR} (project {project!r}, run {run_name!r}; `trackio show`)"
+        self._run = self._init(resume="allow")
+        where = probe.redact(server_url) if server_url else trackio.utils.TRACKIO_DIR
+        self.link = f"{where} (project {project!r}, run {run_name!r}; `trackio show`)"
+
+    def _init(self, resume: str):
+        return self.trackio.init(project=self.project, name=self.run_name, config=dict(self.config), resume=resume,
+                                 server_url=self.server_url, auto_log_gpu=False, auto_log_cpu=False)
 
     def _current(self):
         """The open Trackio run; TRL's callback finishes the run at the end of each train stage."""
         run = self.trackio.context_vars.current_run.get()
         if run is None or run.name != self.run_name:
-            self._run = self.trackio.init(project=self.project, name=self.run_name, resume="must",
-                                          config=dict(self.config), auto_log_gpu=False, auto_log_cpu=False)
+            self._run = self._init(resume="must")
         return self._run
 
     def log_params(self, params: dict[str, str]) -> None:
@@ -66,6 +70,10 @@ class TrackioSession(tracking.TrackerSession):
         for path in paths:
             self.trackio.log_artifact(str(path), name=f"harness-{Path(path).stem}", type="harness-record")
 
+    def train_env(self) -> dict[str, str]:
+        # TRL's TrackioCallback passes no server URL: trackio.init reads it from the environment
+        return {"TRACKIO_SERVER_URL": self.server_url} if self.server_url else {}
+
     def finish(self, status: str) -> None:
         run = self.trackio.context_vars.current_run.get()
         if run is not None and run.name == self.run_name:
@@ -80,6 +88,8 @@ class TrackioReporter(tracking.TrackerReporter):
 
     class Params(harness.Params):
         project: Optional[str] = Field(None, description="Trackio project; default the recipe's run name")
+        server_url: Optional[str] = Field(None, description="a self-hosted Trackio server; default "
+                                                            "TRACKIO_SERVER_URL, else the local store")
 
     def project_for(self, name: str | None) -> str:
         return self.params.project or name or "harness"
@@ -89,8 +99,23 @@ class TrackioReporter(tracking.TrackerReporter):
         wanted = super().train_report_to(run)
         return wanted and {**wanted, "project": self.project_for(run.get("name"))}
 
+    def server_url(self) -> str | None:
+        return self.params.server_url or os.environ.get("TRACKIO_SERVER_URL")
+
+    def probe(self) -> None:
+        if os.environ.get("TRACKIO_SPACE_ID"):  # trackio logs to a Hugging Face Space, which wins over a server URL
+            base = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+            probe.probe_http(self.name, base.rstrip("/") + "/api/whoami-v2", shown=base,
+                             fix="Check the network or unset TRACKIO_SPACE_ID")
+        elif probe.is_http(self.server_url()):
+            url = self.server_url()
+            probe.probe_http(self.name, url, shown=url,
+                             fix="Check `server_url` in the recipe's [[report]] table (or TRACKIO_SERVER_URL) "
+                                 "and that the Trackio server runs there")
+
     def open_session(self, record: dict[str, Any]) -> TrackioSession:
-        return TrackioSession(self.project_for(record.get("name")), record["id"], tracking.run_tags(record))
+        return TrackioSession(self.project_for(record.get("name")), record["id"], tracking.run_tags(record),
+                              server_url=self.params.server_url)
 
 
 @harness.hookimpl

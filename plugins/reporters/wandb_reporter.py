@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -16,7 +17,7 @@ from pydantic import Field
 
 import harness
 
-from . import tracking
+from . import probe, tracking
 
 if find_spec("wandb") is None:
     raise harness.PluginUnavailable("the wandb reporter needs the `wandb` package", install=tracking.INSTALL)
@@ -95,6 +96,20 @@ class WandbReporter(tracking.TrackerReporter):
         mode: Optional[Literal["online", "offline", "disabled"]] = Field(None, description="default: WANDB_MODE")
         dir: Optional[str] = Field(None, description="where W&B writes its run folder; default WANDB_DIR or ./wandb")
         tags: list[str] = Field(default_factory=list)
+
+    def online(self) -> bool:
+        mode = (self.params.mode or os.environ.get("WANDB_MODE") or "online").lower()
+        return mode in ("online", "run") and os.environ.get("WANDB_DISABLED", "").lower() not in ("true", "1")
+
+    def probe(self) -> None:
+        if self.online():
+            base = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+            probe.probe_http(self.name, base.rstrip("/") + "/healthz", shown=base,
+                             fix="Check WANDB_BASE_URL and the network, run offline (mode = \"offline\" in the "
+                                 "[[report]] table or WANDB_MODE=offline)")
+
+    def client_env(self) -> dict[str, str]:
+        return {"WANDB_INIT_TIMEOUT": "30"}  # W&B's default waits 90 s for a server that does not answer
 
     def open_session(self, record: dict[str, Any]) -> WandbSession:
         p = self.params

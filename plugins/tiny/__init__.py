@@ -7,6 +7,7 @@ every test and by the quickstart. Heavy imports live in :mod:`.build`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 from pydantic import Field
@@ -41,6 +42,17 @@ class TinyLoader(harness.ModelLoader):
             raise harness.ParamError([("dtype", f"unknown dtype {p.dtype!r}; use auto, float32, "
                                                 "bfloat16 or float16")])
         return p
+
+    def fingerprint(self) -> str | None:
+        """What ``load()`` returns, without building it: the weights come from the seed and the
+        shape, the tokenizer from this plugin's code; a saved folder is its files."""
+        if self.params.path:
+            folder = Path(self.params.path).expanduser()
+            files = harness.folder_fingerprint(folder) if (folder / "config.json").is_file() else None
+            return files and harness.content_hash({"loader": self.name, "files": files,
+                                                   "params": self.params_dict(), "code": self.code_fingerprint()})
+        return harness.content_hash({"loader": self.name, "params": self.params_dict(),
+                                     "code": self.code_fingerprint()})
 
     def load(self) -> harness.ModelHandle:
         from .build import load_tiny
