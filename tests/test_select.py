@@ -479,8 +479,9 @@ def test_harness_select_chooses_a_sweep_run_on_dev(tmp_path):
 
 
 def test_harness_select_exits_1_when_no_run_passes(tmp_path):
+    # max = 0 on a handful of prompts cannot pass: the power check would refuse it before the sweep
     sweep_id, store = _sweep(tmp_path, "--set", 'gates."quick-safety/over_refusal".max=0.0',
-                             grid="train.0.learning_rate=1e-3")
+                             "--set", "gates.allow_undecidable=true", grid="train.0.learning_rate=1e-3")
     result = _cli(["select", sweep_id, "--store", store])
     assert result.exit_code == 1, result.output
     assert "chosen   none: no run passes every gate on dev (0 of 1 runs" in result.output

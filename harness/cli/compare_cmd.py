@@ -267,6 +267,3 @@ def gate(run: str, store, recipe_path: str | None, gate_opts: tuple[str, ...],
                       else f"all {len(results)} gate checks passed"))
         click.echo(describe_gating(gating))
     sys.exit(EXIT_OK if passed else EXIT_GATE_FAILED)
-
-
-COMMANDS = [compare, gate]

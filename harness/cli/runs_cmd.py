@@ -303,6 +303,3 @@ def unpack(archives, store):
             failed = True
     if failed:
         raise SystemExit(2)
-
-
-COMMANDS = [runs, show, cache, pack, unpack]

@@ -651,6 +651,7 @@ def _judge(checks: list[_Check], policy: GatePolicy) -> list[GateResult]:
         for i, level in order:
             c = family[i]
             verdict = _verdict(c, 1 - level, stopped, holm, policy)
+            assert c.result is not None  # _verdict judged it
             c.result.p_value, c.result.p_adjusted = p_values[i], p_adjusted[i]
             c.result.adjust = "holm" if holm else "none"
             if holm and verdict != "pass":
