@@ -230,7 +230,7 @@ def test_the_dashboard_reads_the_s3_store_and_groups_the_sweep(sweep, runs, monk
         sweeps = next(df.value for df in at.dataframe if "points" in df.value.columns)
         assert sweeps.to_dict("records")[0] | {"started": None} == {
             "sweep": sweep["id"], "points": 2, "completed": 2, "gates passed": 0, "gates failed": 2,
-            "not finished": 0, "grid": "run.seed", "started": None}
+            "gates inconclusive": 0, "not finished": 0, "grid": "run.seed", "started": None}
         at.multiselect(key="runs.sweep").set_value([sweep["id"]]).run()
         points = next(df.value for df in at.dataframe if "grid:run.seed" in df.value.columns)
         assert sorted(points["grid:run.seed"]) == [0, 1] and set(points["sweep"]) == {sweep["id"]}
