@@ -11,14 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from ..console import Progress
-
-if TYPE_CHECKING:
-    from .data import TrainData
-
-
 from .component import Component, ParamError, Params, pydantic_errors  # noqa: F401
 
 # --------------------------------------------------------------------- models
@@ -253,7 +248,9 @@ class Trainer(Component):
     #: calls ``context.snapshot`` every ``context.snapshot_every`` steps (``evaluate_every``)
     snapshots: ClassVar[bool] = False
 
-    def train(self, model: ModelHandle, data: TrainData, context: TrainContext) -> TrainResult:
+    def train(self, model: ModelHandle, data: Any, context: TrainContext) -> TrainResult:
+        """Train on ``data`` (a :class:`harness.TrainData`; not imported here: it sits above the plugin
+        host, which imports this module)."""
         raise NotImplementedError
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..fingerprint import files_fingerprint
 from ..store import artifacts
@@ -39,9 +39,6 @@ from ..verdicts.selection import (
 )
 from .recipe import EvaluateSection
 
-if TYPE_CHECKING:
-    from .pipeline import Run
-
 SNAPSHOTS = "snapshots"
 
 
@@ -50,7 +47,7 @@ class CheckpointSelector:
     recipe, record and previous attempt, evaluates through ``run.evaluations``, and hands back
     the chosen model."""
 
-    def __init__(self, run: "Run"):
+    def __init__(self, run: Any):  # the harness.run.pipeline.Run it serves (which imports this module)
         self.run = run
         self.snapshots: dict[int, dict[str, Any]] = {}
 

@@ -3,7 +3,7 @@ in the evaluation cache first (keyed by everything that changes a score)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import distributed
 from ..contract.components import EvalContext, EvalResult
@@ -12,14 +12,11 @@ from ..runtime import machine_key
 from .environment import library_versions
 from .recipe import EvaluateSection
 
-if TYPE_CHECKING:
-    from .pipeline import Run
-
 
 class Evaluations:
     """Runs a recipe's evaluate sections on the run's current model (``run.model``)."""
 
-    def __init__(self, run: "Run"):
+    def __init__(self, run: Any):  # the harness.run.pipeline.Run it serves (which imports this module)
         self.run = run
         #: per [[evaluate]] table, its cache key under the loader's fingerprint (see preload)
         self.preload_keys: dict[int, str] = {}

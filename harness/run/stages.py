@@ -5,7 +5,7 @@ records and orders them; each stage here returns its summary for the stage's rec
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import distributed
 from ..contract.components import TrainContext
@@ -15,15 +15,12 @@ from ..store.local import Store, read_jsonl, write_jsonl
 from . import data_prep
 from .resume import last_checkpoint
 
-if TYPE_CHECKING:
-    from .pipeline import Run
-
 
 class Stages:
     """The stage bodies of one :class:`~harness.run.pipeline.Run` (its state: ``model``,
     ``datasets``, ``record``, ``dir``)."""
 
-    def __init__(self, run: "Run"):
+    def __init__(self, run: Any):  # the harness.run.pipeline.Run it serves (which imports this module)
         self.run = run
 
     def load_model(self) -> dict[str, Any]:
